@@ -1,0 +1,5 @@
+#include "modules.h"
+
+namespace mpssh {
+void InitFdPass(Napi::Env env, Napi::Object exports) {}
+}  // namespace mpssh

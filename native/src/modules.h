@@ -1,0 +1,12 @@
+// Each source file of the addon registers its own functions on the exports
+// object; addon.cc only calls these in turn.
+#pragma once
+#include <napi.h>
+
+namespace mpssh {
+void InitNetns(Napi::Env env, Napi::Object exports);
+void InitNetlinkSocket(Napi::Env env, Napi::Object exports);
+void InitMptcpSocket(Napi::Env env, Napi::Object exports);
+void InitMptcpInfo(Napi::Env env, Napi::Object exports);
+void InitFdPass(Napi::Env env, Napi::Object exports);
+}  // namespace mpssh

@@ -1,0 +1,5 @@
+#include "modules.h"
+
+namespace mpssh {
+void InitNetlinkSocket(Napi::Env env, Napi::Object exports) {}
+}  // namespace mpssh

@@ -1,0 +1,82 @@
+/**
+ * The two small interfaces the daemon needs from the kernel. The netlink
+ * modules implement them over real sockets; tests of the reconciler may
+ * implement them with fakes only for what a namespace cannot show.
+ */
+import type { EventEmitter } from 'node:events';
+import type { EndpointFlag, EndpointSpec, KernelEndpoint, Limits, NetSnapshot } from './types.js';
+
+/** What changed, as far as one rtnetlink notification tells. Only a hint: consumers re-read. */
+export type NetChangeKind = 'link' | 'address' | 'route';
+
+/** Events of a NetMonitor. */
+export interface NetMonitorEvents {
+  /** A notification arrived; re-read with snapshot(). */
+  change: [kind: NetChangeKind];
+  /** The receive buffer overflowed (ENOBUFS): notifications were lost; re-read everything. */
+  overrun: [];
+  /** A non-fatal socket error; the monitor keeps going. */
+  error: [err: Error];
+}
+
+/** Watches links, addresses and routes (rtnetlink) and dumps them on request. */
+export interface NetMonitor extends EventEmitter<NetMonitorEvents> {
+  /** Opens the socket and joins the link, IPv4/IPv6 address and route groups. */
+  start(): Promise<void>;
+  /** Dumps links, addresses and routes (all tables) from the kernel. */
+  snapshot(): Promise<NetSnapshot>;
+  /** Closes the socket; safe to call twice. */
+  close(): void;
+}
+
+/** A connection- or subflow-level event from the `mptcp_pm_events` multicast group. */
+export interface MptcpPmEvent {
+  /** MPTCP_EVENT_* name in lower case without prefix: "created", "established", "closed", "announced", "removed", "sub_established", "sub_closed", "sub_priority", "listener_created", "listener_closed". */
+  type: string;
+  token?: number;
+  family?: 4 | 6;
+  saddr?: string;
+  daddr?: string;
+  sport?: number;
+  dport?: number;
+  locId?: number;
+  remId?: number;
+  ifindex?: number;
+  backup?: boolean;
+  error?: number;
+  flags?: number;
+  serverSide?: boolean;
+  reset?: { reason: number; flags: number };
+}
+
+/** Events of an MptcpPm client. */
+export interface MptcpPmEvents {
+  /** The `mptcp_pm` generic netlink family appeared (also at start when present). */
+  familyUp: [];
+  /** The family went away (module unloaded): requests fail until familyUp. */
+  familyDown: [];
+  /** A multicast event from `mptcp_pm_events`. */
+  pmEvent: [event: MptcpPmEvent];
+  /** Lost notifications (ENOBUFS) on the event socket. */
+  overrun: [];
+  error: [err: Error];
+}
+
+/** Client of the kernel's in-kernel MPTCP path manager (generic netlink family `mptcp_pm`). */
+export interface MptcpPm extends EventEmitter<MptcpPmEvents> {
+  /** Resolves the family, subscribes to its events; resolves even when the family is absent (see available). */
+  start(): Promise<void>;
+  /** Whether the family is currently resolved. */
+  readonly available: boolean;
+  dumpEndpoints(): Promise<KernelEndpoint[]>;
+  /** Adds an endpoint and returns the id the kernel gave it. */
+  addEndpoint(spec: EndpointSpec): Promise<number>;
+  /** Deletes an endpoint by id (the address is needed for id 0). */
+  deleteEndpoint(ep: Pick<KernelEndpoint, 'id' | 'family' | 'address'>): Promise<void>;
+  /** Changes the changeable flags (backup, fullmesh) of an existing endpoint. */
+  setEndpointFlags(ep: Pick<KernelEndpoint, 'id' | 'family' | 'address'>, flags: EndpointFlag[]): Promise<void>;
+  flushEndpoints(): Promise<void>;
+  getLimits(): Promise<Limits>;
+  setLimits(limits: Limits): Promise<void>;
+  close(): void;
+}

@@ -1,0 +1,44 @@
+/**
+ * Network tests need root and a kernel with MPTCP enabled. Without them they
+ * skip with a one-line reason, unless MPSSH_REQUIRE_NETNS=1 (set by CI), where
+ * a skip would hide a broken test machine and so fails instead.
+ */
+import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import type { TestContext } from 'node:test';
+
+let reason: string | null | undefined;
+
+/** Why network tests cannot run here, or null when they can. */
+export function netnsUnavailableReason(): string | null {
+  if (reason !== undefined) return reason;
+  reason = null;
+  if (process.getuid?.() !== 0) {
+    reason = 'network tests need root (namespaces, veth, MPTCP endpoints)';
+  } else if (!fs.existsSync('/proc/sys/net/mptcp/enabled')) {
+    reason = 'kernel has no MPTCP (/proc/sys/net/mptcp/enabled missing)';
+  } else if (fs.readFileSync('/proc/sys/net/mptcp/enabled', 'utf8').trim() !== '1') {
+    reason = 'MPTCP is disabled (sysctl net.mptcp.enabled=0)';
+  } else {
+    try {
+      execFileSync('ip', ['-V'], { stdio: 'ignore' });
+    } catch {
+      reason = 'iproute2 (`ip`) is not installed';
+    }
+  }
+  return reason;
+}
+
+/**
+ * Returns true when the test may go on; otherwise marks it skipped (and
+ * returns false) or, under MPSSH_REQUIRE_NETNS=1, throws.
+ */
+export function requireNetns(t: TestContext): boolean {
+  const why = netnsUnavailableReason();
+  if (why === null) return true;
+  if (process.env.MPSSH_REQUIRE_NETNS === '1') {
+    throw new Error(`MPSSH_REQUIRE_NETNS=1 but ${why}`);
+  }
+  t.skip(why);
+  return false;
+}
