@@ -1,0 +1,123 @@
+/**
+ * The configuration schema of mpsshd. zod is the only description of the
+ * config: the TypeScript types come from it, and so do the built-in defaults,
+ * so a missing config file and an empty one mean the same thing.
+ */
+import { z } from 'zod';
+
+/** Endpoint modes, as the kernel names its MPTCP_PM_ADDR_FLAG_* flags (include/uapi/linux/mptcp.h). */
+export const MODES = ['subflow', 'signal', 'backup', 'fullmesh'] as const;
+export type Mode = (typeof MODES)[number];
+
+/**
+ * A mode list: a YAML list, or one string of comma-separated flags as
+ * mptcpd's `addr-flags` and `ip mptcp endpoint` write them ("subflow,backup").
+ */
+const modeList = z
+  .union([z.array(z.string()), z.string()])
+  .transform((v, ctx): Mode[] => {
+    const words = (Array.isArray(v) ? v : v.split(/[\s,]+/)).map((w) => w.trim().toLowerCase()).filter((w) => w !== '');
+    const out: Mode[] = [];
+    for (const w of words) {
+      if (!(MODES as readonly string[]).includes(w)) {
+        ctx.addIssue({ code: 'custom', message: `unknown mode "${w}" (expected one of: ${MODES.join(', ')})` });
+        return z.NEVER;
+      }
+      if (!out.includes(w as Mode)) out.push(w as Mode);
+    }
+    return out;
+  })
+  .superRefine((modes, ctx) => {
+    if (modes.includes('signal') && modes.includes('fullmesh')) {
+      // The kernel refuses this pair with EINVAL: a fullmesh endpoint creates
+      // subflows to every announced address, which an announced (signal)
+      // address cannot do.
+      ctx.addIssue({ code: 'custom', message: 'modes "signal" and "fullmesh" cannot be combined (the kernel refuses it): use "subflow, fullmesh" or "signal"' });
+    }
+    if (modes.includes('fullmesh') && !modes.includes('subflow')) {
+      ctx.addIssue({ code: 'custom', message: 'mode "fullmesh" needs "subflow" as well' });
+    }
+    if (!modes.includes('subflow') && !modes.includes('signal') && !modes.includes('backup')) {
+      ctx.addIssue({ code: 'custom', message: 'a mode list needs at least one of "subflow", "signal" or "backup"' });
+    }
+  });
+
+/** A shell-style glob (`*`, `?`, `[...]`) or a list of them, matched against interface names. */
+const globList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]));
+
+const interfaceRule = z
+  .object({
+    match: globList,
+    mode: modeList.optional(),
+    ignore: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.ignore && r.mode !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['mode'], message: 'a rule with "ignore: true" takes no "mode"' });
+    }
+  });
+export type InterfaceRule = z.infer<typeof interfaceRule>;
+
+const addressesSchema = z
+  .object({
+    ipv4: z.boolean().default(true),
+    ipv6: z.boolean().default(true),
+    /** fe80::/10 and 169.254.0.0/16: usable only on the link, so rarely a useful path. */
+    linkLocal: z.boolean().default(false),
+    /** fc00::/7 (IPv6 ULA). */
+    uniqueLocal: z.boolean().default(false),
+    /** IPv6 privacy addresses (RFC 8981): short-lived, so off by default. */
+    temporary: z.boolean().default(false),
+  })
+  .strict();
+
+const limitsSchema = z.union([
+  z.literal('auto'),
+  z
+    .object({
+      subflows: z.number().int().min(0).max(8),
+      addAddrAccepted: z.number().int().min(0).max(8),
+    })
+    .strict(),
+]);
+
+/** Interfaces left out unless a rule in `interfaces` says otherwise: virtual links that never lead off the host. */
+export const DEFAULT_IGNORE = ['lo', 'docker*', 'veth*', 'virbr*', 'br-*'];
+
+const pathManagerSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    defaultMode: modeList.default(['subflow']),
+    interfaces: z.array(interfaceRule).default([]),
+    ignoreByDefault: z.array(z.string().min(1)).default(DEFAULT_IGNORE),
+    addresses: addressesSchema.default(addressesSchema.parse({})),
+    requireRoute: z.enum(['default', 'any', 'none']).default('default'),
+    limits: limitsSchema.default('auto'),
+    linkDownHoldMs: z.number().int().min(0).max(3_600_000).default(0),
+    resyncIntervalMs: z.number().int().min(1000).max(86_400_000).default(30_000),
+  })
+  .strict();
+export type PathManagerConfig = z.infer<typeof pathManagerSchema>;
+
+const logSchema = z
+  .object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict();
+
+/** The whole configuration file. */
+export const configSchema = z
+  .object({
+    pathManager: pathManagerSchema.default(pathManagerSchema.parse({})),
+    log: logSchema.default(logSchema.parse({})),
+    /** Runtime state (endpoint ownership); tmpfs, so a reboot starts clean. */
+    stateDir: z.string().min(1).default('/run/mpssh'),
+  })
+  .strict();
+export type Config = z.infer<typeof configSchema>;
+
+/** The configuration used when no file exists. */
+export function defaultConfig(): Config {
+  return configSchema.parse({});
+}

@@ -1,0 +1,215 @@
+/**
+ * The path manager's decision: which addresses of the host should be MPTCP
+ * endpoints, in which mode, and why every other address is left out. A pure
+ * function of the config and one snapshot of the host's network state, so it
+ * is tested with tables and never depends on the order events arrived in.
+ */
+import type { InterfaceRule, Mode, PathManagerConfig } from '../config/schema.js';
+import type { Address, Limits, Link, NetSnapshot, Route } from '../netlink/types.js';
+import { globMatch } from './glob.js';
+
+/** Why an address is not (or not yet) an endpoint. Stable codes: the status API reports them. */
+export type ExclusionReason =
+  | 'interface-ignored'
+  | 'loopback'
+  | 'link-down'
+  | 'no-carrier'
+  | 'family-disabled'
+  | 'host-scope'
+  | 'tentative'
+  | 'dadfailed'
+  | 'deprecated'
+  | 'link-local'
+  | 'unique-local'
+  | 'temporary'
+  | 'no-route'
+  | 'endpoint-limit'
+  | 'foreign-endpoint';
+
+/** An endpoint the config asks for. */
+export interface DesiredEndpoint {
+  family: 4 | 6;
+  address: string;
+  ifindex: number;
+  ifname: string;
+  /** Canonical order: signal, subflow, backup, fullmesh. */
+  flags: Mode[];
+  /** Position of the config rule that chose it; lower wins when slots are short. */
+  priority: number;
+  /** The link is down but still inside `linkDownHoldMs`. */
+  held: boolean;
+}
+
+/** An address that is not an endpoint, and why. */
+export interface Exclusion {
+  family: 4 | 6;
+  address: string;
+  ifindex: number;
+  ifname: string;
+  reason: ExclusionReason;
+  detail?: string;
+}
+
+/** What the policy decided for one snapshot. */
+export interface PolicyResult {
+  /** In priority order: config rule order, then interface index, then address. */
+  desired: DesiredEndpoint[];
+  excluded: Exclusion[];
+}
+
+/** Facts about time that the snapshot alone does not hold. */
+export interface PolicyClock {
+  now: number;
+  /** When each currently unusable link (by ifindex) was first seen unusable. */
+  downSince: ReadonlyMap<number, number>;
+}
+
+const FLAG_ORDER: Mode[] = ['signal', 'subflow', 'backup', 'fullmesh'];
+
+/** Sorts a mode list into the canonical order used in comparisons and logs. */
+export function canonicalModes(modes: readonly Mode[]): Mode[] {
+  return FLAG_ORDER.filter((m) => modes.includes(m));
+}
+
+interface LinkVerdict {
+  rule: { priority: number; mode: Mode[] } | null;
+  reason?: ExclusionReason;
+  detail?: string;
+}
+
+/** Which rule governs a link: the first matching `interfaces` rule, then the default ignores, then `defaultMode`. */
+export function ruleFor(cfg: PathManagerConfig, ifname: string): LinkVerdict {
+  for (const [i, rule] of cfg.interfaces.entries()) {
+    if (rule.match.some((g) => globMatch(g, ifname))) return fromRule(cfg, rule, i);
+  }
+  const ignoredBy = cfg.ignoreByDefault.find((g) => globMatch(g, ifname));
+  if (ignoredBy !== undefined) return { rule: null, reason: 'interface-ignored', detail: `matches "${ignoredBy}" of ignoreByDefault` };
+  return { rule: { priority: cfg.interfaces.length, mode: cfg.defaultMode } };
+}
+
+function fromRule(cfg: PathManagerConfig, rule: InterfaceRule, index: number): LinkVerdict {
+  if (rule.ignore) return { rule: null, reason: 'interface-ignored', detail: `interfaces[${index}] (${rule.match.join(', ')}) says ignore` };
+  return { rule: { priority: index, mode: rule.mode ?? cfg.defaultMode } };
+}
+
+/** Whether a link can carry traffic now: administratively up, with carrier, and not dormant. */
+export function linkUsable(link: Link): { usable: true } | { usable: false; reason: 'link-down' | 'no-carrier'; detail: string } {
+  if (!link.up) return { usable: false, reason: 'link-down', detail: 'interface is administratively down' };
+  if (!link.lowerUp) return { usable: false, reason: 'no-carrier', detail: 'no carrier' };
+  if (link.operstate !== 'up' && link.operstate !== 'unknown') {
+    return { usable: false, reason: 'no-carrier', detail: `operstate ${link.operstate}` };
+  }
+  return { usable: true };
+}
+
+/** Computes the endpoints the config wants for this snapshot. */
+export function policy(cfg: PathManagerConfig, snap: NetSnapshot, clock: PolicyClock): PolicyResult {
+  const links = new Map(snap.links.map((l) => [l.index, l]));
+  const desired: DesiredEndpoint[] = [];
+  const excluded: Exclusion[] = [];
+  for (const addr of snap.addresses) {
+    const link = links.get(addr.ifindex);
+    const ifname = link?.name ?? `if${addr.ifindex}`;
+    const base = { family: addr.family, address: addr.address, ifindex: addr.ifindex, ifname };
+    const verdict = judge(cfg, addr, link, snap.routes, clock);
+    if ('reason' in verdict) excluded.push({ ...base, ...verdict });
+    else desired.push({ ...base, ...verdict });
+  }
+  desired.sort(byPriority);
+  return { desired, excluded };
+}
+
+type Judgement = { reason: ExclusionReason; detail?: string } | { flags: Mode[]; priority: number; held: boolean };
+
+function judge(cfg: PathManagerConfig, addr: Address, link: Link | undefined, routes: Route[], clock: PolicyClock): Judgement {
+  if (link === undefined) return { reason: 'link-down', detail: 'interface not found' };
+  if (link.loopback) return { reason: 'loopback' };
+  const verdict = ruleFor(cfg, link.name);
+  if (verdict.rule === null) return { reason: verdict.reason ?? 'interface-ignored', ...(verdict.detail ? { detail: verdict.detail } : {}) };
+  let held = false;
+  const state = linkUsable(link);
+  if (!state.usable) {
+    const since = clock.downSince.get(link.index) ?? clock.now;
+    if (clock.now - since >= cfg.linkDownHoldMs) return { reason: state.reason, detail: state.detail };
+    held = true;
+  }
+  const addrReason = addressReason(cfg, addr);
+  if (addrReason) return addrReason;
+  if (!hasRoute(cfg.requireRoute, addr, routes)) {
+    return { reason: 'no-route', detail: cfg.requireRoute === 'default' ? `no IPv${addr.family} default route via ${link.name}` : `no route via ${link.name}` };
+  }
+  return { flags: canonicalModes(verdict.rule.mode), priority: verdict.rule.priority, held };
+}
+
+/** Why an address itself is unusable (its flags, scope or kind), or null. */
+export function addressReason(cfg: PathManagerConfig, addr: Address): { reason: ExclusionReason; detail?: string } | null {
+  const a = cfg.addresses;
+  if ((addr.family === 4 && !a.ipv4) || (addr.family === 6 && !a.ipv6)) return { reason: 'family-disabled', detail: `addresses.ipv${addr.family} is false` };
+  if (addr.scope >= 254) return { reason: 'host-scope' };
+  if (addr.flags.dadfailed) return { reason: 'dadfailed', detail: 'duplicate address detection failed' };
+  if (addr.flags.tentative) return { reason: 'tentative', detail: 'duplicate address detection still running' };
+  if (addr.flags.deprecated) return { reason: 'deprecated', detail: 'preferred lifetime expired' };
+  if (isLinkLocal(addr) && !a.linkLocal) return { reason: 'link-local', detail: 'addresses.linkLocal is false' };
+  if (addr.family === 6 && isUniqueLocal(addr.address) && !a.uniqueLocal) return { reason: 'unique-local', detail: 'addresses.uniqueLocal is false' };
+  // IFA_F_TEMPORARY shares its bit with IFA_F_SECONDARY, which is harmless on IPv4.
+  if (addr.family === 6 && addr.flags.temporary && !a.temporary) return { reason: 'temporary', detail: 'addresses.temporary is false' };
+  return null;
+}
+
+function isLinkLocal(addr: Address): boolean {
+  if (addr.family === 4) return addr.address.startsWith('169.254.');
+  return addr.scope === 253 || /^fe[89ab][0-9a-f]?:/i.test(addr.address);
+}
+
+function isUniqueLocal(address: string): boolean {
+  return /^f[cd][0-9a-f]{0,2}:/i.test(address);
+}
+
+/** The `requireRoute` check: does some route in any table lead out through the address's interface? */
+export function hasRoute(mode: PathManagerConfig['requireRoute'], addr: Address, routes: Route[]): boolean {
+  if (mode === 'none') return true;
+  return routes.some(
+    (r) =>
+      r.family === addr.family &&
+      r.type === 'unicast' &&
+      r.oifs.includes(addr.ifindex) &&
+      (mode === 'any' || r.dst === null || r.dstLen === 0),
+  );
+}
+
+function byPriority(a: DesiredEndpoint, b: DesiredEndpoint): number {
+  return a.priority - b.priority || a.ifindex - b.ifindex || a.family - b.family || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0);
+}
+
+/** The kernel's cap on endpoints per namespace (MPTCP_PM_ADDR_MAX in net/mptcp/pm_netlink.c, 6.18). */
+export const KERNEL_MAX_ENDPOINTS = 8;
+
+/**
+ * Keeps the first `slots` desired endpoints (they are in priority order) and
+ * reports the rest as left out, so users see which addresses lost and why
+ * instead of the kernel's bare ERANGE.
+ */
+export function fitToSlots(desired: DesiredEndpoint[], slots: number): { kept: DesiredEndpoint[]; leftOut: Exclusion[] } {
+  const n = Math.max(0, slots);
+  const kept = desired.slice(0, n);
+  const leftOut = desired.slice(n).map((d) => ({
+    family: d.family,
+    address: d.address,
+    ifindex: d.ifindex,
+    ifname: d.ifname,
+    reason: 'endpoint-limit' as const,
+    detail: `the kernel holds at most ${KERNEL_MAX_ENDPOINTS} endpoints and ${n} were free for this daemon; higher-priority addresses took them`,
+  }));
+  return { kept, leftOut };
+}
+
+/**
+ * Limits for the in-kernel path manager. `auto` leaves room for one subflow
+ * per endpoint towards the peer's address and one towards each address the
+ * peer announces, within the kernel's maximum of 8.
+ */
+export function desiredLimits(cfg: PathManagerConfig, endpointCount: number): Limits {
+  if (cfg.limits !== 'auto') return { ...cfg.limits };
+  const n = Math.max(endpointCount, 1);
+  return { subflows: Math.min(8, Math.max(2, 2 * n)), addAddrAccepted: Math.min(8, Math.max(2, n)) };
+}
