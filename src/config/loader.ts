@@ -68,7 +68,7 @@ export function parseConfig(text: string | null, file: string | null, overrides:
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((e) => ({
-        where: `${where}:${e.linePos?.[0]?.line ?? 1}:${e.linePos?.[0]?.col ?? 1}`,
+        where: `${where}:${lineCounter.linePos(e.pos[0]).line}:${lineCounter.linePos(e.pos[0]).col}`,
         key: '',
         message: `invalid YAML: ${firstLine(e.message)}`,
       })),

@@ -1,0 +1,104 @@
+/**
+ * The daemon's lifecycle: what starts in which order, what a reload swaps,
+ * and what stops in which order. The kernel-facing parts are handed in as
+ * factories so that the same lifecycle runs in a test namespace.
+ */
+import { loadConfig, ConfigError, type LoadOptions, type LoadedConfig } from '../config/loader.js';
+import type { Config } from '../config/schema.js';
+import type { MptcpPm, NetMonitor } from '../netlink/ports.js';
+import type { Logger } from '../util/logger.js';
+import { OwnershipStore } from './ownership-store.js';
+import { Reconciler, type PassResult } from './reconciler.js';
+
+/** What a Daemon is built from. */
+export interface DaemonOptions {
+  loaded: LoadedConfig;
+  /** How to read the configuration again on reload. */
+  loadOptions: LoadOptions;
+  log: Logger;
+  makeNetMonitor(log: Logger): NetMonitor;
+  makeMptcpPm(log: Logger): MptcpPm;
+}
+
+/** mpsshd: path manager today; SSH server and status API join it here. */
+export class Daemon {
+  private config: Config;
+  private readonly log: Logger;
+  private readonly net: NetMonitor;
+  private readonly pm: MptcpPm;
+  private readonly store: OwnershipStore;
+  readonly reconciler: Reconciler;
+  private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.config = opts.loaded.config;
+    this.log = opts.log;
+    this.net = opts.makeNetMonitor(this.log.child({ mod: 'rtnetlink' }));
+    this.pm = opts.makeMptcpPm(this.log.child({ mod: 'mptcp_pm' }));
+    this.store = new OwnershipStore(this.config.stateDir, this.log.child({ mod: 'ownership' }));
+    this.reconciler = new Reconciler({
+      net: this.net,
+      pm: this.pm,
+      store: this.store,
+      log: this.log,
+      config: () => this.config.pathManager,
+    });
+  }
+
+  /** Starts everything; resolves once the first reconcile pass is done. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') return;
+    this.setState('starting');
+    this.store.load();
+    await this.pm.start();
+    await this.net.start();
+    await this.reconciler.start();
+    this.setState('running');
+  }
+
+  /** Re-reads the configuration; an invalid one is refused and the running one kept. */
+  reload(): boolean {
+    let next: LoadedConfig;
+    try {
+      next = loadConfig(this.opts.loadOptions);
+    } catch (err) {
+      const msg = err instanceof ConfigError ? err.message : String(err);
+      this.log.error({ problems: msg.split('\n') }, 'reload refused: the new configuration is invalid; keeping the running one');
+      return false;
+    }
+    if (next.config.stateDir !== this.config.stateDir) {
+      this.log.warn({ stateDir: this.config.stateDir }, 'stateDir changes take effect at the next start, ignoring for now');
+      next.config.stateDir = this.config.stateDir;
+    }
+    this.config = next.config;
+    this.log.level = next.config.log.level;
+    this.log.info({ file: next.file ?? '(built-in defaults)' }, 'configuration reloaded');
+    this.reconciler.schedule('reload');
+    return true;
+  }
+
+  /** The latest reconcile pass, for status. */
+  lastPass(): PassResult | null {
+    return this.reconciler.lastPass;
+  }
+
+  /**
+   * Stops in the reverse order of start. Endpoints stay in the kernel: open
+   * connections keep their paths while the daemon restarts, and the next
+   * start sweeps whatever became stale. Safe to call twice.
+   */
+  async close(): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.setState('stopping');
+    this.reconciler.close();
+    await this.reconciler.whenIdle();
+    this.net.close();
+    this.pm.close();
+    this.setState('stopped');
+  }
+
+  private setState(next: Daemon['state']): void {
+    this.log.debug(`daemon: ${this.state} -> ${next}`);
+    this.state = next;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Which kernel endpoints this daemon created, kept on disk (under /run by
+ * default, so a reboot starts clean) so that after a crash or restart the
+ * daemon sweeps its own stale endpoints and still leaves everyone else's.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Logger } from '../util/logger.js';
+import { ownershipKey } from './diff.js';
+
+const entrySchema = z.object({ id: z.number().int().min(0).max(255), address: z.string().min(1) }).strict();
+const fileSchema = z.object({ version: z.literal(1), endpoints: z.array(entrySchema) }).strict();
+
+/** One endpoint this daemon added. */
+export type OwnedEndpoint = z.infer<typeof entrySchema>;
+
+/** The set of owned endpoints, persisted after every change. */
+export class OwnershipStore {
+  private entries = new Map<string, OwnedEndpoint>();
+  readonly file: string;
+
+  constructor(
+    stateDir: string,
+    private readonly log: Logger,
+  ) {
+    this.file = path.join(stateDir, 'endpoints.json');
+  }
+
+  /** Reads the file; a missing file means nothing owned, a damaged one is set aside with a warning. */
+  load(): void {
+    this.entries.clear();
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ err, file: this.file }, 'cannot read endpoint ownership file, starting with none owned');
+      return;
+    }
+    let parsed: z.infer<typeof fileSchema>;
+    try {
+      parsed = fileSchema.parse(JSON.parse(text));
+    } catch (err) {
+      const aside = `${this.file}.damaged`;
+      this.log.warn({ file: this.file, movedTo: aside, err: String(err) }, 'endpoint ownership file is damaged: set aside; endpoints it listed are now treated as foreign');
+      try {
+        fs.renameSync(this.file, aside);
+      } catch {
+        // Nothing more to do: the next save() replaces it.
+      }
+      return;
+    }
+    for (const e of parsed.endpoints) this.entries.set(ownershipKey(e), e);
+  }
+
+  /** Keys (`id|address`) of owned endpoints, for diff(). */
+  keys(): Set<string> {
+    return new Set(this.entries.keys());
+  }
+
+  has(ep: OwnedEndpoint): boolean {
+    return this.entries.has(ownershipKey(ep));
+  }
+
+  /** Replaces the whole set and writes it if it changed. */
+  replace(owned: OwnedEndpoint[]): void {
+    const next = new Map(owned.map((e) => [ownershipKey(e), { id: e.id, address: e.address }]));
+    const same = next.size === this.entries.size && [...next.keys()].every((k) => this.entries.has(k));
+    this.entries = next;
+    if (!same) this.save();
+  }
+
+  /** Writes the file atomically (temporary file, then rename). Failures are logged, not thrown. */
+  save(): void {
+    const body = JSON.stringify({ version: 1, endpoints: [...this.entries.values()].sort((a, b) => a.id - b.id) }, null, 2) + '\n';
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    try {
+      fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o755 });
+      fs.writeFileSync(tmp, body, { mode: 0o644 });
+      fs.renameSync(tmp, this.file);
+    } catch (err) {
+      this.log.error({ err, file: this.file }, 'cannot save endpoint ownership, ignoring: after a restart these endpoints would look foreign');
+    }
+  }
+}

@@ -1,0 +1,327 @@
+/**
+ * Keeps the kernel's MPTCP endpoints equal to what the config asks for.
+ * Netlink notifications only say "something changed": each pass re-reads the
+ * whole state (links, addresses, routes, endpoints), so a lost notification
+ * (receive-buffer overrun) or an event out of order can never leave a stale
+ * endpoint behind. One pass runs at a time; triggers during a pass cause
+ * exactly one more.
+ */
+import { EventEmitter } from 'node:events';
+import type { PathManagerConfig } from '../config/schema.js';
+import type { MptcpPm, NetMonitor } from '../netlink/ports.js';
+import type { KernelEndpoint, Limits, NetSnapshot } from '../netlink/types.js';
+import type { Logger } from '../util/logger.js';
+import { applyPlan, type Change } from './apply.js';
+import { diff, ownershipKey, planIsEmpty, slotsForOwn } from './diff.js';
+import type { OwnershipStore } from './ownership-store.js';
+import { desiredLimits, fitToSlots, KERNEL_MAX_ENDPOINTS, linkUsable, policy, type DesiredEndpoint, type Exclusion } from './policy.js';
+import { Warnings, type Warning } from './warnings.js';
+
+/** What caused a pass. */
+export type Trigger = 'start' | 'link' | 'address' | 'route' | 'overrun' | 'family' | 'reload' | 'timer' | 'hold-expired' | 'retry';
+
+/** A kernel endpoint as the status reports it. */
+export interface EndpointView extends KernelEndpoint {
+  owner: 'mpsshd' | 'foreign' | 'implicit';
+  ifname?: string;
+}
+
+/** The outcome of one pass, published for logs, tests and the status API. */
+export interface PassResult {
+  seq: number;
+  startedAt: number;
+  durationMs: number;
+  triggers: Trigger[];
+  changes: Change[];
+  limitsChange?: { from: Limits; to: Limits };
+  errors: string[];
+  desired: DesiredEndpoint[];
+  excluded: Exclusion[];
+  endpoints: EndpointView[];
+  limits: Limits | null;
+  warnings: Warning[];
+  mptcpAvailable: boolean;
+}
+
+/** What the reconciler needs from the rest of the daemon. */
+export interface ReconcilerDeps {
+  net: NetMonitor;
+  pm: MptcpPm;
+  store: OwnershipStore;
+  log: Logger;
+  config(): PathManagerConfig;
+  now?(): number;
+}
+
+/** Converges kernel endpoints and limits to the policy's wish. */
+export class Reconciler extends EventEmitter<{ pass: [result: PassResult] }> {
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly downSince = new Map<number, number>();
+  private readonly linkUp = new Map<number, boolean>();
+  private readonly warnings: Warnings;
+  private pending = new Set<Trigger>();
+  private running: Promise<void> | null = null;
+  private kick: NodeJS.Immediate | null = null;
+  private holdTimer: NodeJS.Timeout | null = null;
+  private resyncTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private lastForeign: string | null = null;
+  private seq = 0;
+  private closed = false;
+  private last: PassResult | null = null;
+  private readonly subscriptions: (() => void)[] = [];
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    super();
+    this.log = deps.log.child({ mod: 'reconciler' });
+    this.now = deps.now ?? Date.now;
+    this.warnings = new Warnings(this.log);
+  }
+
+  /** Subscribes to change signals and runs the first pass; resolves when that pass is done. */
+  async start(): Promise<void> {
+    // The emitters are typed; a loose view lets one helper subscribe to both.
+    const on = (em: EventEmitter, ev: string, fn: (...a: any[]) => void): void => {
+      em.on(ev, fn);
+      this.subscriptions.push(() => em.off(ev, fn));
+    };
+    const net = this.deps.net as unknown as EventEmitter;
+    const pm = this.deps.pm as unknown as EventEmitter;
+    on(net, 'change', (kind: 'link' | 'address' | 'route') => this.schedule(kind));
+    on(net, 'overrun', () => {
+      this.log.warn('rtnetlink receive buffer overrun: notifications lost, re-reading everything');
+      this.schedule('overrun');
+    });
+    on(pm, 'familyUp', () => this.schedule('family'));
+    on(pm, 'familyDown', () => this.log.warn('mptcp_pm generic netlink family went away: endpoints cannot be managed until it returns'));
+    this.armResync();
+    this.schedule('start');
+    await this.whenIdle();
+  }
+
+  /** Asks for a pass soon; coalesces with any pass already asked for or running. */
+  schedule(trigger: Trigger): void {
+    if (this.closed) return;
+    this.pending.add(trigger);
+    if (this.running || this.kick) return;
+    this.kick = setImmediate(() => {
+      this.kick = null;
+      this.running = this.loop().finally(() => {
+        this.running = null;
+      });
+    });
+  }
+
+  /** Resolves when no pass is running or asked for. */
+  async whenIdle(): Promise<void> {
+    while (this.kick || this.running) {
+      if (this.running) await this.running;
+      else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** The latest pass, or null before the first one ends. */
+  get lastPass(): PassResult | null {
+    return this.last;
+  }
+
+  /** Stops timers and listeners; an unfinished pass completes. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of [this.holdTimer, this.resyncTimer, this.retryTimer]) if (t) clearTimeout(t);
+    if (this.kick) clearImmediate(this.kick);
+    this.kick = null;
+    for (const off of this.subscriptions) off();
+  }
+
+  private armResync(): void {
+    // The slow safety net: catches what has no notification at all, like
+    // limits or endpoints changed by someone else.
+    this.resyncTimer = setTimeout(() => {
+      this.schedule('timer');
+      if (!this.closed) this.armResync();
+    }, this.deps.config().resyncIntervalMs);
+    this.resyncTimer.unref();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.pending.size > 0 && !this.closed) {
+      const triggers = [...this.pending];
+      this.pending.clear();
+      const result = await this.pass(triggers);
+      this.last = result;
+      this.emit('pass', result);
+    }
+  }
+
+  private async pass(triggers: Trigger[]): Promise<PassResult> {
+    const startedAt = this.now();
+    const t0 = process.hrtime.bigint();
+    const cfg = this.deps.config();
+    const result: PassResult = {
+      seq: ++this.seq,
+      startedAt,
+      durationMs: 0,
+      triggers,
+      changes: [],
+      errors: [],
+      desired: [],
+      excluded: [],
+      endpoints: [],
+      limits: null,
+      warnings: [],
+      mptcpAvailable: this.deps.pm.available,
+    };
+    try {
+      await this.converge(cfg, result);
+    } catch (err) {
+      const msg = (err as Error).message ?? String(err);
+      result.errors.push(msg);
+      this.log.error({ err: msg }, 'reconcile pass failed, retrying in 1 s');
+      this.retryTimer = setTimeout(() => this.schedule('retry'), 1000);
+      this.retryTimer.unref();
+    }
+    result.warnings = this.warnings.list();
+    result.durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const changed = result.changes.length > 0 || result.limitsChange !== undefined;
+    this.log[changed ? 'info' : 'debug'](
+      { pass: result.seq, triggers, ms: Math.round(result.durationMs * 100) / 100, changes: result.changes.length, endpoints: result.endpoints.length },
+      changed ? 'reconciled' : 'in step',
+    );
+    return result;
+  }
+
+  private async converge(cfg: PathManagerConfig, result: PassResult): Promise<void> {
+    const { pm, store } = this.deps;
+    const snap = await this.deps.net.snapshot();
+    const now = this.now();
+    this.trackLinkState(snap, now);
+    const pol = cfg.enabled ? policy(cfg, snap, { now, downSince: this.downSince }) : { desired: [], excluded: [] };
+    this.armHoldTimer(cfg, now);
+    if (!pm.available) {
+      result.excluded = pol.excluded;
+      this.warnings.set('mptcp-unavailable', 'the kernel has no mptcp_pm generic netlink family: MPTCP is missing or disabled');
+      return;
+    }
+    this.warnings.clear('mptcp-unavailable');
+
+    let actual = await pm.dumpEndpoints();
+    const owned = this.pruneOwned(actual);
+    this.noticeForeign(actual, owned);
+    const { kept, leftOut } = fitToSlots(pol.desired, slotsForOwn(actual, owned, KERNEL_MAX_ENDPOINTS));
+    if (leftOut.length > 0) this.warnings.set('endpoint-limit', `${leftOut.length} usable address(es) left out: the kernel holds at most ${KERNEL_MAX_ENDPOINTS} endpoints`);
+    else this.warnings.clear('endpoint-limit');
+
+    const plan = diff(kept, actual, owned);
+    for (const b of plan.blocked) {
+      this.warnings.set(`blocked:${b.desired.address}`, `address ${b.desired.address} (${b.desired.ifname}) is already endpoint ${b.by.id} of another manager; leaving it alone`);
+    }
+    this.warnings.clearMissing('blocked:', new Set(plan.blocked.map((b) => `blocked:${b.desired.address}`)));
+
+    if (!planIsEmpty(plan)) {
+      const applied = await applyPlan(plan, pm, this.log);
+      result.changes = applied.changes;
+      for (const r of applied.removed) owned.delete(ownershipKey(r));
+      for (const a of applied.added) owned.add(ownershipKey(a));
+      actual = await pm.dumpEndpoints();
+      for (const c of applied.changes) if (!c.ok && c.error) result.errors.push(`${c.op} ${c.address}: ${c.error}`);
+    }
+    store.replace(actual.filter((a) => owned.has(ownershipKey(a))).map((a) => ({ id: a.id, address: a.address })));
+    this.lastForeign = foreignSignature(actual, owned);
+
+    const ownCount = actual.filter((a) => owned.has(ownershipKey(a))).length;
+    result.limits = await this.convergeLimits(cfg, ownCount, result);
+    result.desired = kept;
+    result.excluded = [...pol.excluded, ...leftOut];
+    result.endpoints = viewOf(actual, owned, snap);
+  }
+
+  /** Forgets owned entries the kernel no longer has (deleted by someone, or a flush). */
+  private pruneOwned(actual: KernelEndpoint[]): Set<string> {
+    const present = new Set(actual.map(ownershipKey));
+    const owned = this.deps.store.keys();
+    for (const k of owned) {
+      if (!present.has(k)) {
+        owned.delete(k);
+        if (this.lastForeign !== null) this.warnings.set('own-endpoint-vanished', `endpoint ${k.replace('|', ' ')} created by mpsshd was removed by someone else`);
+      }
+    }
+    return owned;
+  }
+
+  /** Warns when endpoints of others changed since the last pass: two managers fighting is worth knowing about. */
+  private noticeForeign(actual: KernelEndpoint[], owned: Set<string>): void {
+    const sig = foreignSignature(actual, owned);
+    if (this.lastForeign === null) {
+      const n = actual.filter((a) => !owned.has(ownershipKey(a)) && !a.flags.includes('implicit')).length;
+      if (n > 0) this.log.info({ count: n }, 'leaving endpoints not created by mpsshd alone');
+    } else if (sig !== this.lastForeign) {
+      this.warnings.set('foreign-activity', `another manager (ip mptcp, NetworkManager, mptcpd?) changed MPTCP endpoints: now [${sig}]`);
+    }
+  }
+
+  private async convergeLimits(cfg: PathManagerConfig, ownCount: number, result: PassResult): Promise<Limits> {
+    const want = desiredLimits(cfg, ownCount);
+    const have = await this.deps.pm.getLimits();
+    if (have.subflows === want.subflows && have.addAddrAccepted === want.addAddrAccepted) return have;
+    try {
+      await this.deps.pm.setLimits(want);
+      result.limitsChange = { from: have, to: want };
+      this.log.info({ from: have, to: want }, `limits: subflows ${have.subflows} -> ${want.subflows}, add_addr_accepted ${have.addAddrAccepted} -> ${want.addAddrAccepted}`);
+      return want;
+    } catch (err) {
+      result.errors.push(`set limits: ${(err as Error).message}`);
+      this.log.warn({ err: (err as Error).message }, 'cannot set limits, ignoring until the next pass');
+      return have;
+    }
+  }
+
+  private trackLinkState(snap: NetSnapshot, now: number): void {
+    const seen = new Set<number>();
+    for (const link of snap.links) {
+      seen.add(link.index);
+      const usable = linkUsable(link).usable;
+      if (!usable && !this.downSince.has(link.index)) this.downSince.set(link.index, now);
+      if (usable) this.downSince.delete(link.index);
+      const before = this.linkUp.get(link.index);
+      if (before !== undefined && before !== usable) this.log.info({ ifname: link.name }, `link ${link.name}: ${usable ? 'down -> up' : 'up -> down'}`);
+      this.linkUp.set(link.index, usable);
+    }
+    for (const idx of [...this.downSince.keys()]) if (!seen.has(idx)) this.downSince.delete(idx);
+    for (const idx of [...this.linkUp.keys()]) if (!seen.has(idx)) this.linkUp.delete(idx);
+  }
+
+  /** Schedules a pass for when the earliest held link's grace time runs out. */
+  private armHoldTimer(cfg: PathManagerConfig, now: number): void {
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    if (cfg.linkDownHoldMs === 0) return;
+    let next = Infinity;
+    for (const since of this.downSince.values()) {
+      const expiry = since + cfg.linkDownHoldMs;
+      if (expiry > now) next = Math.min(next, expiry);
+    }
+    if (next === Infinity) return;
+    this.holdTimer = setTimeout(() => this.schedule('hold-expired'), next - now + 1);
+    this.holdTimer.unref();
+  }
+}
+
+function foreignSignature(actual: KernelEndpoint[], owned: Set<string>): string {
+  return actual
+    .filter((a) => !owned.has(ownershipKey(a)) && !a.flags.includes('implicit'))
+    .map((a) => `${a.id} ${a.address} ${[...a.flags].sort().join(',')}`)
+    .sort()
+    .join('; ');
+}
+
+function viewOf(actual: KernelEndpoint[], owned: Set<string>, snap: NetSnapshot): EndpointView[] {
+  const names = new Map(snap.links.map((l) => [l.index, l.name]));
+  return actual.map((a) => {
+    const owner = owned.has(ownershipKey(a)) ? 'mpsshd' : a.flags.includes('implicit') ? 'implicit' : 'foreign';
+    const ifname = a.ifindex ? names.get(a.ifindex) : undefined;
+    return { ...a, owner, ...(ifname ? { ifname } : {}) };
+  });
+}
