@@ -4,7 +4,6 @@
  * whatever identifies the object they log about.
  */
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -19,6 +18,9 @@ export interface LoggerOptions {
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? (opts.debug ? 'debug' : 'info');
   if (opts.debug && !opts.stream) {
+    // Loaded only under -d: the daemon's normal footprint need not carry it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pretty = require('pino-pretty') as typeof import('pino-pretty');
     return pino({ level }, pretty({ sync: true, colorize: process.stdout.isTTY, ignore: 'pid,hostname' }));
   }
   return pino({ level, base: { pid: process.pid } }, opts.stream ?? pino.destination({ fd: 1, sync: false }));

@@ -1,0 +1,169 @@
+/**
+ * Path manager reaction latency and idle memory, for mpsshd and, where
+ * Debian's mptcpd is installed, for mptcpd on the same events in the same run.
+ *
+ * Each daemon runs as its own process in a fresh namespace. The benchmark
+ * makes the change itself over its own netlink socket (so t0 is the moment the
+ * request goes to the kernel, without `ip`'s start-up time) and polls the
+ * kernel's endpoint table with back-to-back dumps until the daemon's reaction
+ * shows there.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AttrStream } from 'netlink/dist/structs';
+import * as rt from 'netlink/dist/rt/structs';
+import { MptcpPmClient } from '../src/netlink/mptcp-pm.js';
+import { NetlinkSocket } from '../src/netlink/socket.js';
+import { silentLogger } from '../src/util/logger.js';
+import { Netns, vethPair, waitFor } from '../test/helpers/netns.js';
+import { summary } from './stats.js';
+
+const REPS = Number(process.env.MPSSH_BENCH_REPS ?? 60);
+const TIMEOUT_MS = 1000;
+const MPTCPD = '/usr/libexec/mptcpd';
+const NETLINK_ROUTE = 0;
+const NLM_F_CREATE = 0x400;
+const NLM_F_EXCL = 0x200;
+const IFF_UP = 1;
+
+interface DaemonUnderTest {
+  name: string;
+  start(ns: Netns, dir: string): ChildProcess;
+}
+
+const MPSSHD: DaemonUnderTest = {
+  name: 'mpsshd',
+  start(ns, dir) {
+    const cfg = path.join(dir, 'mpsshd.yaml');
+    fs.writeFileSync(cfg, `pathManager:\n  interfaces:\n    - { match: "eth*" }\n  requireRoute: none\nstateDir: ${dir}/state\n`, { mode: 0o600 });
+    return ns.spawn(process.execPath, [path.resolve(__dirname, '../../bin/mpsshd.js'), '-f', cfg], { stdio: 'ignore' });
+  },
+};
+
+const MPTCPD_PM: DaemonUnderTest = {
+  name: 'mptcpd',
+  start(ns) {
+    return ns.spawn(MPTCPD, ['--path-manager=addr_adv', '--addr-flags=subflow', '--notify-flags=existing,skip_link_local,skip_loopback', '--log=stderr'], { stdio: 'ignore' });
+  },
+};
+
+function addrRequest(ifindex: number, a: string): Buffer {
+  const out = new AttrStream();
+  const bytes = Buffer.from(a.split('.').map(Number));
+  rt.formatAddressMessage({ kind: 'address', data: { family: 2, prefixlen: 24, index: ifindex, scope: 0 }, attrs: { local: bytes, address: bytes } }, out);
+  return Buffer.concat(out.bufs);
+}
+
+function linkRequest(ifindex: number, up: boolean): Buffer {
+  const out = new AttrStream();
+  rt.formatLinkMessage({ kind: 'link', data: { index: ifindex, flags: { up }, change: { up: true } }, attrs: {} } as never, out);
+  return Buffer.concat(out.bufs);
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<number | null> {
+  const t0 = process.hrtime.bigint();
+  for (;;) {
+    if (await check()) return Number(process.hrtime.bigint() - t0) / 1e6;
+    if (Number(process.hrtime.bigint() - t0) / 1e6 > timeoutMs) return null;
+  }
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Math.round((Number(m?.[1]) / 1024) * 10) / 10;
+}
+
+async function measure(d: DaemonUnderTest): Promise<Record<string, unknown>> {
+  const ns = Netns.create('bench');
+  const peer = Netns.create('benchpeer');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mpssh-bench-${d.name}-`));
+  const log = silentLogger();
+  let proc: ChildProcess | undefined;
+  const pm = new MptcpPmClient(log, { netns: ns.path });
+  const sock = NetlinkSocket.open(NETLINK_ROUTE, { netns: ns.path });
+  try {
+    vethPair(ns, 'eth0', peer, 'eth0');
+    ns.ipSync('addr', 'add', '10.60.0.1/24', 'dev', 'eth0');
+    const ifindex = Number(/^(\d+):/.exec(ns.ipSync('-o', 'link', 'show', 'eth0'))?.[1]);
+    await pm.start();
+    proc = d.start(ns, dir);
+    const has = async (a: string) => (await pm.dumpEndpoints()).some((e) => e.address === a);
+    await waitFor(`${d.name} ready (endpoint for the first address)`, () => has('10.60.0.1'), 10000);
+
+    const added: number[] = [];
+    let addMissed = 0;
+    for (let i = 0; i < REPS; i++) {
+      const a = `10.60.0.${10 + (i % 200)}`;
+      const t0 = process.hrtime.bigint();
+      await sock.request(rt.MessageType.NEWADDR, NLM_F_CREATE | NLM_F_EXCL, addrRequest(ifindex, a));
+      const lat = await until(() => has(a), TIMEOUT_MS);
+      if (lat === null) addMissed++;
+      else added.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      await sock.request(rt.MessageType.DELADDR, 0, addrRequest(ifindex, a));
+      await until(async () => !(await has(a)), TIMEOUT_MS);
+    }
+
+    const removed: number[] = [];
+    let removeMissed = 0;
+    for (let i = 0; i < REPS; i++) {
+      await sock.request(rt.MessageType.NEWLINK, 0, linkRequest(ifindex, true));
+      if ((await until(() => has('10.60.0.1'), 3000)) === null) break;
+      const t0 = process.hrtime.bigint();
+      await sock.request(rt.MessageType.NEWLINK, 0, linkRequest(ifindex, false));
+      const lat = await until(async () => !(await has('10.60.0.1')), TIMEOUT_MS);
+      if (lat === null) removeMissed++;
+      else removed.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    await sock.request(rt.MessageType.NEWLINK, 0, linkRequest(ifindex, true));
+    await new Promise((r) => setTimeout(r, 2000));
+    const rss = proc.pid ? rssMb(proc.pid) : NaN;
+    return {
+      addressAddedToEndpointMs: added.length ? summary(added) : null,
+      addressMissed: addMissed,
+      linkDownToEndpointRemovedMs: removed.length ? summary(removed) : null,
+      linkDownMissed: removeMissed,
+      missedMeans: `no reaction within ${TIMEOUT_MS} ms`,
+      idleRssMb: rss,
+    };
+  } finally {
+    proc?.kill('SIGKILL');
+    sock.close();
+    pm.close();
+    ns.close();
+    peer.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function ratio(a: unknown, b: unknown): number | null {
+  return typeof a === 'number' && typeof b === 'number' && b > 0 ? Math.round((a / b) * 100) / 100 : null;
+}
+
+/** Runs the path manager benchmark. */
+export async function bench(): Promise<Record<string, unknown>> {
+  const ours = await measure(MPSSHD);
+  const out: Record<string, unknown> = {
+    repetitions: REPS,
+    targets: { p50Ms: 5, p99Ms: 20, idleRssMb: 70 },
+    mpsshd: ours,
+  };
+  if (fs.existsSync(MPTCPD)) {
+    const theirs = await measure(MPTCPD_PM);
+    out.mptcpd = theirs;
+    const o = ours as Record<string, { p50?: number; p99?: number } | number | null>;
+    const t = theirs as typeof o;
+    const oa = o.addressAddedToEndpointMs as { p50: number; p99: number } | null;
+    const ta = t.addressAddedToEndpointMs as { p50: number; p99: number } | null;
+    out.ratioMpsshdToMptcpd = {
+      addressAddedP50: ratio(oa?.p50, ta?.p50),
+      addressAddedP99: ratio(oa?.p99, ta?.p99),
+      idleRss: ratio(o.idleRssMb, t.idleRssMb),
+      note: 'below 1 means mpsshd is faster / smaller; mptcpd does not remove endpoints on link down (see linkDownMissed)',
+    };
+  } else {
+    out.mptcpd = { skipped: `${MPTCPD} not installed (Debian package mptcpd)` };
+  }
+  return out;
+}
