@@ -17,3 +17,18 @@ export {
   type ListenMptcpResult,
   type Transport,
 } from './socket.js';
+export {
+  MPTCP_INFO_FLAG_FALLBACK,
+  MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED,
+  decodeMptcpInfo,
+  decodeSubflow,
+  mptcpInfo,
+  mptcpStatus,
+  subflows,
+  type MptcpInfo,
+  type MptcpStatus,
+  type SubflowEndpoint,
+  type SubflowInfo,
+  type TcpState,
+} from './info.js';
+export { adoptSocket, handOverSocket, receiveFd, sendFd, socketPair, type FdPassOptions } from './fdpass.js';

@@ -49,6 +49,8 @@ export interface RawSockAddr {
   address: string;
   port: number;
   scopeId?: number;
+  /** Local addresses only: interface holding the address in the caller's namespace. */
+  ifindex?: number;
 }
 
 /** The parts of struct tcp_info the addon decodes (absent when the kernel returned less). */
@@ -107,10 +109,12 @@ export interface MptcpAddon {
   dupFd(fd: number): number;
   closeFd(fd: number): void;
   mptcpInfo(fd: number): RawMptcpInfo | null;
-  mptcpSubflows(fd: number, maxSubflows: number): RawSubflows | null;
+  /** legacyOnly skips MPTCP_FULL_INFO (to test the pre-6.5 path). */
+  mptcpSubflows(fd: number, maxSubflows: number, legacyOnly?: boolean): RawSubflows | null;
   ifindexOfAddress(address: string): number;
   sendFd(unixFd: number, fd: number, timeoutMs: number): void;
   receiveFd(unixFd: number, timeoutMs: number): number;
+  socketPair(): [number, number];
 }
 
 /** The addon, typed as the MPTCP layer sees it. */
