@@ -48,9 +48,9 @@ bool ReadArgs(const Napi::CallbackInfo& info, int count, const char* usage, int*
 
 }  // namespace
 
-// sendFd(unixFd, fd, timeoutMs): sends fd with one NUL byte. Works on
-// blocking and non-blocking sockets; on the latter it polls up to timeoutMs
-// (-1: no limit) while the socket buffer is full.
+// sendFd(unixFd, fd, timeoutMs): sends fd with one NUL byte. The socket's
+// own blocking mode is ignored (MSG_DONTWAIT): while its buffer is full this
+// polls for up to timeoutMs (-1: no limit).
 static Napi::Value SendFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int a[3] = {-1, -1, -1};
@@ -69,7 +69,7 @@ static Napi::Value SendFd(const Napi::CallbackInfo& info) {
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &a[1], sizeof(int));
   for (;;) {
-    ssize_t n = sendmsg(a[0], &msg, MSG_NOSIGNAL);
+    ssize_t n = sendmsg(a[0], &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n == 1) return env.Undefined();
     if (n >= 0) {
       // Zero bytes sent cannot carry the descriptor; report it like a short write.
@@ -101,7 +101,7 @@ static Napi::Value ReceiveFd(const Napi::CallbackInfo& info) {
     msg.msg_iovlen = 1;
     msg.msg_control = control;
     msg.msg_controllen = sizeof(control);
-    n = recvmsg(a[0], &msg, MSG_CMSG_CLOEXEC);
+    n = recvmsg(a[0], &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     if (n >= 0) break;
     if (errno == EINTR) continue;
     if ((errno == EAGAIN || errno == EWOULDBLOCK) && WaitReady(a[0], POLLIN, a[1])) continue;

@@ -303,8 +303,24 @@ class IfAddrs {
   ifaddrs* list_ = nullptr;
 };
 
+// An IPv4-mapped IPv6 address (what a dual-stack "::" listener sees for
+// IPv4 peers) as the IPv4 address it is, so that subflows read the same on
+// both sides and match the path manager's IPv4 endpoints.
+sockaddr_storage Unmapped(const sockaddr_storage& in) {
+  if (in.ss_family != AF_INET6) return in;
+  const auto& s6 = reinterpret_cast<const sockaddr_in6&>(in);
+  if (!IN6_IS_ADDR_V4MAPPED(&s6.sin6_addr)) return in;
+  sockaddr_storage out{};
+  auto& s4 = reinterpret_cast<sockaddr_in&>(out);
+  s4.sin_family = AF_INET;
+  s4.sin_port = s6.sin6_port;
+  std::memcpy(&s4.sin_addr, &s6.sin6_addr.s6_addr[12], 4);
+  return out;
+}
+
 // {family, address, port, scopeId?, ifindex?} or undefined for an unknown family.
-Napi::Value DecodeSockAddr(Napi::Env env, const sockaddr_storage& sa, const IfAddrs* ifs) {
+Napi::Value DecodeSockAddr(Napi::Env env, const sockaddr_storage& raw, const IfAddrs* ifs) {
+  const sockaddr_storage sa = Unmapped(raw);
   char text[INET6_ADDRSTRLEN] = {};
   Napi::Object o = Napi::Object::New(env);
   if (sa.ss_family == AF_INET) {

@@ -207,7 +207,11 @@ export async function connectMptcp(opts: ConnectMptcpOptions): Promise<ConnectMp
   noteFallback(made, opts.log, 'connect');
   let socket: net.Socket;
   try {
-    socket = new net.Socket({ fd: made.fd, readable: true, writable: true });
+    // manualStart (an option of Node's own, used by child_process) keeps the
+    // constructor from starting to read on the still unconnected fd; reading
+    // then starts after connect unless the socket is paused.
+    const socketOpts = { fd: made.fd, readable: true, writable: true, manualStart: true } as net.SocketConstructorOpts;
+    socket = new net.Socket(socketOpts);
   } catch (err) {
     addon.closeFd(made.fd);
     throw err;
