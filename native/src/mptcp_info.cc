@@ -19,10 +19,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "errors.h"
 #include "modules.h"
+#include "subflow_diag.h"
 
 namespace mpssh {
 
@@ -482,22 +484,32 @@ static Napi::Value MptcpInfo(const Napi::CallbackInfo& info) {
   return DecodeMptcpInfo(env, mi, len);
 }
 
-// mptcpSubflows(fd, maxSubflows, legacyOnly?) -> {source, total, subflows: [{id?, local,
-// remote, tcp}], info?} or null when the connection is not MPTCP. Local
-// addresses carry the ifindex of the interface holding them, looked up in
-// the calling thread's network namespace.
+// mptcpSubflows(fd, {max?, legacyOnly?, diag?}) -> {source, total,
+// subflows: [{id?, local, remote, tcp, diag?}], info?} or null when the
+// connection is not MPTCP. Local addresses carry the ifindex of the
+// interface holding them and `diag` (flags, address ids) comes from
+// sock_diag, both looked up in the calling thread's network namespace.
+// legacyOnly skips MPTCP_FULL_INFO, so that the path older kernels take can
+// be tested on new ones.
 static Napi::Value MptcpSubflows(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = -1;
-  if (!ReadFd(info, "mptcpSubflows(fd: number, maxSubflows: number)", &fd)) return env.Undefined();
-  size_t room = 8;
-  if (info.Length() > 1 && info[1].IsNumber()) {
-    int64_t r = info[1].As<Napi::Number>().Int64Value();
-    room = r < 1 ? 1 : (r > 256 ? 256 : static_cast<size_t>(r));
+  if (!ReadFd(info, "mptcpSubflows(fd: number, opts?: {max?: number, legacyOnly?: boolean, diag?: boolean})", &fd)) {
+    return env.Undefined();
   }
-  // A third argument `true` skips MPTCP_FULL_INFO, so that the path older
-  // kernels take can be tested on new ones.
-  bool legacyOnly = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  size_t room = 8;
+  bool legacyOnly = false;
+  bool withDiag = false;
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Object o = info[1].As<Napi::Object>();
+    Napi::Value max = o.Get("max");
+    if (max.IsNumber()) {
+      int64_t r = max.As<Napi::Number>().Int64Value();
+      room = r < 1 ? 1 : (r > 256 ? 256 : static_cast<size_t>(r));
+    }
+    legacyOnly = o.Get("legacyOnly").ToBoolean().Value();
+    withDiag = o.Get("diag").ToBoolean().Value();
+  }
   Snapshot s;
   const char* source = "full-info";
   Got g = legacyOnly ? Got::kNoSuchOption : FullInfo(fd, room, &s);
@@ -521,6 +533,8 @@ static Napi::Value MptcpSubflows(const Napi::CallbackInfo& info) {
   }
   if (HAS(s.infoLen, UapiMptcpInfo, flags) && (s.info.flags & 1u) != 0) return env.Null();
   IfAddrs ifs;
+  std::unique_ptr<SockDiag> diag;
+  if (withDiag) diag = std::make_unique<SockDiag>();
   Napi::Array list = Napi::Array::New(env, s.count);
   for (size_t i = 0; i < s.count; i++) {
     Napi::Object o = Napi::Object::New(env);
@@ -533,6 +547,17 @@ static Napi::Value MptcpSubflows(const Napi::CallbackInfo& info) {
       o.Set("remote", DecodeSockAddr(env, sf.addrs.remote, nullptr));
     }
     o.Set("tcp", DecodeTcpInfo(env, s.tcp[i], s.tcpSize));
+    if (diag && diag->ok() && Covers(s.sfSize, offsetof(UapiSubflowInfo, addrs), sizeof(UapiSubflowAddrs))) {
+      const sockaddr_storage local = Unmapped(sf.addrs.local);
+      SubflowDiag d = diag->Query(local, Unmapped(sf.addrs.remote), ifs.IndexOf(local));
+      if (d.found) {
+        Napi::Object dj = Napi::Object::New(env);
+        dj.Set("flags", d.flags);
+        if (d.idLocal >= 0) dj.Set("localId", d.idLocal);
+        if (d.idRemote >= 0) dj.Set("remoteId", d.idRemote);
+        o.Set("diag", dj);
+      }
+    }
     list.Set(static_cast<uint32_t>(i), o);
   }
   Napi::Object out = Napi::Object::New(env);

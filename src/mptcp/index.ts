@@ -20,6 +20,7 @@ export {
 export {
   MPTCP_INFO_FLAG_FALLBACK,
   MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED,
+  SUBFLOW_FLAG,
   decodeMptcpInfo,
   decodeSubflow,
   mptcpInfo,
@@ -29,6 +30,7 @@ export {
   type MptcpStatus,
   type SubflowEndpoint,
   type SubflowInfo,
+  type SubflowQueryOptions,
   type TcpState,
 } from './info.js';
 export { adoptSocket, handOverSocket, receiveFd, sendFd, socketPair, type FdPassOptions } from './fdpass.js';

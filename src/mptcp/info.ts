@@ -15,6 +15,19 @@ import { socketFd } from './socket.js';
 export const MPTCP_INFO_FLAG_FALLBACK = 1;
 export const MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED = 2;
 
+/** MPTCP_SUBFLOW_FLAG_*, include/uapi/linux/mptcp.h (as `ss -ti` prints them: M m J j B b e c v). */
+export const SUBFLOW_FLAG = {
+  MCAP_REM: 1 << 0,
+  MCAP_LOC: 1 << 1,
+  JOIN_REM: 1 << 2,
+  JOIN_LOC: 1 << 3,
+  BKUP_REM: 1 << 4,
+  BKUP_LOC: 1 << 5,
+  FULLY_ESTABLISHED: 1 << 6,
+  CONNECTED: 1 << 7,
+  MAPVALID: 1 << 8,
+} as const;
+
 /** Connection-level state (struct mptcp_info). Optional fields need a newer kernel. */
 export interface MptcpInfo {
   token: number;
@@ -80,8 +93,20 @@ export interface SubflowInfo {
   bytesRetrans?: number;
   /** Bytes per second (tcpi_delivery_rate). */
   deliveryRate?: number;
-  /** Not given by these socket options; filled by callers that know it (path manager events). */
+  /**
+   * From sock_diag (INET_DIAG_ULP_INFO; absent when it could not be read):
+   * the subflow is a backup if either side asked for it -- `backupLocal`
+   * (this host set the B bit, i.e. a backup endpoint) or `backupRemote` (the
+   * peer did).
+   */
   backup?: boolean;
+  backupLocal?: boolean;
+  backupRemote?: boolean;
+  /** Address ids: of the local endpoint (0 for the initial subflow's address) and the peer's. */
+  localId?: number;
+  remoteId?: number;
+  /** Raw MPTCP_SUBFLOW_FLAG_* bits from sock_diag. */
+  flags?: number;
 }
 
 /** Everything about one connection from a single snapshot. */
@@ -159,9 +184,16 @@ export function decodeSubflow(raw: RawSubflow): SubflowInfo | undefined {
     totalRetrans: tcp.totalRetrans,
     lost: tcp.lost,
   };
+  const diag = raw.diag;
   return withDefined(base, {
     id: raw.id,
     ifindex: raw.local?.ifindex,
+    backup: diag === undefined ? undefined : (diag.flags & (SUBFLOW_FLAG.BKUP_LOC | SUBFLOW_FLAG.BKUP_REM)) !== 0,
+    backupLocal: diag === undefined ? undefined : (diag.flags & SUBFLOW_FLAG.BKUP_LOC) !== 0,
+    backupRemote: diag === undefined ? undefined : (diag.flags & SUBFLOW_FLAG.BKUP_REM) !== 0,
+    localId: diag?.localId,
+    remoteId: diag?.remoteId,
+    flags: diag?.flags,
     minRttUs: tcp.minRtt,
     bytesSent: num(tcp.bytesSent),
     bytesReceived: num(tcp.bytesReceived),
@@ -175,11 +207,21 @@ function fdOf(socketOrFd: net.Socket | number): number {
   return typeof socketOrFd === 'number' ? socketOrFd : socketFd(socketOrFd);
 }
 
+export interface SubflowQueryOptions {
+  /**
+   * Also ask sock_diag for each subflow's flags (backup) and address ids:
+   * one netlink round trip per subflow, in the calling thread's namespace.
+   * Default true.
+   */
+  diag?: boolean;
+}
+
 /** Reads the subflows, growing the buffer once if the kernel has more than fit. */
-function readSubflows(fd: number, max: number): RawSubflows | null {
+function readSubflows(fd: number, opts: SubflowQueryOptions | undefined): RawSubflows | null {
   const addon = native();
-  let raw = addon.mptcpSubflows(fd, max);
-  if (raw !== null && raw.total > raw.subflows.length && raw.total <= 256) raw = addon.mptcpSubflows(fd, raw.total + 2);
+  const diag = opts?.diag ?? true;
+  let raw = addon.mptcpSubflows(fd, { max: 8, diag });
+  if (raw !== null && raw.total > raw.subflows.length && raw.total <= 256) raw = addon.mptcpSubflows(fd, { max: raw.total + 2, diag });
   return raw;
 }
 
@@ -190,13 +232,13 @@ export function mptcpInfo(socketOrFd: net.Socket | number): MptcpInfo | null {
 }
 
 /** The subflows of an MPTCP connection; [] when it is not MPTCP. */
-export function subflows(socketOrFd: net.Socket | number): SubflowInfo[] {
-  return mptcpStatus(socketOrFd).subflows;
+export function subflows(socketOrFd: net.Socket | number, opts?: SubflowQueryOptions): SubflowInfo[] {
+  return mptcpStatus(socketOrFd, opts).subflows;
 }
 
 /** Transport, mptcp_info and subflows of a connection from one snapshot (one getsockopt on Linux 6.5+). */
-export function mptcpStatus(socketOrFd: net.Socket | number): MptcpStatus {
-  const raw = readSubflows(fdOf(socketOrFd), 8);
+export function mptcpStatus(socketOrFd: net.Socket | number, opts?: SubflowQueryOptions): MptcpStatus {
+  const raw = readSubflows(fdOf(socketOrFd), opts);
   if (raw === null) return { transport: 'tcp-fallback', info: null, subflows: [], subflowsReported: 0 };
   const list = raw.subflows.map(decodeSubflow).filter((s): s is SubflowInfo => s !== undefined);
   return {

@@ -89,6 +89,8 @@ export interface RawSubflow {
   local?: RawSockAddr;
   remote?: RawSockAddr;
   tcp?: RawTcpInfo;
+  /** From sock_diag (INET_DIAG_ULP_INFO), when asked for and found. */
+  diag?: { flags: number; localId?: number; remoteId?: number };
 }
 
 /** Result of mptcpSubflows(fd). */
@@ -109,8 +111,8 @@ export interface MptcpAddon {
   dupFd(fd: number): number;
   closeFd(fd: number): void;
   mptcpInfo(fd: number): RawMptcpInfo | null;
-  /** legacyOnly skips MPTCP_FULL_INFO (to test the pre-6.5 path). */
-  mptcpSubflows(fd: number, maxSubflows: number, legacyOnly?: boolean): RawSubflows | null;
+  /** legacyOnly skips MPTCP_FULL_INFO (to test the pre-6.5 path); diag adds sock_diag flags and address ids. */
+  mptcpSubflows(fd: number, opts?: { max?: number; legacyOnly?: boolean; diag?: boolean }): RawSubflows | null;
   ifindexOfAddress(address: string): number;
   sendFd(unixFd: number, fd: number, timeoutMs: number): void;
   receiveFd(unixFd: number, timeoutMs: number): number;

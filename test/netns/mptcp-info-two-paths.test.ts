@@ -118,12 +118,37 @@ test('a connection over two paths gets two subflows, seen by subflows() and by s
   assert.equal(serverSide.info?.token === info.token, false, 'each side has its own token');
 
   // The pre-6.5 path (MPTCP_SUBFLOW_ADDRS + MPTCP_TCPINFO) agrees on the 4-tuples.
-  const legacy = inNetns(client.path, () => native().mptcpSubflows(socketFd(socket), 8, true));
+  const legacy = inNetns(client.path, () => native().mptcpSubflows(socketFd(socket), { max: 8, legacyOnly: true }));
   assert.ok(legacy);
   assert.equal(legacy.source, 'subflow-addrs');
   const tuple = (s: { local?: { address: string; port: number }; remote?: { address: string; port: number } }): string =>
     `${s.local?.address}:${s.local?.port}>${s.remote?.address}:${s.remote?.port}`;
   assert.deepEqual(legacy.subflows.map(tuple).sort(), after.map(tuple).sort());
+
+  // sock_diag adds address ids and backup flags: nothing is backup yet.
+  const initial = byLocal.get('10.1.1.1');
+  const joined = after.find((s) => s.local.address === '10.1.2.1');
+  assert.equal(initial?.localId, 0);
+  const endpointId = Number(/10\.1\.2\.1 id (\d+)/.exec(client.ipSync('mptcp', 'endpoint', 'show'))?.[1]);
+  assert.equal(joined?.localId, endpointId);
+  assert.equal(joined?.remoteId, 0, 'the server announced nothing: its address has id 0');
+  for (const s of after) assert.equal(s.backup, false);
+  assert.deepEqual(
+    inNetns(client.path, () => subflows(socket, { diag: false })).map((s) => s.backup),
+    [undefined, undefined],
+  );
+
+  // Marking the endpoint backup sends MP_PRIO on the live subflow.
+  client.ipSync('mptcp', 'endpoint', 'change', 'id', String(endpointId), 'backup');
+  const marked = await waitFor('the joined subflow to become backup', () =>
+    inNetns(client.path, () => subflows(socket)).find((s) => s.local.address === '10.1.2.1' && s.backupLocal === true),
+  );
+  assert.equal(marked.backup, true);
+  const peerView = await waitFor('the server to see the backup request', () =>
+    inNetns(server.path, () => subflows(accepted as net.Socket)).find((s) => s.remote.address === '10.1.2.1' && s.backupRemote === true),
+  );
+  assert.equal(peerView.backup, true);
+  assert.equal(inNetns(client.path, () => subflows(socket)).find((s) => s.local.address === '10.1.1.1')?.backup, false);
 
   // iproute2 shows the MPTCP socket and both TCP subflows.
   const ssM = client.execSync('ss', ['-HMn', 'state', 'established']);

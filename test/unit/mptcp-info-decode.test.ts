@@ -126,6 +126,18 @@ test('decodeSubflow: endpoints, state names, counters; incomplete entries are dr
   ];
   for (const [name, raw, present] of table) assert.equal(decodeSubflow(raw) !== undefined, present, name);
   assert.equal(decodeSubflow({ ...ok, tcp: { ...TCP, state: 99 } })?.state, 'unknown');
+  // sock_diag flags: "Jjecv" (join, established) vs backup requested by us (b) or by the peer (B).
+  const flagTable: Array<[string, number | undefined, Record<string, unknown>]> = [
+    ['no sock_diag answer', undefined, { backup: undefined, backupLocal: undefined, backupRemote: undefined }],
+    ['join, not backup', 0b111001100, { backup: false, backupLocal: false, backupRemote: false }],
+    ['local backup endpoint', 0b011101100, { backup: true, backupLocal: true, backupRemote: false }],
+    ['peer asked for backup', 0b011011100, { backup: true, backupLocal: false, backupRemote: true }],
+  ];
+  for (const [name, flags, want] of flagTable) {
+    const got = decodeSubflow(flags === undefined ? ok : { ...ok, diag: { flags, localId: 1, remoteId: 0 } }) as unknown as Record<string, unknown>;
+    for (const [k, v] of Object.entries(want)) assert.equal(got[k], v, `${name}: ${k}`);
+    if (flags !== undefined) assert.deepEqual([got.localId, got.remoteId, got.flags], [1, 0, flags], name);
+  }
   assert.equal(decodeSubflow({ ...ok, tcp: { ...TCP, state: 10 } })?.state, 'listen');
 });
 
