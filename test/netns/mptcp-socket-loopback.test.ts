@@ -125,7 +125,7 @@ test('errors keep errno, code and syscall: EADDRINUSE, ECONNREFUSED, EHOSTUNREAC
   await assert.rejects(connectMptcp({ host: '127.0.0.1', port: 1, localAddress: '::1' }), { code: 'ERR_MPTCP_BAD_ADDRESS' });
 });
 
-test('connect timeout fires on a peer that never answers', async (t) => {
+test('connect timeout and abort end an attempt on a peer that never answers', async (t) => {
   if (!requireNetns(t)) return;
   const ns = Netns.create('mpsock');
   t.after(() => ns.close());
@@ -141,4 +141,9 @@ test('connect timeout fires on a peer that never answers', async (t) => {
     syscall: 'connect',
   });
   assert.ok(Date.now() - started >= 250);
+
+  // An abort while the SYN is unanswered ends the attempt with the signal's reason.
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 100);
+  await assert.rejects(inNetns(ns.path, () => connectMptcp({ host: '192.0.2.2', port: 22, signal: ac.signal })), { name: 'AbortError' });
 });
