@@ -33,7 +33,7 @@ export interface MptcpInfo {
   token: number;
   /** Subflows besides the initial one (mptcpi_subflows). */
   extraSubflows: number;
-  /** All subflows including the initial one (mptcpi_subflows_total, Linux 6.10+). */
+  /** All subflows including the initial one (mptcpi_subflows_total; newer kernels only). */
   subflowsTotal?: number;
   /** Limit on extra subflows (`ip mptcp limits` subflows). */
   subflowsMax: number;
