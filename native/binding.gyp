@@ -9,7 +9,8 @@
         "src/netlink_socket.cc",
         "src/mptcp_socket.cc",
         "src/mptcp_info.cc",
-        "src/fdpass.cc"
+        "src/fdpass.cc",
+        "src/subflow_diag.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
