@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseDatagram, encodeAttr, type NlMessage } from '../../src/netlink/nlmsg.js';
+import { NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSG_ERROR, parseDatagram, parseErrorPayload, encodeAttr, type NlMessage } from '../../src/netlink/nlmsg.js';
 import { NetlinkParseError } from '../../src/netlink/errors.js';
 import * as c from '../../src/netlink/rt-consts.js';
 import { changeKind, decodeAddress, decodeLink, decodeMultipath, decodeRoute, formatIp } from '../../src/netlink/rt-decode.js';
@@ -20,6 +20,7 @@ interface Fixture {
   links: string[];
   addresses: string[];
   routes: string[];
+  errors: string[];
   ip: { link: IpLink[]; addr: IpAddrLink[]; route4: IpRoute[]; route6: IpRoute[] };
 }
 
@@ -124,6 +125,18 @@ test('malformed payloads are rejected with a clear error, foreign families skipp
   // Multicast routing (RTNL_FAMILY_IPMR = 128) and other families are not IP routes to us.
   assert.equal(decodeRoute(Buffer.from([128, 32, 0, 0, 254, 0, 0, 1, 0, 0, 0, 0])), null);
   assert.equal(decodeAddress(Buffer.from([17, 0, 0, 0, 1, 0, 0, 0])), null);
+});
+
+test('real NLMSG_ERROR datagrams: errno, extack text and the offset of the blamed attribute', () => {
+  const [policy, missing] = messages(fixture.errors);
+  for (const m of [policy!, missing!]) {
+    assert.equal(m.type, NLMSG_ERROR);
+    // Refusals echo the whole request (not capped) and carry TLVs.
+    assert.equal(m.flags & (NLM_F_ACK_TLVS | NLM_F_CAPPED), NLM_F_ACK_TLVS);
+  }
+  // The request's IFA_LOCAL was 2 bytes: it starts 24 bytes in (nlmsghdr 16 + ifaddrmsg 8).
+  assert.deepEqual(parseErrorPayload(policy!.payload, policy!.flags), { errno: 34, requestType: c.RTM_NEWADDR, requestSeq: 1, extack: 'Attribute failed policy validation', extackOffset: 24 });
+  assert.deepEqual(parseErrorPayload(missing!.payload, missing!.flags), { errno: 99, requestType: c.RTM_DELADDR, requestSeq: 2, extack: 'ipv4: Address not found' });
 });
 
 test('notification types map to change kinds', () => {
