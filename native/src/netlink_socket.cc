@@ -1,5 +1,399 @@
+// A raw netlink socket watched by libuv. The npm `netlink` package's socket
+// aborts on ENOBUFS and loses errno; this one reports a receive-buffer
+// overrun as an event and keeps reading, hands every other error to JS with
+// errno/code/syscall, and reads a bounded number of datagrams per wakeup so
+// a notification storm cannot starve the event loop.
+//
+// JS view (see src/netlink/socket.ts):
+//   new NetlinkSocketHandle(protocol, rcvbuf) -> throws ErrnoError
+//   .portId, .rcvbuf, .fd
+//   .start(onMessages(bufs: Buffer[], groups: number[]), onOverrun(), onError(err), maxReads)
+//     groups[i] is the multicast group datagram i was sent to, 0 for unicast
+//   .send(buf, portId = 0), .addMembership(group), .dropMembership(group)
+//   .ref(), .unref(), .close()   (close is safe twice)
+//   .foreignDropped: datagrams dropped because a process, not the kernel, sent them
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "errors.h"
 #include "modules.h"
 
+// Option numbers from include/uapi/linux/netlink.h (Linux 4.12+ for EXT_ACK);
+// defined here too so older libc headers still build.
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef NETLINK_PKTINFO
+#define NETLINK_PKTINFO 3
+#endif
+
 namespace mpssh {
-void InitNetlinkSocket(Napi::Env env, Napi::Object exports) {}
+
+namespace {
+
+constexpr int kDefaultMaxReads = 64;
+
+// The uv_poll_t lives apart from the JS object: uv_close completes on a later
+// loop turn, possibly after the wrapper has been garbage-collected.
+void FreePoll(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
+
+class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NetlinkSocketHandle",
+                       {
+                           InstanceAccessor<&NetlinkSocketHandle::PortId>("portId"),
+                           InstanceAccessor<&NetlinkSocketHandle::Rcvbuf>("rcvbuf"),
+                           InstanceAccessor<&NetlinkSocketHandle::Fd>("fd"),
+                           InstanceAccessor<&NetlinkSocketHandle::ForeignDropped>("foreignDropped"),
+                           InstanceMethod<&NetlinkSocketHandle::Start>("start"),
+                           InstanceMethod<&NetlinkSocketHandle::Send>("send"),
+                           InstanceMethod<&NetlinkSocketHandle::AddMembership>("addMembership"),
+                           InstanceMethod<&NetlinkSocketHandle::DropMembership>("dropMembership"),
+                           InstanceMethod<&NetlinkSocketHandle::RefHandle>("ref"),
+                           InstanceMethod<&NetlinkSocketHandle::UnrefHandle>("unref"),
+                           InstanceMethod<&NetlinkSocketHandle::Close>("close"),
+                       });
+  }
+
+  NetlinkSocketHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetlinkSocketHandle>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+      Napi::TypeError::New(env, "new NetlinkSocketHandle(protocol: number, rcvbuf: number)")
+          .ThrowAsJavaScriptException();
+      return;
+    }
+    int protocol = info[0].As<Napi::Number>().Int32Value();
+    int want = info[1].As<Napi::Number>().Int32Value();
+    fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    if (fd_ < 0) {
+      ErrnoError(env, errno, "socket").ThrowAsJavaScriptException();
+      return;
+    }
+    const char* failed = Setup(want);
+    if (failed != nullptr) {
+      int err = errno;
+      close(fd_);
+      fd_ = -1;
+      ErrnoError(env, err, failed).ThrowAsJavaScriptException();
+    }
+  }
+
+  ~NetlinkSocketHandle() override { CloseNow(); }
+
+ private:
+  // Binds with a kernel-chosen port id, sizes the receive buffer and asks for
+  // extended acks. Returns the failing syscall's name, or nullptr.
+  const char* Setup(int want) {
+    sockaddr_nl sa{};
+    sa.nl_family = AF_NETLINK;
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return "bind";
+    socklen_t len = sizeof sa;
+    if (getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0) return "getsockname";
+    port_id_ = sa.nl_pid;
+    if (want > 0) {
+      // SO_RCVBUFFORCE passes net.core.rmem_max but needs CAP_NET_ADMIN;
+      // without it SO_RCVBUF gives what rmem_max allows.
+      if (setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) != 0 &&
+          setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &want, sizeof want) != 0) {
+        return "setsockopt(SO_RCVBUF)";
+      }
+    }
+    len = sizeof rcvbuf_;
+    if (getsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf_, &len) != 0) return "getsockopt(SO_RCVBUF)";
+    int one = 1;
+    // Kernels before 4.12 lack extended acks; errors then just have no text.
+    if (setsockopt(fd_, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one) != 0 && errno != ENOPROTOOPT) {
+      return "setsockopt(NETLINK_EXT_ACK)";
+    }
+    // The group of each multicast datagram, as a control message: tells a
+    // notification caused by our own request (same seq and port id) from
+    // the reply, also for groups above 32 that sockaddr_nl cannot show.
+    if (setsockopt(fd_, SOL_NETLINK, NETLINK_PKTINFO, &one, sizeof one) != 0) return "setsockopt(NETLINK_PKTINFO)";
+    return nullptr;
+  }
+
+  bool CheckOpen(Napi::Env env, const char* syscall) {
+    if (fd_ >= 0) return true;
+    ErrnoError(env, EBADF, syscall).ThrowAsJavaScriptException();
+    return false;
+  }
+
+  Napi::Value PortId(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), port_id_); }
+  Napi::Value Rcvbuf(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), rcvbuf_); }
+  Napi::Value Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+  Napi::Value ForeignDropped(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(foreign_dropped_));
+  }
+
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsFunction() || !info[1].IsFunction() || !info[2].IsFunction()) {
+      Napi::TypeError::New(env, "start(onMessages, onOverrun, onError, maxReads?)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (!CheckOpen(env, "uv_poll_start")) return env.Undefined();
+    if (poll_ != nullptr) {
+      Napi::Error::New(env, "netlink socket already started").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (info.Length() >= 4 && info[3].IsNumber()) {
+      int n = info[3].As<Napi::Number>().Int32Value();
+      max_reads_ = n > 0 ? n : kDefaultMaxReads;
+    }
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      Napi::Error::New(env, "no libuv loop").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    auto* poll = new uv_poll_t;
+    int rc = uv_poll_init(loop, poll, fd_);
+    if (rc != 0) {
+      delete poll;
+      ErrnoError(env, -rc, "uv_poll_init").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    poll->data = this;
+    rc = uv_poll_start(poll, UV_READABLE, OnReadable);
+    if (rc != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(poll), FreePoll);
+      ErrnoError(env, -rc, "uv_poll_start").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    poll_ = poll;
+    if (!referenced_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    on_messages_ = Napi::Persistent(info[0].As<Napi::Function>());
+    on_overrun_ = Napi::Persistent(info[1].As<Napi::Function>());
+    on_error_ = Napi::Persistent(info[2].As<Napi::Function>());
+    // Keep the JS object alive while the poll may call into it.
+    Ref();
+    return env.Undefined();
+  }
+
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsBuffer()) {
+      Napi::TypeError::New(env, "send(buf: Buffer, portId?: number)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (!CheckOpen(env, "sendto")) return env.Undefined();
+    auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    // A port other than the kernel's (0) only serves tests that play a hostile process.
+    if (info.Length() >= 2 && info[1].IsNumber()) kernel.nl_pid = info[1].As<Napi::Number>().Uint32Value();
+    ssize_t n;
+    do {
+      n = sendto(fd_, buf.Data(), buf.Length(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) ErrnoError(env, errno, "sendto").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  Napi::Value Membership(const Napi::CallbackInfo& info, int opt, const char* syscall) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      Napi::TypeError::New(env, "group: number expected").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (!CheckOpen(env, syscall)) return env.Undefined();
+    // The sockopt takes any group id; bind()'s nl_groups mask stops at 32.
+    int group = info[0].As<Napi::Number>().Int32Value();
+    if (setsockopt(fd_, SOL_NETLINK, opt, &group, sizeof group) != 0) {
+      ErrnoError(env, errno, syscall).ThrowAsJavaScriptException();
+    }
+    return env.Undefined();
+  }
+  Napi::Value AddMembership(const Napi::CallbackInfo& info) {
+    return Membership(info, NETLINK_ADD_MEMBERSHIP, "setsockopt(NETLINK_ADD_MEMBERSHIP)");
+  }
+  Napi::Value DropMembership(const Napi::CallbackInfo& info) {
+    return Membership(info, NETLINK_DROP_MEMBERSHIP, "setsockopt(NETLINK_DROP_MEMBERSHIP)");
+  }
+
+  Napi::Value RefHandle(const Napi::CallbackInfo& info) {
+    referenced_ = true;
+    if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+  Napi::Value UnrefHandle(const Napi::CallbackInfo& info) {
+    referenced_ = false;
+    if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    bool started = poll_ != nullptr;
+    CloseNow();
+    if (started) {
+      on_messages_.Reset();
+      on_overrun_.Reset();
+      on_error_.Reset();
+      Unref();
+    }
+    return info.Env().Undefined();
+  }
+
+  // Stops polling before the fd is closed (libuv requires that order).
+  void CloseNow() {
+    if (poll_ != nullptr) {
+      uv_poll_stop(poll_);
+      poll_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), FreePoll);
+      poll_ = nullptr;
+    }
+    if (fd_ >= 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+
+  static void OnReadable(uv_poll_t* poll, int status, int events) {
+    auto* self = static_cast<NetlinkSocketHandle*>(poll->data);
+    if (self == nullptr) return;
+    // An overrun sets sk_err, which epoll reports as EPOLLERR; libuv takes
+    // that for a bad descriptor, stops the poll and says UV_EBADF. Read
+    // anyway (the recv that returns ENOBUFS clears the error) and re-arm,
+    // unless reading fails too.
+    if (status == UV_EBADF) {
+      if (self->ReadBatch() && self->poll_ == poll) {
+        int rc = uv_poll_start(poll, UV_READABLE, OnReadable);
+        if (rc != 0) self->ReportError(-rc, "uv_poll_start");
+      }
+      return;
+    }
+    if (status < 0) {
+      self->ReportError(-status, "uv_poll");
+      return;
+    }
+    self->ReadBatch();
+  }
+
+  void ReportError(int err, const char* syscall) {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Deliver(on_error_, {ErrnoError(env, err, syscall).Value()});
+  }
+
+  // Reads up to max_reads_ datagrams, then hands them to JS in one call.
+  // Each is sized first with MSG_PEEK|MSG_TRUNC so it lands, whole, in a
+  // Buffer of its own size (dump parts can exceed any fixed guess).
+  // Returns false when a read failed with an error other than EAGAIN/ENOBUFS.
+  bool ReadBatch() {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    std::vector<napi_value> bufs;
+    std::vector<uint32_t> groups;
+    bool overrun = false;
+    int err = 0;
+    const char* failed = nullptr;
+    for (int i = 0; i < max_reads_ && fd_ >= 0; i++) {
+      ssize_t size = recv(fd_, nullptr, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+      if (size < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        // The socket's pending ENOBUFS is reported (and cleared) once; the
+        // queue behind it is intact, so keep reading.
+        if (errno == ENOBUFS) {
+          overrun = true;
+          continue;
+        }
+        err = errno;
+        failed = "recv";
+        break;
+      }
+      Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, size > 0 ? size : 1);
+      sockaddr_nl from{};
+      iovec iov{buf.Data(), buf.Length()};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(nl_pktinfo))];
+      msghdr msg{};
+      msg.msg_name = &from;
+      msg.msg_namelen = sizeof from;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      ssize_t n = recvmsg(fd_, &msg, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        if (errno == ENOBUFS) {
+          overrun = true;
+          continue;
+        }
+        err = errno;
+        failed = "recvmsg";
+        break;
+      }
+      // Only the kernel (port 0) may speak to us; privileged processes can
+      // unicast to any port, and their datagrams would pass for replies.
+      if (from.nl_pid != 0) {
+        foreign_dropped_++;
+        continue;
+      }
+      uint32_t group = 0;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_NETLINK && c->cmsg_type == NETLINK_PKTINFO) {
+          nl_pktinfo info;
+          memcpy(&info, CMSG_DATA(c), sizeof info);
+          group = info.group;
+        }
+      }
+      groups.push_back(group);
+      if (static_cast<size_t>(n) < buf.Length()) buf = Napi::Buffer<uint8_t>::Copy(env, buf.Data(), n);
+      bufs.push_back(buf);
+    }
+    if (overrun) Deliver(on_overrun_, {});
+    if (!bufs.empty() && fd_ >= 0) {
+      Napi::Array arr = Napi::Array::New(env, bufs.size());
+      Napi::Array grp = Napi::Array::New(env, bufs.size());
+      for (size_t i = 0; i < bufs.size(); i++) {
+        arr.Set(i, bufs[i]);
+        grp.Set(i, Napi::Number::New(env, groups[i]));
+      }
+      Deliver(on_messages_, {arr, grp});
+    }
+    if (failed != nullptr && fd_ >= 0) Deliver(on_error_, {ErrnoError(env, err, failed).Value()});
+    return failed == nullptr;
+  }
+
+  // Calls a JS callback from the loop; a throw becomes an uncaught exception
+  // of the process, as for any other event callback.
+  void Deliver(Napi::FunctionReference& fn, std::initializer_list<napi_value> args) {
+    if (fn.IsEmpty()) return;
+    Napi::Env env = Env();
+    fn.MakeCallback(Value(), args);
+    if (env.IsExceptionPending()) {
+      Napi::Error e = env.GetAndClearPendingException();
+      napi_fatal_exception(env, e.Value());
+    }
+  }
+
+  int fd_ = -1;
+  uint32_t port_id_ = 0;
+  int rcvbuf_ = 0;
+  int max_reads_ = kDefaultMaxReads;
+  bool referenced_ = true;
+  uint64_t foreign_dropped_ = 0;
+  uv_poll_t* poll_ = nullptr;
+  Napi::FunctionReference on_messages_;
+  Napi::FunctionReference on_overrun_;
+  Napi::FunctionReference on_error_;
+};
+
+}  // namespace
+
+void InitNetlinkSocket(Napi::Env env, Napi::Object exports) {
+  exports.Set("NetlinkSocketHandle", NetlinkSocketHandle::Define(env));
+}
+
 }  // namespace mpssh
