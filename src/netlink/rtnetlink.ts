@@ -61,6 +61,9 @@ export class RtnlMonitor extends EventEmitter<NetMonitorEvents> implements NetMo
       events.close();
       throw err;
     }
+    // A monitor exists to wait for changes: like a listening server, it holds
+    // the process open until close().
+    events.ref();
     events.on('notification', (msg) => this.onNotification(msg));
     events.on('overrun', () => this.emit('overrun'));
     for (const s of [events, dumps]) s.on('error', (err) => this.onError(err));

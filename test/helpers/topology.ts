@@ -78,8 +78,15 @@ export function ipLimits(ns: Netns): { subflows: number; addAddrAccepted: number
   return { subflows: Number(/subflows (\d+)/.exec(out)?.[1]), addAddrAccepted: Number(/add_addr_accepted (\d+)/.exec(out)?.[1]) };
 }
 
-/** Subflow counts of the established MPTCP connections in `ns`, read with `ss -Mi`. */
+/**
+ * Additional-subflow counts (mptcpi_subflows: the initial subflow is not
+ * counted) of the established MPTCP connections in `ns`, read with `ss -Mi`,
+ * which leaves the field out when it is 0.
+ */
 export function ssSubflows(ns: Netns): number[] {
   const out = ns.execSync('ss', ['-HMni', 'state', 'established']);
-  return [...out.matchAll(/subflows:(\d+)/g)].map((m) => Number(m[1]));
+  return out
+    .split('\n')
+    .filter((l) => l.includes('token:'))
+    .map((l) => Number(/(?:^|\s)subflows:(\d+)/.exec(l)?.[1] ?? 0));
 }

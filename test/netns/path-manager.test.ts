@@ -33,7 +33,7 @@ test('address added -> endpoint; address removed -> endpoint gone', async (t) =>
   }
 });
 
-test('link down removes its endpoint and the subflow at once; link up brings both back', async (t) => {
+test('carrier loss or link down removes the endpoint and the subflow at once; recovery brings both back', async (t) => {
   if (!requireNetns(t)) return;
   const topo = twoPaths({ subnet: 22 });
   const pmut = await startPathManager(topo.client, ETH);
@@ -44,13 +44,23 @@ test('link down removes its endpoint and the subflow at once; link up brings bot
     client = topo.client.spawn('python3', [PEER, 'client', topo.serverAddrs[0], '5201']);
     await waitFor('connection with its second subflow', () => ssSubflows(topo.client)[0] === 1);
 
-    topo.client.ipSync('link', 'set', 'eth1', 'down');
-    await waitFor('eth1 endpoint removed', () => !ipEndpoints(topo.client).some((e) => e.dev === 'eth1'), 2000);
+    // Carrier loss: the far end goes away (an access point out of reach); routes stay.
+    topo.server.ipSync('link', 'set', 'eth1', 'down');
+    await waitFor('eth1 endpoint removed on carrier loss', () => !ipEndpoints(topo.client).some((e) => e.dev === 'eth1'), 2000);
     await waitFor('dead subflow closed at once', () => ssSubflows(topo.client)[0] === 0, 2000);
-
-    topo.client.ipSync('link', 'set', 'eth1', 'up');
-    await waitFor('eth1 endpoint back', () => ipEndpoints(topo.client).some((e) => e.dev === 'eth1'), 5000);
+    topo.server.ipSync('link', 'set', 'eth1', 'up');
+    await waitFor('eth1 endpoint back with the carrier', () => ipEndpoints(topo.client).some((e) => e.dev === 'eth1'), 5000);
     await waitFor('open connection gains a subflow again', () => ssSubflows(topo.client)[0] === 1, 5000);
+
+    // Administratively down: the kernel flushes the link's routes, and the
+    // endpoint returns once a route does (as a DHCP client would add it).
+    topo.client.ipSync('link', 'set', 'eth1', 'down');
+    await waitFor('eth1 endpoint removed on link down', () => !ipEndpoints(topo.client).some((e) => e.dev === 'eth1'), 2000);
+    await waitFor('subflow closed again', () => ssSubflows(topo.client)[0] === 0, 2000);
+    topo.client.ipSync('link', 'set', 'eth1', 'up');
+    topo.client.ipSync('route', 'replace', 'default', 'via', topo.serverAddrs[1], 'dev', 'eth1', 'table', '102');
+    await waitFor('eth1 endpoint back', () => ipEndpoints(topo.client).some((e) => e.dev === 'eth1'), 5000);
+    await waitFor('and a subflow again', () => ssSubflows(topo.client)[0] === 1, 5000);
   } finally {
     client?.kill('SIGKILL');
     server.kill('SIGKILL');

@@ -1,0 +1,86 @@
+/**
+ * mpsshd's entry point: command line, configuration, logger, start, signals.
+ */
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type LoadOptions } from './config/loader.js';
+import { hasNetAdmin } from './daemon/capabilities.js';
+import { parseDaemonArgs, UsageError, USAGE } from './daemon/cli.js';
+import { Daemon } from './daemon/daemon.js';
+import { MptcpPmClient } from './netlink/mptcp-pm.js';
+import { RtnlMonitor } from './netlink/rtnetlink.js';
+import { createLogger } from './util/logger.js';
+import { VERSION } from './version.js';
+
+function fail(message: string, status = 1): never {
+  for (const line of message.split('\n')) process.stderr.write(`mpsshd: ${line}\n`);
+  process.exit(status);
+}
+
+async function main(argv: string[]): Promise<void> {
+  let args;
+  try {
+    args = parseDaemonArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) fail(err.message, 2);
+    throw err;
+  }
+  if (args.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (args.version) {
+    process.stdout.write(`mpsshd ${VERSION}\n`);
+    return;
+  }
+  const loadOptions: LoadOptions = { file: args.file ?? DEFAULT_CONFIG_PATH, explicit: args.file !== undefined, overrides: args.overrides };
+  let loaded;
+  try {
+    loaded = loadConfig(loadOptions);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  if (args.check) {
+    process.stdout.write(`configuration OK: ${loaded.file ?? 'no file, built-in defaults'}${loaded.overrides.length ? ` with ${loaded.overrides.length} -o override(s)` : ''}\n`);
+    return;
+  }
+  if (!hasNetAdmin()) {
+    fail('managing MPTCP endpoints needs CAP_NET_ADMIN: run mpsshd as root (or give it that capability)');
+  }
+  const log = createLogger({ debug: args.debug, level: args.debug ? 'debug' : loaded.config.log.level });
+  log.info({ version: VERSION, config: loaded.file ?? '(built-in defaults)', overrides: loaded.overrides }, 'mpsshd starting');
+  const daemon = new Daemon({
+    loaded,
+    loadOptions,
+    log,
+    makeNetMonitor: (l) => new RtnlMonitor(l),
+    makeMptcpPm: (l) => new MptcpPmClient(l),
+  });
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'unexpected error, exiting');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    log.fatal({ err }, 'unexpected error, exiting');
+    process.exit(1);
+  });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'mpsshd stopping');
+    void daemon.close().then(() => {
+      log.flush();
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading configuration');
+    daemon.reload();
+  });
+  await daemon.start();
+  log.info('mpsshd ready');
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => fail(`fatal: ${(err as Error).stack ?? String(err)}`));
