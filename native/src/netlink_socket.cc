@@ -260,19 +260,37 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
   static void OnReadable(uv_poll_t* poll, int status, int events) {
     auto* self = static_cast<NetlinkSocketHandle*>(poll->data);
     if (self == nullptr) return;
-    self->ReadBatch(status);
+    // An overrun sets sk_err, which epoll reports as EPOLLERR; libuv takes
+    // that for a bad descriptor, stops the poll and says UV_EBADF. Read
+    // anyway (the recv that returns ENOBUFS clears the error) and re-arm,
+    // unless reading fails too.
+    if (status == UV_EBADF) {
+      if (self->ReadBatch() && self->poll_ == poll) {
+        int rc = uv_poll_start(poll, UV_READABLE, OnReadable);
+        if (rc != 0) self->ReportError(-rc, "uv_poll_start");
+      }
+      return;
+    }
+    if (status < 0) {
+      self->ReportError(-status, "uv_poll");
+      return;
+    }
+    self->ReadBatch();
+  }
+
+  void ReportError(int err, const char* syscall) {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Deliver(on_error_, {ErrnoError(env, err, syscall).Value()});
   }
 
   // Reads up to max_reads_ datagrams, then hands them to JS in one call.
   // Each is sized first with MSG_PEEK|MSG_TRUNC so it lands, whole, in a
   // Buffer of its own size (dump parts can exceed any fixed guess).
-  void ReadBatch(int status) {
+  // Returns false when a read failed with an error other than EAGAIN/ENOBUFS.
+  bool ReadBatch() {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
-    if (status < 0) {
-      Deliver(on_error_, {ErrnoError(env, -status, "uv_poll").Value()});
-      return;
-    }
     std::vector<napi_value> bufs;
     std::vector<uint32_t> groups;
     bool overrun = false;
@@ -345,6 +363,7 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
       Deliver(on_messages_, {arr, grp});
     }
     if (failed != nullptr && fd_ >= 0) Deliver(on_error_, {ErrnoError(env, err, failed).Value()});
+    return failed == nullptr;
   }
 
   // Calls a JS callback from the loop; a throw becomes an uncaught exception

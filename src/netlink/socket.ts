@@ -373,7 +373,8 @@ export class NetlinkSocket extends EventEmitter<NetlinkSocketEvents> {
       this.unmatched(msg, group);
       return;
     }
-    this.armTimer(p);
+    // Inactivity timeout: every part of a long dump restarts the clock.
+    p.timer?.refresh();
     if (msg.type === NLMSG_ERROR) this.onAck(p, msg);
     else if (msg.type === NLMSG_DONE) this.onDone(p, msg);
     else {

@@ -6,11 +6,12 @@ import { NetlinkSocket, NETLINK_ROUTE, type NativeHandle, type NlMessage } from 
 import { NetlinkError } from '../../src/netlink/errors.js';
 import { addon } from '../../src/native/load.js';
 import { inNetns } from '../../src/native/netns.js';
-import { NLM_F_DUMP, attrMap, attrString, encodeAttr, encodeMessage, parseAttrs } from '../../src/netlink/nlmsg.js';
+import { NLM_F_CREATE, NLM_F_DUMP, attrMap, attrString, encodeAttr, encodeMessage, parseAttrs } from '../../src/netlink/nlmsg.js';
 
 // Numbers from include/uapi/linux/rtnetlink.h and if_addr.h.
 const RTM_NEWLINK = 16;
 const RTM_GETLINK = 18;
+const RTM_NEWADDR = 20;
 const RTM_DELADDR = 21;
 const RTM_NEWNEXTHOP = 104;
 const RTNLGRP_LINK = 1;
@@ -65,6 +66,15 @@ test('a refused request keeps errno, code and the kernel extack text', async (t)
       assert.equal(e.requestType, RTM_DELADDR);
       assert.match(e.extack ?? '', /Address not found/);
       assert.match(e.message, /^RTM_DELADDR failed: EADDRNOTAVAIL \(.*\): ipv4: Address not found$/);
+      return true;
+    });
+    // An IFA_LOCAL of 2 bytes fails the kernel's attribute policy, which names the attribute's offset.
+    const bad = Buffer.concat([ifaddrmsg(2, 24, 1), encodeAttr(IFA_LOCAL, Buffer.from([10, 1]))]);
+    await assert.rejects(sock.request(RTM_NEWADDR, NLM_F_CREATE, bad), (e: unknown) => {
+      assert.ok(e instanceof NetlinkError, String(e));
+      assert.equal(e.code, 'ERANGE');
+      assert.equal(e.extack, 'Attribute failed policy validation');
+      assert.equal(e.extackOffset, 24);
       return true;
     });
   } finally {
