@@ -7,7 +7,7 @@
  * never read past their buffer.
  */
 import { NetlinkError, NetlinkParseError } from './errors.js';
-import { NLM_F_DUMP, attrString, encodeAttr, parseAttrs, type NlAttr, type NlMessage } from './nlmsg.js';
+import { attrString, encodeAttr, parseAttrs, type NlAttr, type NlMessage } from './nlmsg.js';
 
 /** Netlink protocol of generic netlink (include/uapi/linux/netlink.h). */
 export const NETLINK_GENERIC = 16;
@@ -188,13 +188,6 @@ export async function resolveFamily(sock: GenlRequester, name: string, timeoutMs
   const family = parseFamilyAttrs(parseGenl(reply.payload).attrs);
   if (family.name !== name) throw new NetlinkParseError('bad-value', `nlctrl: asked for ${name}, got ${family.name}`);
   return family;
-}
-
-/** Dump of every family nlctrl knows, for diagnostics. */
-export async function dumpFamilies(sock: GenlRequester, timeoutMs?: number): Promise<GenlFamily[]> {
-  const payload = encodeGenl(CTRL_CMD.GETFAMILY, GENL_CTRL_VERSION);
-  const replies = await sock.request(GENL_ID_CTRL, NLM_F_DUMP, payload, { timeoutMs, name: 'nlctrl GETFAMILY dump' });
-  return replies.filter((m) => m.type === GENL_ID_CTRL).map((m) => parseFamilyAttrs(parseGenl(m.payload).attrs));
 }
 
 /** What an nlctrl notification says about one family. */

@@ -95,30 +95,36 @@ export class MptcpPmClient extends EventEmitter<MptcpPmEvents> implements MptcpP
     return this.family;
   }
 
-  /** Opens the sockets, follows nlctrl, resolves the family and joins its events; safe to call twice. */
+  /**
+   * Opens the sockets, follows nlctrl, resolves the family and joins its
+   * events; safe to call twice. Resolves when the family is absent; rejects
+   * when the sockets cannot be opened or nlctrl does not answer.
+   */
   start(): Promise<void> {
+    if (this.closed) return Promise.reject(new MptcpPmError('MPTCP_PM_CLOSED', 'mptcp_pm client is closed'));
     this.starting ??= this.doStart().catch((err: unknown) => {
       this.closeSockets();
       this.starting = null;
-      throw err;
+      // close() during start() makes the pending requests fail: not an error of start().
+      if (!this.closed) throw err;
     });
     return this.starting;
   }
 
   private async doStart(): Promise<void> {
-    if (this.closed) throw new MptcpPmError('MPTCP_PM_CLOSED', 'mptcp_pm client is closed');
     const open = this.opts.openSocket ?? ((o) => NetlinkSocket.open(NETLINK_GENERIC, o));
     const sockOpts = { netns: this.opts.netns, log: this.log };
-    this.cmdSock = open(sockOpts);
-    this.evSock = open(sockOpts);
-    this.cmdSock.on('error', (err) => this.reportError(err));
-    this.evSock.on('error', (err) => this.reportError(err));
-    this.evSock.on('notification', (msg) => this.onNotification(msg));
-    this.evSock.on('overrun', () => this.onOverrun());
+    const cmd = (this.cmdSock = open(sockOpts));
+    const ev = (this.evSock = open(sockOpts));
+    cmd.on('error', (err) => this.reportError(err));
+    ev.on('error', (err) => this.reportError(err));
+    ev.on('notification', (msg) => this.onNotification(msg));
+    ev.on('overrun', () => this.onOverrun());
     // Listen to nlctrl before asking, so that a family registered in between is not missed.
-    const ctrl = await resolveFamily(this.cmdSock, GENL_CTRL_NAME, this.opts.timeoutMs);
-    this.evSock.addMembership(ctrl?.groups[GENL_CTRL_NOTIFY_GROUP] ?? GENL_ID_CTRL);
-    const family = await resolveFamily(this.cmdSock, MPTCP_PM_NAME, this.opts.timeoutMs);
+    const ctrl = await resolveFamily(cmd, GENL_CTRL_NAME, this.opts.timeoutMs);
+    if (this.closed) return;
+    ev.addMembership(ctrl?.groups[GENL_CTRL_NOTIFY_GROUP] ?? GENL_ID_CTRL);
+    const family = await resolveFamily(cmd, MPTCP_PM_NAME, this.opts.timeoutMs);
     if (this.closed) return;
     if (family === null) {
       this.log.warn('generic netlink family mptcp_pm is absent (kernel without MPTCP, or module not loaded); waiting for it');

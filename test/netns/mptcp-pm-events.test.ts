@@ -5,9 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor, type Netns } from '../helpers/netns.js';
+import { Netns, waitFor } from '../helpers/netns.js';
 import { requireNetns } from '../helpers/require-netns.js';
 import { MptcpPmClient } from '../../src/netlink/mptcp-pm.js';
+import { NETLINK_GENERIC } from '../../src/netlink/genl.js';
+import { NetlinkSocket } from '../../src/netlink/socket.js';
 import type { MptcpPmEvent } from '../../src/netlink/ports.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { PyPeer, twoPathLab } from './mptcp-pm-peer.js';
@@ -119,5 +121,58 @@ test('events of an IPv6 connection carry IPv6 addresses', async (t) => {
     for (const p of peers) await p.close();
     for (const c of clients) c.close();
     lab.close();
+  }
+});
+
+// Opens and closes many MPTCP connections over loopback, after a short delay.
+const PY_BURST = `
+import socket, threading, time, sys
+n = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', 7100)); s.listen(128)
+def serve():
+    for _ in range(n):
+        c, _ = s.accept(); c.close()
+threading.Thread(target=serve, daemon=True).start()
+time.sleep(0.3)
+for _ in range(n):
+    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262); c.connect(('127.0.0.1', 7100)); c.close()
+print('done', flush=True)
+`;
+
+test('an overrun of the event socket is reported, and events keep coming after it', async (t) => {
+  if (!requireNetns(t)) return;
+  const ns = Netns.create('pmo');
+  let opened = 0;
+  // The event socket (opened second) gets the smallest receive buffer, so a burst overruns it.
+  const pm = new MptcpPmClient(silentLogger(), {
+    netns: ns.name,
+    openSocket: (o) => NetlinkSocket.open(NETLINK_GENERIC, { ...o, ...(opened++ === 1 ? { rcvbuf: 1 } : {}) }),
+  });
+  const events: MptcpPmEvent[] = [];
+  let overruns = 0;
+  pm.on('pmEvent', (e) => events.push(e));
+  pm.on('overrun', () => overruns++);
+  let burst: PyPeer | undefined;
+  try {
+    await pm.start();
+    burst = PyPeer.spawn(ns, PY_BURST, ['200']);
+    // Keep the event loop away from the socket while the burst fills its buffer.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
+    await burst.waitLine('done', 10000);
+    await waitFor('an overrun', () => overruns > 0, 3000);
+    assert.ok(events.length < 200 * 6, `${events.length} events: some must have been lost`);
+    assert.equal(pm.available, true);
+    const seen = events.length;
+    const server = await PyPeer.server(ns, '127.0.0.1', 7101);
+    const { peer: client } = await PyPeer.client(ns, '127.0.0.1', 7101);
+    await client.close();
+    await server.close();
+    await waitFor('events after the overrun', () => events.slice(seen).some((e) => e.type === 'created' && e.dport === 7101), 3000);
+  } finally {
+    await burst?.close();
+    pm.close();
+    ns.close();
   }
 });

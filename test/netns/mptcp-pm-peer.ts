@@ -80,6 +80,13 @@ export class PyPeer {
     proc.stdout?.setEncoding('utf8').on('data', (d: string) => (this.out += d));
     proc.stderr?.setEncoding('utf8').on('data', (d: string) => (this.out += d));
     proc.on('exit', () => (this.exited = true));
+    // A write after the peer exited fails with EPIPE; the exit is what matters.
+    proc.stdin?.on('error', () => undefined);
+  }
+
+  /** Runs a python3 script with arguments in `ns`. */
+  static spawn(ns: Netns, script: string, args: string[] = []): PyPeer {
+    return new PyPeer(ns.spawn('python3', ['-c', script, ...args]));
   }
 
   /** Starts an MPTCP echo server in `ns` and waits until it listens. */

@@ -242,3 +242,24 @@ test('a start that fails closes its sockets and may be retried', async () => {
   assert.deepEqual(seen, ['up']);
   pm.close();
 });
+
+test('close() during start() ends it quietly; start() after close() is refused', async () => {
+  const k = new FakeKernel();
+  const orig = k.handle.bind(k);
+  let release: () => void = () => undefined;
+  k.handle = async (type, flags, payload) => {
+    await new Promise<void>((r) => (release = r));
+    if (k.sockets.some((s) => s.closed)) throw new NetlinkError({ errno: 125, requestType: type, detail: 'socket closed' });
+    return orig(type, flags, payload);
+  };
+  const { pm, seen } = client(k);
+  const starting = pm.start();
+  await new Promise((r) => setImmediate(r));
+  pm.close();
+  release();
+  await starting;
+  assert.deepEqual(seen, []);
+  assert.equal(pm.available, false);
+  assert.deepEqual(k.sockets.map((s) => s.closed > 0), [true, true]);
+  await assert.rejects(pm.start(), (e: unknown) => e instanceof MptcpPmError && e.code === 'MPTCP_PM_CLOSED');
+});
