@@ -23,6 +23,8 @@ import { summary } from './stats.js';
 const REPS = Number(process.env.MPSSH_BENCH_REPS ?? 60);
 const TIMEOUT_MS = 1000;
 const MPTCPD = '/usr/libexec/mptcpd';
+/** mptcpd's in-kernel path manager plugin (Debian package mptcpd-plugins). */
+const MPTCPD_PLUGIN = '/usr/lib/x86_64-linux-gnu/mptcpd/addr_adv.so';
 const NETLINK_ROUTE = 0;
 const NLM_F_CREATE = 0x400;
 const NLM_F_EXCL = 0x200;
@@ -137,20 +139,29 @@ async function measure(d: DaemonUnderTest): Promise<Record<string, unknown>> {
   }
 }
 
+/** One daemon's failure is reported in its own entry instead of losing the other's figures. */
+async function measureOrExplain(d: DaemonUnderTest): Promise<Record<string, unknown>> {
+  try {
+    return await measure(d);
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
 function ratio(a: unknown, b: unknown): number | null {
   return typeof a === 'number' && typeof b === 'number' && b > 0 ? Math.round((a / b) * 100) / 100 : null;
 }
 
 /** Runs the path manager benchmark. */
 export async function bench(): Promise<Record<string, unknown>> {
-  const ours = await measure(MPSSHD);
+  const ours = await measureOrExplain(MPSSHD);
   const out: Record<string, unknown> = {
     repetitions: REPS,
     targets: { p50Ms: 5, p99Ms: 20, idleRssMb: 70 },
     mpsshd: ours,
   };
-  if (fs.existsSync(MPTCPD)) {
-    const theirs = await measure(MPTCPD_PM);
+  if (fs.existsSync(MPTCPD) && fs.existsSync(MPTCPD_PLUGIN)) {
+    const theirs = await measureOrExplain(MPTCPD_PM);
     out.mptcpd = theirs;
     const o = ours as Record<string, { p50?: number; p99?: number } | number | null>;
     const t = theirs as typeof o;
@@ -163,7 +174,7 @@ export async function bench(): Promise<Record<string, unknown>> {
       note: 'below 1 means mpsshd is faster / smaller; mptcpd does not remove endpoints on link down (see linkDownMissed)',
     };
   } else {
-    out.mptcpd = { skipped: `${MPTCPD} not installed (Debian package mptcpd)` };
+    out.mptcpd = { skipped: `${MPTCPD} or ${MPTCPD_PLUGIN} not installed (Debian packages mptcpd, mptcpd-plugins)` };
   }
   return out;
 }
