@@ -66,7 +66,9 @@ export function startDaemon(ns: Netns, yaml: string, opts: { stateDir?: string; 
         await exit;
         clearTimeout(t);
       }
-      if (!opts.stateDir) fs.rmSync(dir, { recursive: true, force: true });
+      // The config (and the default state directory) live in `dir`; a state
+      // directory handed in belongs to the caller.
+      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

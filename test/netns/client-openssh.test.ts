@@ -114,9 +114,13 @@ test('mpssh errors: one line from mpssh, exit status 255, no stack trace', async
     const noRoute = await run(l, process.execPath, [MPSSH, 'proxy', '2001:db8::1', '22']).done;
     assert.equal(noRoute.status, 255);
     assert.match(noRoute.err, /^mpssh: connect to host 2001:db8::1 port 22: (Network is unreachable|No route to host)\n$/);
+    // The wrapper connects before ssh starts, so ssh adds nothing to the one line.
     const viaSsh = await run(l, process.execPath, [MPSSH, ...l.sshd.clientOptions, '-p', '2', l.topo.serverAddrs[0], 'true']).done;
     assert.equal(viaSsh.status, 255);
-    assert.match(viaSsh.err, /^mpssh: connect to host .* port 2: Connection refused\n/);
+    assert.equal(viaSsh.err, `mpssh: connect to host ${l.topo.serverAddrs[0]} port 2: Connection refused\n`);
+    const viaSshUnknown = await run(l, process.execPath, [MPSSH, ...l.sshd.clientOptions, 'no-such-host.invalid', 'true']).done;
+    assert.equal(viaSshUnknown.status, 255);
+    assert.match(viaSshUnknown.err, /^mpssh: Could not resolve hostname no-such-host\.invalid: [^\n]+\n$/);
     assert.doesNotMatch(viaSsh.err + refused.err + unknown.err, /\n\s+at /);
   } finally {
     l.close();

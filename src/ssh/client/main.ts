@@ -6,8 +6,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { VERSION } from '../../version.js';
-import { parseProxyArgs, ProxyError, runProxy } from './proxy.js';
-import { effectiveProxyFromConfig, parseSshArgs, planSsh, proxyCommandFor } from './ssh-args.js';
+import { offerConnection } from './handoff.js';
+import { connectHost, parseProxyArgs, ProxyError, runProxy } from './proxy.js';
+import { effectiveProxyFromConfig, handoffCommandFor, parseSshArgs, planSsh, targetFromConfig } from './ssh-args.js';
 
 const USAGE = `usage: mpssh [ssh options] destination [command [argument ...]]
        mpssh proxy HOST PORT [--fdpass] [-v]
@@ -34,22 +35,21 @@ function fail(message: string): never {
   process.exit(255);
 }
 
-/** The ProxyCommand pointing at this very installation of mpssh. */
-function selfProxyCommand(): string {
-  const script = process.argv[1] ? fs.realpathSync(process.argv[1]) : 'mpssh';
-  return proxyCommandFor(process.execPath, script);
+/** This installation's mpssh script, for the ProxyCommand. */
+function selfScript(): string {
+  return process.argv[1] ? fs.realpathSync(process.argv[1]) : 'mpssh';
 }
 
-/** What `ssh -G` says about proxies for these arguments; null when none or when it cannot tell. */
-function configuredProxy(ssh: string, argv: readonly string[]): string | null {
+/** `ssh -G` for these arguments: ssh's own view of host, port and proxies; null when ssh refuses them. */
+function sshConfig(ssh: string, argv: readonly string[]): string | null {
   const parsed = parseSshArgs(argv);
   if (parsed.destination < 0) return null;
   const res = spawnSync(ssh, ['-G', ...argv.slice(0, parsed.command)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  return res.status === 0 ? effectiveProxyFromConfig(res.stdout) : null;
+  return res.status === 0 ? res.stdout : null;
 }
 
 /** Runs ssh in the foreground and leaves with its exit status. */
-function runSsh(ssh: string, argv: string[]): void {
+function runSsh(ssh: string, argv: string[], cleanup: () => void = () => {}): void {
   const child = spawn(ssh, argv, { stdio: 'inherit' });
   // Keyboard signals reach ssh through the terminal's process group; ssh
   // decides what they mean, so this process must outlive them.
@@ -57,6 +57,7 @@ function runSsh(ssh: string, argv: string[]): void {
   for (const sig of ['SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
   child.on('error', (err) => fail(`cannot run ${ssh}: ${err.message}`));
   child.on('exit', (code, signal) => {
+    cleanup();
     if (signal) {
       process.removeAllListeners(signal);
       process.kill(process.pid, signal);
@@ -86,10 +87,21 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write(USAGE);
     process.exit(255);
   }
-  const plan = planSsh(argv, selfProxyCommand(), null);
-  const final = plan.useMptcp ? planSsh(argv, selfProxyCommand(), configuredProxy(ssh, plan.argv.slice(4))) : plan;
-  if (!final.useMptcp && process.env.MPSSH_DEBUG) process.stderr.write(`mpssh: plain ssh: ${final.reason ?? ''}\n`);
-  runSsh(ssh, final.argv);
+  const initial = planSsh(argv, '', null);
+  const config = initial.useMptcp ? sshConfig(ssh, initial.argv.slice(4)) : null;
+  const target = config === null ? null : targetFromConfig(config);
+  const plan = config === null ? initial : planSsh(argv, '', effectiveProxyFromConfig(config));
+  if (!plan.useMptcp || target === null) {
+    // Plain ssh: asked for, a proxy configured, or arguments ssh itself will refuse.
+    if (process.env.MPSSH_DEBUG) process.stderr.write(`mpssh: plain ssh: ${plan.reason ?? 'ssh -G refused the arguments'}\n`);
+    runSsh(ssh, plan.useMptcp ? plan.argv.slice(4) : plan.argv);
+    return;
+  }
+  // Connect first: a failure is one line and ssh's own exit status, 255.
+  const conn = await connectHost(target, true);
+  const handoff = await offerConnection(conn.socket);
+  handoff.done.catch((err: Error) => process.stderr.write(`mpssh: passing the connection to ssh: ${err.message}\n`));
+  runSsh(ssh, planSsh(argv, handoffCommandFor(process.execPath, selfScript(), handoff.path), null).argv, handoff.close);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -8,6 +8,7 @@ import dns from 'node:dns/promises';
 import net from 'node:net';
 import { connectMptcp, handOverSocket, type ConnectMptcpResult } from '../../mptcp/index.js';
 import { AllAttemptsFailed, interleaveFamilies, race } from './happy-eyeballs.js';
+import { forwardOfferedConnection } from './handoff.js';
 
 /** A failure to report as one line, with ssh's exit status 255. */
 export class ProxyError extends Error {
@@ -19,6 +20,8 @@ export interface ProxyOptions {
   host: string;
   port: number;
   fdpass: boolean;
+  /** `--from PATH`: fetch a connection mpssh already made, instead of connecting. */
+  from?: string;
   /** Where the connection goes with --fdpass: ssh's socketpair, our stdout. */
   outFd?: number;
   verbose?: (line: string) => void;
@@ -45,8 +48,12 @@ export function describeError(err: unknown): string {
   return (code && STRERROR[code]) || (err as Error).message || String(err);
 }
 
-/** Parses `proxy` arguments: HOST PORT [--fdpass] [-v]. */
+/** Parses `proxy` arguments: HOST PORT [--fdpass] [-v], or --from PATH. */
 export function parseProxyArgs(argv: readonly string[]): ProxyOptions {
+  if (argv[0] === '--from') {
+    if (argv.length !== 2) throw new ProxyError('usage: mpssh proxy --from PATH');
+    return { host: '', port: 0, fdpass: true, from: argv[1] as string };
+  }
   const positional = argv.filter((a) => !a.startsWith('-'));
   const flags = argv.filter((a) => a.startsWith('-'));
   const unknown = flags.find((f) => f !== '--fdpass' && f !== '-v');
@@ -92,6 +99,14 @@ export async function connectHost(opts: Pick<ProxyOptions, 'host' | 'port' | 've
 
 /** Runs the proxy; resolves when the connection is handed over or the relay has ended. */
 export async function runProxy(opts: ProxyOptions): Promise<void> {
+  if (opts.from !== undefined) {
+    try {
+      await forwardOfferedConnection(opts.from, opts.outFd ?? 1);
+    } catch (err) {
+      throw new ProxyError(`passing the connection to ssh: ${describeError(err)}`);
+    }
+    return;
+  }
   const conn = await connectHost(opts, opts.fdpass);
   if (opts.fdpass) {
     try {

@@ -142,6 +142,18 @@ export function proxyCommandFor(nodePath: string, scriptPath: string): string {
   return `${shellWord(nodePath)} ${shellWord(scriptPath)} proxy %h %p --fdpass`;
 }
 
+/** The ProxyCommand that fetches a connection mpssh already made from the Unix socket `sockPath`. */
+export function handoffCommandFor(nodePath: string, scriptPath: string, sockPath: string): string {
+  return `${shellWord(nodePath)} ${shellWord(scriptPath)} proxy --from ${shellWord(sockPath)}`;
+}
+
+/** Host name and port ssh will connect to, from `ssh -G` output. */
+export function targetFromConfig(sshG: string): { host: string; port: number } | null {
+  const host = /^hostname (.+)$/m.exec(sshG)?.[1]?.trim();
+  const port = Number(/^port (\d+)$/m.exec(sshG)?.[1]);
+  return host && Number.isInteger(port) && port > 0 ? { host, port } : null;
+}
+
 /** Reads proxycommand/proxyjump from `ssh -G` output; null when neither is set. */
 export function effectiveProxyFromConfig(sshG: string): string | null {
   for (const line of sshG.split('\n')) {
