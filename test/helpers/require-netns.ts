@@ -29,12 +29,27 @@ export function netnsUnavailableReason(): string | null {
   return reason;
 }
 
+/** Debian packages of the peers the interop tests run. */
+const DEBIAN_PACKAGE: Record<string, string> = {
+  '/usr/sbin/sshd': 'openssh-server',
+  ssh: 'openssh-client',
+  scp: 'openssh-client',
+  sftp: 'openssh-client',
+  python3: 'python3',
+};
+
+function programExists(p: string): boolean {
+  if (p.includes('/')) return fs.existsSync(p);
+  return (process.env.PATH ?? '').split(':').some((d) => d !== '' && fs.existsSync(`${d}/${p}`));
+}
+
 /**
  * Returns true when the test may go on; otherwise marks it skipped (and
  * returns false) or, under MPSSH_REQUIRE_NETNS=1, throws.
  */
-export function requireNetns(t: TestContext): boolean {
-  const why = netnsUnavailableReason();
+export function requireNetns(t: TestContext, opts: { programs?: string[] } = {}): boolean {
+  const missing = (opts.programs ?? []).find((p) => !programExists(p));
+  const why = netnsUnavailableReason() ?? (missing ? `${missing} is not installed (Debian: ${DEBIAN_PACKAGE[missing] ?? missing})` : null);
   if (why === null) return true;
   if (process.env.MPSSH_REQUIRE_NETNS === '1') {
     throw new Error(`MPSSH_REQUIRE_NETNS=1 but ${why}`);

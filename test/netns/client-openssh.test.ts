@@ -53,7 +53,7 @@ function run(l: Lab, cmd: string, args: string[]): { child: ChildProcess; done: 
 
 for (const mode of ['fdpass', 'relay'] as const) {
   test(`OpenSSH through mpssh (${mode}): command output, exit status and two subflows`, async (t) => {
-    if (!requireNetns(t)) return;
+    if (!requireNetns(t, { programs: ['/usr/sbin/sshd', 'ssh', 'scp', 'sftp'] })) return;
     const l = await lab(mode === 'fdpass' ? 51 : 52);
     try {
       const dest = `${l.sshd.user}@${l.topo.serverAddrs[0]}`;
@@ -77,7 +77,7 @@ for (const mode of ['fdpass', 'relay'] as const) {
 }
 
 test('scp and sftp through mpssh keep every byte', async (t) => {
-  if (!requireNetns(t)) return;
+  if (!requireNetns(t, { programs: ['/usr/sbin/sshd', 'ssh', 'scp', 'sftp'] })) return;
   const l = await lab(53);
   try {
     const fs = await import('node:fs');
@@ -102,7 +102,7 @@ test('scp and sftp through mpssh keep every byte', async (t) => {
 });
 
 test('mpssh errors: one line from mpssh, exit status 255, no stack trace', async (t) => {
-  if (!requireNetns(t)) return;
+  if (!requireNetns(t, { programs: ['/usr/sbin/sshd', 'ssh', 'scp', 'sftp'] })) return;
   const l = await lab(54);
   try {
     const refused = await run(l, process.execPath, [MPSSH, 'proxy', l.topo.serverAddrs[0], '2']).done;

@@ -34,7 +34,7 @@ test('address added -> endpoint; address removed -> endpoint gone', async (t) =>
 });
 
 test('carrier loss or link down removes the endpoint and the subflow at once; recovery brings both back', async (t) => {
-  if (!requireNetns(t)) return;
+  if (!requireNetns(t, { programs: ['python3'] })) return;
   const topo = twoPaths({ subnet: 22 });
   const pmut = await startPathManager(topo.client, ETH);
   const server = topo.server.spawn('python3', [PEER, 'server', '0.0.0.0', '5201']);
