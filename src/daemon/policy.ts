@@ -7,6 +7,7 @@
 import type { InterfaceRule, Mode, PathManagerConfig } from '../config/schema.js';
 import type { Address, Limits, Link, NetSnapshot, Route } from '../netlink/types.js';
 import { globMatch } from './glob.js';
+import { MPTCP_PM_ADDR_MAX } from '../netlink/mptcp-constants.js';
 
 /** Why an address is not (or not yet) an endpoint. Stable codes: the status API reports them. */
 export type ExclusionReason =
@@ -181,8 +182,8 @@ function byPriority(a: DesiredEndpoint, b: DesiredEndpoint): number {
   return a.priority - b.priority || a.ifindex - b.ifindex || a.family - b.family || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0);
 }
 
-/** The kernel's cap on endpoints per namespace (MPTCP_PM_ADDR_MAX in net/mptcp/pm_netlink.c, 6.18). */
-export const KERNEL_MAX_ENDPOINTS = 8;
+/** The kernel's cap on endpoints per namespace. */
+export const KERNEL_MAX_ENDPOINTS = MPTCP_PM_ADDR_MAX;
 
 /**
  * Keeps the first `slots` desired endpoints (they are in priority order) and

@@ -9,6 +9,7 @@
  */
 import net from 'node:net';
 import { NetlinkParseError } from './errors.js';
+import { formatIp } from './rt-decode.js';
 import { attrBe16, attrBytes, attrS32, attrU16, attrU32, attrU8, encodeGenl, nlaS32, nlaU16, nlaU32, nlaU8, parseGenl } from './genl.js';
 import {
   AF_INET,
@@ -93,26 +94,12 @@ function parseIPv6(text: string): Buffer | null {
   return b;
 }
 
-/** Text of a 4- or 16-byte address; IPv6 in RFC 5952 form (IPv4-mapped as ::ffff:a.b.c.d). */
+/**
+ * Text of a 4- or 16-byte address. The same function as the rtnetlink
+ * decoder's, so that endpoint and interface addresses compare as strings.
+ */
 export function formatAddress(b: Buffer): string {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  const w = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
-  if (w.slice(0, 5).every((x) => x === 0) && w[5] === 0xffff) return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  let best = -1;
-  let bestLen = 1; // a single zero group is not compressed (RFC 5952 4.2.2)
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = w.map((x) => x.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+  return formatIp(b.length === 4 ? 4 : 6, b);
 }
 
 /** Canonical text of an address, for comparing what a caller wrote with what the kernel dumps. */
