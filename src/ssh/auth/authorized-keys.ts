@@ -88,10 +88,11 @@ export function parseAuthorizedKeysLine(raw: string, line: number): AuthorizedKe
     if (rest.trim() === '') return problem('missing-key', 'no key after options');
     const t = firstToken(rest);
     if (!isKeyTypeName(t)) {
-      const looksLikeBlob = /^AAAA[A-Za-z0-9+/=]{8,}$/.test(t);
-      return looksLikeBlob
+      if (!/^AAAA[A-Za-z0-9+/=]{8,}$/.test(t)) return problem('unknown-key-type', `unknown key type "${printable(t)}"`);
+      // "word AAAA...": an unknown key type unless the word is valid options.
+      return parseKeyOptions(optionsText).ok
         ? problem('missing-key', 'key type missing before key data')
-        : problem('unknown-key-type', `unknown key type "${printable(t)}"`);
+        : problem('unknown-key-type', `unknown key type "${printable(optionsText)}"`);
     }
   }
 
