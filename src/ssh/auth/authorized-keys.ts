@@ -50,8 +50,9 @@ export interface AuthorizedKeys {
 }
 
 /**
- * Longest line read. sshd has no limit; this one is far above any real key
- * line (a 16384-bit RSA key is ~2.8 kB) and keeps a hostile file cheap.
+ * Longest line read, in characters. sshd has no limit; this one is far above
+ * any real key line (a 16384-bit RSA key is ~2.8 kB) and keeps a hostile
+ * file cheap.
  */
 export const MAX_LINE_LENGTH = 64 * 1024;
 
@@ -71,7 +72,7 @@ export function parseAuthorizedKeys(text: string): AuthorizedKeys {
 /** Parses one line; null for blank and comment lines. */
 export function parseAuthorizedKeysLine(raw: string, line: number): AuthorizedKeyEntry | LineProblem | null {
   const problem = (code: LineProblemCode, reason: string): LineProblem => ({ line, code, reason });
-  if (raw.length > MAX_LINE_LENGTH) return problem('line-too-long', `line longer than ${MAX_LINE_LENGTH} bytes`);
+  if (raw.length > MAX_LINE_LENGTH) return problem('line-too-long', `line longer than ${MAX_LINE_LENGTH} characters`);
   const text = raw.replace(/^[ \t]+/, '');
   if (text.trim() === '' || text.startsWith('#')) return null;
   // sshd reads lines as C strings, so a NUL would silently cut the line;

@@ -154,8 +154,9 @@ function matchFlag(text: string, at: number, o: KeyOptions): number {
   return -1;
 }
 
+// strncasecmp() in the C locale: only A-Z fold.
 function startsWithCi(text: string, at: number, word: string): boolean {
-  return text.slice(at, at + word.length).toLowerCase() === word;
+  return text.slice(at, at + word.length).replace(/[A-Z]/g, (c) => c.toLowerCase()) === word;
 }
 
 function optionName(text: string, at: number): string {
