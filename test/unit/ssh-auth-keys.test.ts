@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,12 +32,7 @@ function ecPoint(curve: 'P-256' | 'P-384' | 'P-521'): Buffer {
 }
 
 function hasSshKeygen(): boolean {
-  try {
-    execFileSync('ssh-keygen', ['-?'], { stdio: 'ignore' });
-    return true;
-  } catch (e) {
-    return (e as { status?: number }).status !== undefined && (e as { code?: string }).code !== 'ENOENT';
-  }
+  return spawnSync('ssh-keygen', ['-?'], { stdio: 'ignore' }).error === undefined;
 }
 
 const entry = (r: AuthorizedKeyEntry | LineProblem | null): AuthorizedKeyEntry => {
