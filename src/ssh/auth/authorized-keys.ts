@@ -1,0 +1,137 @@
+/**
+ * authorized_keys files (sshd(8), AUTHORIZED_KEYS FILE FORMAT): one key per
+ * line as `[options] keytype base64-key [comment]`; blank lines and lines
+ * starting with '#' are ignored. A line sshd would skip is reported with its
+ * number and the reason and left out; nothing here throws on file content.
+ */
+import { KeyBlobError, decodeBase64Strict, isKeyTypeName, parseKeyBlob, printable, type PublicKey } from './key-blob.js';
+import { defaultKeyOptions, parseKeyOptions, type KeyOptions } from './key-options.js';
+
+export { parseKeyOptions, parseExpiryTime, defaultKeyOptions, type KeyOptions, type PermitSpec } from './key-options.js';
+export { fingerprintSha256, parseKeyBlob, type PublicKey } from './key-blob.js';
+
+/** One usable line. */
+export interface AuthorizedKeyEntry {
+  /** 1-based line number in the file. */
+  line: number;
+  options: KeyOptions;
+  /** Options field as written, '' when none. */
+  optionsText: string;
+  /** Key type as written on the line (may be a signature name such as rsa-sha2-256). */
+  keyType: string;
+  key: PublicKey;
+  comment: string;
+}
+
+/** Stable codes of line problems. */
+export type LineProblemCode =
+  | 'bad-options'
+  | 'missing-key'
+  | 'unknown-key-type'
+  | 'unsupported-key-type'
+  | 'certificate-unsupported'
+  | 'bad-base64'
+  | 'key-type-mismatch'
+  | 'truncated-blob'
+  | 'bad-key-blob'
+  | 'line-too-long'
+  | 'nul-byte';
+
+/** A line that was skipped, and why. */
+export interface LineProblem {
+  line: number;
+  code: LineProblemCode;
+  reason: string;
+}
+
+export interface AuthorizedKeys {
+  entries: AuthorizedKeyEntry[];
+  problems: LineProblem[];
+}
+
+/**
+ * Longest line read, in characters. sshd has no limit; this one is far above
+ * any real key line (a 16384-bit RSA key is ~2.8 kB) and keeps a hostile
+ * file cheap.
+ */
+export const MAX_LINE_LENGTH = 64 * 1024;
+
+/** Parses the text of an authorized_keys file. */
+export function parseAuthorizedKeys(text: string): AuthorizedKeys {
+  const out: AuthorizedKeys = { entries: [], problems: [] };
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const r = parseAuthorizedKeysLine(lines[i] as string, i + 1);
+    if (r === null) continue;
+    if ('code' in r) out.problems.push(r);
+    else out.entries.push(r);
+  }
+  return out;
+}
+
+/** Parses one line; null for blank and comment lines. */
+export function parseAuthorizedKeysLine(raw: string, line: number): AuthorizedKeyEntry | LineProblem | null {
+  const problem = (code: LineProblemCode, reason: string): LineProblem => ({ line, code, reason });
+  if (raw.length > MAX_LINE_LENGTH) return problem('line-too-long', `line longer than ${MAX_LINE_LENGTH} characters`);
+  const text = raw.replace(/^[ \t]+/, '');
+  if (text.trim() === '' || text.startsWith('#')) return null;
+  // sshd reads lines as C strings, so a NUL would silently cut the line;
+  // refusing it is clearer than guessing what the author meant.
+  if (text.includes('\0')) return problem('nul-byte', 'NUL byte in line');
+
+  let optionsText = '';
+  let rest = text;
+  if (!isKeyTypeName(firstToken(text))) {
+    const end = endOfOptions(text);
+    if (end === -1) return problem('bad-options', 'invalid key option string: unterminated quote');
+    optionsText = text.slice(0, end);
+    rest = text.slice(end).replace(/^[ \t]+/, '');
+    if (rest.trim() === '') return problem('missing-key', 'no key after options');
+    const t = firstToken(rest);
+    if (!isKeyTypeName(t)) {
+      if (!/^AAAA[A-Za-z0-9+/=]{8,}$/.test(t)) return problem('unknown-key-type', `unknown key type "${printable(t)}"`);
+      // "word AAAA...": an unknown key type unless the word is valid options.
+      return parseKeyOptions(optionsText).ok
+        ? problem('missing-key', 'key type missing before key data')
+        : problem('unknown-key-type', `unknown key type "${printable(optionsText)}"`);
+    }
+  }
+
+  const keyType = firstToken(rest);
+  const afterType = rest.slice(keyType.length);
+  if (!/^[ \t]/.test(afterType)) return problem('missing-key', `no key data after ${keyType}`);
+  const blobAndComment = afterType.replace(/^[ \t]+/, '');
+  const blobText = firstToken(blobAndComment);
+  if (blobText.trim() === '') return problem('missing-key', `no key data after ${keyType}`);
+
+  const blob = decodeBase64Strict(blobText);
+  if (blob === null) return problem('bad-base64', 'key data is not valid base64');
+  let key: PublicKey;
+  try {
+    key = parseKeyBlob(blob, keyType);
+  } catch (e) {
+    if (e instanceof KeyBlobError) return problem(e.code, e.message);
+    throw e;
+  }
+
+  const parsed = optionsText === '' ? { ok: true as const, options: defaultKeyOptions() } : parseKeyOptions(optionsText);
+  if (!parsed.ok) return problem('bad-options', `bad key options: ${parsed.reason}`);
+  const comment = blobAndComment.slice(blobText.length).replace(/^[ \t]+/, '').replace(/\s+$/, '');
+  return { line, options: parsed.options, optionsText, keyType, key, comment };
+}
+
+function firstToken(s: string): string {
+  const m = /^[^ \t]*/.exec(s) as RegExpExecArray;
+  return m[0];
+}
+
+/** sshkey_advance_past_options(): end of the options field, -1 on an open quote. */
+function endOfOptions(s: string): number {
+  let quoted = false;
+  let i = 0;
+  for (; i < s.length && (quoted || (s[i] !== ' ' && s[i] !== '\t')); i++) {
+    if (s[i] === '\\' && s[i + 1] === '"') i++;
+    else if (s[i] === '"') quoted = !quoted;
+  }
+  return quoted ? -1 : i;
+}

@@ -1,0 +1,13 @@
+/**
+ * Authentication decisions of the SSH server, with OpenSSH sshd semantics:
+ * authorized_keys parsing, pattern and address matching, access checks,
+ * pre-authentication limits, StrictModes, and sshd-style log lines.
+ */
+export * from './authorized-keys.js';
+export * from './key-blob.js';
+export * from './key-options.js';
+export * from './match.js';
+export * from './access.js';
+export * from './limits.js';
+export * from './strict-modes.js';
+export * from './auth-log.js';
