@@ -35,6 +35,8 @@ function transfer(out: NodeJS.WritableStream, input: NodeJS.ReadableStream): Pro
       else resolve(Number(process.hrtime.bigint() - t0) / 1e9);
     });
     input.on('error', reject);
+    // A proxy that dies mid-transfer shows up as EPIPE here: a failed sample, not a crash.
+    out.on('error', reject);
     let sent = 0;
     const pump = (): void => {
       while (sent < BYTES) {
