@@ -64,8 +64,14 @@ for (const mode of ['fdpass', 'relay'] as const) {
           : [MPSSH, '-o', `ProxyCommand=${process.execPath} ${MPSSH} proxy %h %p`, ...l.sshd.clientOptions, dest, remote];
       // In relay mode the user's own ProxyCommand is given: mpssh must step aside, and the
       // command line above makes ssh run our proxy without fd passing.
+      let report = '';
+      l.relay.stdout?.on('data', (d: Buffer) => (report += d.toString()));
       const r = run(l, process.execPath, args);
-      await waitFor('an MPTCP connection with its second subflow', () => ssSubflows(l.topo.client)[0] === 1, 8000);
+      await waitFor('an MPTCP connection with its second subflow (ss -M)', () => ssSubflows(l.topo.client)[0] === 1, 8000);
+      // The server side's view through the project's introspection API.
+      const line = await waitFor('subflow report from the server side', () => report.split('\n').find((x) => x.startsWith('{"subflows"')), 5000);
+      const flows = (JSON.parse(line) as { subflows: { local: string; remote: string }[] }).subflows;
+      assert.deepEqual(flows.map((f) => f.remote).sort(), [...l.topo.clientAddrs].sort(), line);
       const res = await r.done;
       assert.equal(res.status, 7, res.err);
       assert.match(res.out, /^hello from /);
