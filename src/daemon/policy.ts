@@ -25,6 +25,7 @@ export type ExclusionReason =
   | 'temporary'
   | 'no-route'
   | 'endpoint-limit'
+  | 'duplicate-address'
   | 'foreign-endpoint';
 
 /** An endpoint the config asks for. */
@@ -117,7 +118,19 @@ export function policy(cfg: PathManagerConfig, snap: NetSnapshot, clock: PolicyC
     else desired.push({ ...base, ...verdict });
   }
   desired.sort(byPriority);
-  return { desired, excluded };
+  // The kernel keys endpoints by address: one address on two interfaces is
+  // one endpoint, on the interface that comes first.
+  const taken = new Map<string, DesiredEndpoint>();
+  const unique = desired.filter((d) => {
+    const first = taken.get(d.address);
+    if (first === undefined) {
+      taken.set(d.address, d);
+      return true;
+    }
+    excluded.push({ family: d.family, address: d.address, ifindex: d.ifindex, ifname: d.ifname, reason: 'duplicate-address', detail: `also on ${first.ifname}, which comes first` });
+    return false;
+  });
+  return { desired: unique, excluded };
 }
 
 type Judgement = { reason: ExclusionReason; detail?: string } | { flags: Mode[]; priority: number; held: boolean };

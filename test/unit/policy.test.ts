@@ -137,6 +137,13 @@ test('policy orders desired endpoints by rule, then interface index', () => {
   assert.deepEqual(res.desired.map((d) => d.ifname), ['wlan0', 'eth0', 'eth1', 'usb0']);
 });
 
+test('one address on two interfaces is one endpoint, on the interface that comes first', () => {
+  const c = cfg('pathManager:\n  requireRoute: none\n  interfaces:\n    - { match: wlan0 }\n    - { match: eth0 }\n');
+  const res = policy(c, snapshot([link(2, 'eth0'), link(3, 'wlan0')], [addr(2, '10.9.0.1'), addr(3, '10.9.0.1')]), NOW);
+  assert.deepEqual(res.desired.map((d) => d.ifname), ['wlan0']);
+  assert.deepEqual(res.excluded.map((e) => [e.ifname, e.reason]), [['eth0', 'duplicate-address']]);
+});
+
 test('fitToSlots keeps the first N and explains the rest', () => {
   const c = cfg('pathManager:\n  requireRoute: none\n');
   const addrs = Array.from({ length: 9 }, (_, i) => addr(2, `10.0.0.${i + 1}`));
