@@ -233,8 +233,20 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult] }> {
 
     const ownCount = actual.filter((a) => owned.has(ownershipKey(a))).length;
     result.limits = await this.convergeLimits(cfg, ownCount, result);
-    result.desired = kept;
-    result.excluded = [...pol.excluded, ...leftOut];
+    const blocked = new Set(plan.blocked.map((b) => b.desired.address));
+    result.desired = kept.filter((d) => !blocked.has(d.address));
+    result.excluded = [
+      ...pol.excluded,
+      ...leftOut,
+      ...plan.blocked.map(({ desired: d, by }) => ({
+        family: d.family,
+        address: d.address,
+        ifindex: d.ifindex,
+        ifname: d.ifname,
+        reason: 'foreign-endpoint' as const,
+        detail: `already endpoint ${by.id} (${by.flags.join(',') || 'no flags'}) of another manager`,
+      })),
+    ];
     result.endpoints = viewOf(actual, owned, snap);
   }
 

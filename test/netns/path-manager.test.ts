@@ -144,6 +144,7 @@ test('a foreign endpoint is left alone, takes a slot, and its changes raise a wa
     const foreign = ipEndpoints(c).find((e) => e.address === '10.25.1.1');
     assert.equal(foreign?.signal, true, 'foreign endpoint kept as it was');
     assert.equal(pass.endpoints.find((e) => e.address === '10.25.1.1')?.owner, 'foreign');
+    assert.equal(pass.excluded.find((e) => e.address === '10.25.1.1')?.reason, 'foreign-endpoint', 'a wanted address held by another manager says so');
     assert.ok(ipEndpoints(c).some((e) => e.address === '10.25.2.1' && e.subflow));
     c.ipSync('mptcp', 'endpoint', 'add', '10.25.9.9', 'signal');
     pmut.reconciler.schedule('timer');
