@@ -296,19 +296,25 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
     bool overrun = false;
     int err = 0;
     const char* failed = nullptr;
+    // What a failed recv/recvmsg means for the read loop. The socket's pending
+    // ENOBUFS is reported (and cleared) once; the queue behind it is intact,
+    // so reading goes on.
+    enum class Next { kRetry, kStop };
+    auto on_error = [&](const char* call) {
+      if (errno == EINTR) return Next::kRetry;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return Next::kStop;
+      if (errno == ENOBUFS) {
+        overrun = true;
+        return Next::kRetry;
+      }
+      err = errno;
+      failed = call;
+      return Next::kStop;
+    };
     for (int i = 0; i < max_reads_ && fd_ >= 0; i++) {
       ssize_t size = recv(fd_, nullptr, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
       if (size < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        // The socket's pending ENOBUFS is reported (and cleared) once; the
-        // queue behind it is intact, so keep reading.
-        if (errno == ENOBUFS) {
-          overrun = true;
-          continue;
-        }
-        err = errno;
-        failed = "recv";
+        if (on_error("recv") == Next::kRetry) continue;
         break;
       }
       Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, size > 0 ? size : 1);
@@ -324,14 +330,7 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
       msg.msg_controllen = sizeof control;
       ssize_t n = recvmsg(fd_, &msg, MSG_DONTWAIT);
       if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        if (errno == ENOBUFS) {
-          overrun = true;
-          continue;
-        }
-        err = errno;
-        failed = "recvmsg";
+        if (on_error("recvmsg") == Next::kRetry) continue;
         break;
       }
       // Only the kernel (port 0) may speak to us; privileged processes can
