@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -55,8 +55,8 @@ function readN(sock: net.Socket, n: number): Promise<string> {
   });
 }
 
-test('a connected MPTCP socket handed over within a process keeps working, banner included', async (t) => {
-  if (!requireNetns(t)) return;
+/** A namespace with a greeting MPTCP server and a socket pair to pass descriptors over; all undone after the test. */
+async function fdpassFixture(t: TestContext) {
   const ns = Netns.create('mpfd');
   t.after(() => ns.close());
   const state = { transports: [] as Transport[], ended: 0 };
@@ -68,6 +68,12 @@ test('a connected MPTCP socket handed over within a process keeps working, banne
     native().closeFd(a);
     native().closeFd(b);
   });
+  return { ns, state, address, a, b };
+}
+
+test('a connected MPTCP socket handed over within a process keeps working, banner included', async (t) => {
+  if (!requireNetns(t)) return;
+  const { ns, state, address, a, b } = await fdpassFixture(t);
 
   const { socket } = await inNetns(ns.path, () => connectMptcp({ host: '127.0.0.1', port: address.port, paused: true }));
   await waitFor('the server to greet', () => state.transports.length === 1);
@@ -87,17 +93,7 @@ test('a connected MPTCP socket handed over within a process keeps working, banne
 
 test('handOverSocket refuses a socket whose received bytes Node already buffered', async (t) => {
   if (!requireNetns(t)) return;
-  const ns = Netns.create('mpfd');
-  t.after(() => ns.close());
-  const state = { transports: [] as Transport[], ended: 0 };
-  const server = greetingServer(state);
-  t.after(() => server.close());
-  const { address } = await inNetns(ns.path, () => listenMptcp(server, { host: '127.0.0.1', port: 0 }));
-  const [a, b] = socketPair();
-  t.after(() => {
-    native().closeFd(a);
-    native().closeFd(b);
-  });
+  const { ns, state, address, a, b } = await fdpassFixture(t);
   const { socket } = await inNetns(ns.path, () => connectMptcp({ host: '127.0.0.1', port: address.port }));
   t.after(() => socket.destroy());
   await waitFor('Node to buffer the banner', () => socket.readableLength >= BANNER.length);
