@@ -6,6 +6,7 @@ import { waitFor } from '../helpers/netns.js';
 import { requireNetns } from '../helpers/require-netns.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
 import { ssSubflows, twoPaths, type TwoPaths } from '../helpers/topology.js';
+import { startPathManager } from '../helpers/path-manager.js';
 
 const MPSSH = path.resolve(__dirname, '../../../bin/mpssh.js');
 const RELAY = path.resolve(__dirname, '../helpers/mptcp-relay.js');
@@ -17,11 +18,17 @@ interface Lab {
   close(): void;
 }
 
-/** Two paths; client has a subflow endpoint for its second address; sshd behind an MPTCP relay on port 22. */
-async function lab(subnet: number): Promise<Lab> {
+/**
+ * Two paths; sshd behind an MPTCP relay on port 22. Unless `managed`, the
+ * client's second address gets a subflow endpoint by hand (`ip mptcp`);
+ * managed, the test runs mpsshd's path manager on the client instead.
+ */
+async function lab(subnet: number, managed = false): Promise<Lab> {
   const topo = twoPaths({ subnet });
-  topo.client.ipSync('mptcp', 'endpoint', 'add', topo.clientAddrs[1], 'dev', 'eth1', 'subflow');
-  topo.client.ipSync('mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '2');
+  if (!managed) {
+    topo.client.ipSync('mptcp', 'endpoint', 'add', topo.clientAddrs[1], 'dev', 'eth1', 'subflow');
+    topo.client.ipSync('mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '2');
+  }
   const sshd = await startSshd(topo.server, 2222);
   const relay = topo.server.spawn(process.execPath, [RELAY, '22', '127.0.0.1', '2222']);
   await new Promise<void>((resolve, reject) => {
@@ -129,6 +136,33 @@ test('mpssh errors: one line from mpssh, exit status 255, no stack trace', async
     assert.match(viaSshUnknown.err, /^mpssh: Could not resolve hostname no-such-host\.invalid: [^\n]+\n$/);
     assert.doesNotMatch(viaSsh.err + refused.err + unknown.err, /\n\s+at /);
   } finally {
+    l.close();
+  }
+});
+
+test('with mpsshd managing the client: an ssh session survives its primary path going away', async (t) => {
+  if (!requireNetns(t, { programs: ['/usr/sbin/sshd', 'ssh'] })) return;
+  const l = await lab(55, true);
+  const pm = await startPathManager(l.topo.client, 'pathManager:\n  interfaces:\n    - { match: "eth*" }\n');
+  try {
+    const dest = `${l.sshd.user}@${l.topo.serverAddrs[0]}`;
+    // A line every 100 ms for 6 s, like an interactive session.
+    const r = run(l, process.execPath, [MPSSH, ...l.sshd.clientOptions, dest, 'for i in $(seq 1 60); do echo $i; sleep 0.1; done']);
+    const stamps: number[] = [];
+    r.child.stdout?.on('data', (d: Buffer) => {
+      for (const _ of d.toString().split('\n').filter((x) => x !== '')) stamps.push(Date.now());
+    });
+    await waitFor('second subflow from the managed endpoint', () => ssSubflows(l.topo.client)[0] === 1, 8000);
+    await waitFor('output flowing', () => stamps.length >= 10, 5000);
+    // The primary path goes away (make-before-break: eth1 is up).
+    l.topo.client.ipSync('link', 'set', 'eth0', 'down');
+    const res = await r.done;
+    assert.equal(res.status, 0, res.err);
+    assert.deepEqual(res.out.trim().split('\n'), Array.from({ length: 60 }, (_, i) => String(i + 1)));
+    const gaps = stamps.slice(1).map((x, i) => x - (stamps[i] as number));
+    t.diagnostic(`largest gap between lines: ${Math.max(...gaps)} ms`);
+  } finally {
+    pm.close();
     l.close();
   }
 });
