@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
+import { SSH_OPTION_NAMES } from './ssh-schema.js';
 
 /** The file mpsshd reads when no `-f` is given. */
 export const DEFAULT_CONFIG_PATH = '/etc/mpssh/mpsshd.yaml';
@@ -119,12 +120,14 @@ function readConfigText(file: string, explicit: boolean): string | null {
 }
 
 /**
- * OpenSSH-style option names accepted by `-o`, mapped to config paths. Any
+ * OpenSSH-style option names accepted by `-o`, mapped to config paths. Every
+ * `ssh` option by its sshd name (`-o UseMPTCP=no`, `-o Port=2222`). Any
  * dotted config path (`pathManager.linkDownHoldMs=500`) is accepted as well.
  */
 const OPTION_ALIASES: Record<string, string[]> = {
   loglevel: ['log', 'level'],
   statedir: ['stateDir'],
+  datadir: ['dataDir'],
 };
 
 /** Splits "Key=Value" (or "Key Value", as ssh allows) into a config path and a YAML-parsed value. */
@@ -132,7 +135,8 @@ export function parseOverride(option: string): { path: string[]; value: unknown 
   const m = /^\s*([A-Za-z][\w.[\]-]*)\s*(?:=|\s)\s*(.*)$/s.exec(option);
   if (!m) throw new ConfigError([{ where: `-o ${option}`, key: '', message: 'expected Key=Value' }]);
   const [, key = '', valueText = ''] = m;
-  const alias = OPTION_ALIASES[key.toLowerCase()];
+  const sshName = SSH_OPTION_NAMES.get(key.toLowerCase());
+  const alias = OPTION_ALIASES[key.toLowerCase()] ?? (sshName !== undefined ? ['ssh', sshName] : undefined);
   const path = alias ?? key.split('.').filter((p) => p !== '');
   const parsed = parseDocument(valueText);
   if (parsed.errors.length > 0) {

@@ -4,6 +4,7 @@
  * so a missing config file and an empty one mean the same thing.
  */
 import { z } from 'zod';
+import { sshSchema } from './ssh-schema.js';
 
 /** Endpoint modes, as the kernel names its MPTCP_PM_ADDR_FLAG_* flags (include/uapi/linux/mptcp.h). */
 export const MODES = ['subflow', 'signal', 'backup', 'fullmesh'] as const;
@@ -106,13 +107,33 @@ const logSchema = z
   })
   .strict();
 
+/** A TCP listen address for the status API: `host:port`, `[v6]:port`, or an absolute Unix socket path. */
+const apiListen = z.string().min(1).refine((v) => v.startsWith('/') || /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):\d{1,5}$/.test(v), {
+  message: 'expected host:port, [v6-address]:port or an absolute Unix socket path',
+});
+
+const apiSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Read-only listeners. Loopback only by default, so `curl localhost/status` works as is. */
+    listen: z.array(apiListen).default(['127.0.0.1:80', '[::1]:80']),
+    /** Root-only Unix socket (mode 0600) that also accepts the changing routes (reload, backup flag, session kill). */
+    controlSocket: z.string().startsWith('/').default('/run/mpssh/api.sock'),
+  })
+  .strict();
+export type ApiConfig = z.infer<typeof apiSchema>;
+
 /** The whole configuration file. */
 export const configSchema = z
   .object({
     pathManager: pathManagerSchema.default(pathManagerSchema.parse({})),
+    ssh: sshSchema.default(sshSchema.parse({})),
+    api: apiSchema.default(apiSchema.parse({})),
     log: logSchema.default(logSchema.parse({})),
     /** Runtime state (endpoint ownership); tmpfs, so a reboot starts clean. */
     stateDir: z.string().min(1).default('/run/mpssh'),
+    /** Persistent data: the generated host key when OpenSSH's are absent. */
+    dataDir: z.string().min(1).default('/var/lib/mpssh'),
   })
   .strict();
 export type Config = z.infer<typeof configSchema>;

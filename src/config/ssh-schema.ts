@@ -1,0 +1,124 @@
+/**
+ * The `ssh` section of the config: the SSH server, with sshd_config(5)'s own
+ * option names and defaults so that an OpenSSH administrator reads it without
+ * a manual. Values are written the way sshd_config writes them (yes/no,
+ * `2m`, `10:30:100`, space-separated lists) or as YAML booleans, numbers and
+ * lists; zod turns both into one typed shape.
+ */
+import { z } from 'zod';
+import { parseMaxStartups, parseSshdTime, parsePermitRootLogin, type MaxStartups, type PermitRootLogin } from '../ssh/auth/index.js';
+
+/** yes/no as sshd writes it, or a YAML boolean. */
+const yesNo = z.union([z.boolean(), z.string()]).transform((v, ctx): boolean => {
+  if (typeof v === 'boolean') return v;
+  const w = v.trim().toLowerCase();
+  if (w === 'yes' || w === 'true') return true;
+  if (w === 'no' || w === 'false') return false;
+  ctx.addIssue({ code: 'custom', message: `expected yes or no, got "${v}"` });
+  return z.NEVER;
+});
+
+/** A list: YAML sequence, or one string of space- or comma-separated words as sshd_config writes it. */
+const wordList = (sep: RegExp = /[\s,]+/) =>
+  z.union([z.array(z.union([z.string(), z.number()])), z.string(), z.number()]).transform((v): string[] => {
+    const items = Array.isArray(v) ? v.map(String) : String(v).split(sep);
+    return items.map((w) => w.trim()).filter((w) => w !== '');
+  });
+
+/** sshd time format (`120`, `2m`, `1h30m`), in seconds; 0 allowed where sshd allows it. */
+const sshdTime = z.union([z.number().int().min(0), z.string()]).transform((v, ctx): number => {
+  if (typeof v === 'number') return v;
+  if (v.trim() === '0') return 0;
+  const s = parseSshdTime(v.trim());
+  if (s === null) {
+    ctx.addIssue({ code: 'custom', message: `invalid time "${v}" (examples: 120, 90s, 2m, 1h30m)` });
+    return z.NEVER;
+  }
+  return s;
+});
+
+const permitRootLogin = z.union([z.boolean(), z.string()]).transform((v, ctx): PermitRootLogin => {
+  const p = parsePermitRootLogin(typeof v === 'boolean' ? (v ? 'yes' : 'no') : v.trim());
+  if (p === null) {
+    ctx.addIssue({ code: 'custom', message: `expected yes, prohibit-password, forced-commands-only or no, got "${String(v)}"` });
+    return z.NEVER;
+  }
+  return p;
+});
+
+const maxStartups = z.union([z.number().int().positive(), z.string()]).transform((v, ctx): MaxStartups => {
+  const m = parseMaxStartups(String(v).trim());
+  if (m === null) {
+    ctx.addIssue({ code: 'custom', message: `expected start:rate:full (e.g. 10:30:100) or a number, got "${String(v)}"` });
+    return z.NEVER;
+  }
+  return m;
+});
+
+/** AllowTcpForwarding: yes/all, no, local, remote. */
+const tcpForwarding = z.union([z.boolean(), z.string()]).transform((v, ctx): 'all' | 'local' | 'remote' | 'no' => {
+  const w = typeof v === 'boolean' ? (v ? 'yes' : 'no') : v.trim().toLowerCase();
+  if (w === 'yes' || w === 'all') return 'all';
+  if (w === 'no' || w === 'local' || w === 'remote') return w;
+  ctx.addIssue({ code: 'custom', message: `expected yes, no, local or remote, got "${String(v)}"` });
+  return z.NEVER;
+});
+
+/** A port number. */
+const port = z.number().int().min(1).max(65535);
+
+export const sshSchema = z
+  .object({
+    /** Serve SSH at all. With `no`, mpsshd only manages paths (and serves the status API). */
+    Enabled: yesNo.default(true),
+    /** Listen with IPPROTO_MPTCP (falling back to TCP where the kernel has no MPTCP). */
+    UseMPTCP: yesNo.default(true),
+    /** Addresses to listen on; empty means every IPv4 and IPv6 address. `host:port` and `[v6]:port` allowed. */
+    ListenAddress: wordList().default([]),
+    Port: z.union([port, z.array(port).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])).default([22]),
+    /** Private host keys. Empty: OpenSSH's /etc/ssh/ssh_host_{ed25519,ecdsa,rsa}_key, else one generated under dataDir. */
+    HostKey: wordList().default([]),
+    AuthorizedKeysFile: wordList(/\s+/).default(['.ssh/authorized_keys', '.ssh/authorized_keys2']),
+    StrictModes: yesNo.default(true),
+    PubkeyAuthentication: yesNo.default(true),
+    /** Password authentication is not implemented; only `no` is accepted, so nobody believes it is on. */
+    PasswordAuthentication: yesNo.default(false).refine((v) => !v, { message: 'password authentication is not supported; only "no" is accepted' }),
+    PermitRootLogin: permitRootLogin.default('prohibit-password'),
+    AllowUsers: wordList(/\s+/).default([]),
+    DenyUsers: wordList(/\s+/).default([]),
+    AllowGroups: wordList(/\s+/).default([]),
+    DenyGroups: wordList(/\s+/).default([]),
+    MaxAuthTries: z.number().int().min(1).max(1024).default(6),
+    LoginGraceTime: sshdTime.default(120),
+    MaxStartups: maxStartups.default({ begin: 10, rate: 30, full: 100 }),
+    MaxSessions: z.number().int().min(0).max(1024).default(10),
+    /** Environment variables a client may send (patterns). */
+    AcceptEnv: wordList(/\s+/).default(['LANG', 'LC_*']),
+    /** `environment=` in authorized_keys: no, yes, or a pattern list of names allowed. */
+    PermitUserEnvironment: z.union([z.boolean(), z.string()]).transform((v) => (typeof v === 'boolean' ? v : v.trim().toLowerCase() === 'yes' ? true : v.trim().toLowerCase() === 'no' ? false : v.trim())).default(false),
+    /** name → command line, as `Subsystem sftp /usr/lib/openssh/sftp-server`. */
+    Subsystem: z.record(z.string().min(1), z.string().min(1)).default({ sftp: '/usr/lib/openssh/sftp-server' }),
+    AllowTcpForwarding: tcpForwarding.default('all'),
+    AllowAgentForwarding: yesNo.default(true),
+    AllowStreamLocalForwarding: tcpForwarding.default('no'),
+    /** host:port destinations allowed for -L; `any` (default) or `none`. */
+    PermitOpen: wordList(/\s+/).default(['any']),
+    /** host:port (or port) allowed for -R; `any` (default) or `none`. */
+    PermitListen: wordList(/\s+/).default(['any']),
+    GatewayPorts: z.union([z.boolean(), z.enum(['yes', 'no', 'clientspecified'])]).transform((v) => (v === true ? 'yes' : v === false ? 'no' : v)).default('no'),
+    /** Seconds of silence from the client before a keepalive request; 0 disables keepalive. */
+    ClientAliveInterval: sshdTime.default(60),
+    /** Unanswered keepalives before the connection is closed; 0 never closes. */
+    ClientAliveCountMax: z.number().int().min(0).max(100_000).default(60),
+    Ciphers: wordList().optional(),
+    KexAlgorithms: wordList().optional(),
+    MACs: wordList().optional(),
+    HostKeyAlgorithms: wordList().optional(),
+    /** Worker processes kept started and waiting, so a login does not wait for Node.js to start. */
+    PreforkWorkers: z.number().int().min(0).max(64).default(2),
+  })
+  .strict();
+export type SshConfig = z.infer<typeof sshSchema>;
+
+/** sshd option names in their canonical spelling, keyed by lower case, for `-o Name=value`. */
+export const SSH_OPTION_NAMES: ReadonlyMap<string, string> = new Map(Object.keys(sshSchema.shape).map((k) => [k.toLowerCase(), k]));
