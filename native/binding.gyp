@@ -10,7 +10,8 @@
         "src/mptcp_socket.cc",
         "src/mptcp_info.cc",
         "src/fdpass.cc",
-        "src/subflow_diag.cc"
+        "src/subflow_diag.cc",
+        "src/passwd.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

@@ -8,6 +8,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mpssh::InitMptcpSocket(env, exports);
   mpssh::InitMptcpInfo(env, exports);
   mpssh::InitFdPass(env, exports);
+  mpssh::InitPasswd(env, exports);
   return exports;
 }
 

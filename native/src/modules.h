@@ -9,4 +9,5 @@ void InitNetlinkSocket(Napi::Env env, Napi::Object exports);
 void InitMptcpSocket(Napi::Env env, Napi::Object exports);
 void InitMptcpInfo(Napi::Env env, Napi::Object exports);
 void InitFdPass(Napi::Env env, Napi::Object exports);
+void InitPasswd(Napi::Env env, Napi::Object exports);
 }  // namespace mpssh

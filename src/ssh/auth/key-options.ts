@@ -272,3 +272,13 @@ export function parseExpiryTime(s: string): number | null {
 function standardOffsetMinutes(year: number): number {
   return Math.max(new Date(year, 0, 1).getTimezoneOffset(), new Date(year, 6, 1).getTimezoneOffset());
 }
+
+/**
+ * One permitopen/permitlisten value (or one word of sshd_config's PermitOpen
+ * or PermitListen): the spec, or the reason it is invalid.
+ */
+export function parsePermitSpec(value: string, listen: boolean): PermitSpec | string {
+  const list: PermitSpec[] = [];
+  const err = applyPermit(list, value, listen);
+  return err ?? (list[0] as PermitSpec);
+}

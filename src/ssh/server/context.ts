@@ -44,8 +44,9 @@ export interface ChannelPolicy {
   /** AllowAgentForwarding, cleared by key `no-agent-forwarding`. */
   agentForwarding: boolean;
   /**
-   * Destinations allowed for -L: `any`, `none`, or the list (sshd PermitOpen,
-   * narrowed by key `permitopen=`, which wins when present, as in sshd).
+   * Destinations allowed for -L: `any`, `none`, or the list. sshd checks
+   * both PermitOpen and the key's `permitopen=`; the worker folds the two
+   * into this one value (the key's entries that PermitOpen also allows).
    */
   permitOpen: 'any' | 'none' | PermitSpec[];
   /** Listen addresses allowed for -R, same rules (PermitListen / key `permitlisten=`). */

@@ -1,0 +1,75 @@
+/**
+ * The algorithms the server offers. Modern ones only, in OpenSSH's order of
+ * preference where ssh2 implements them: no SHA-1, no CBC, no non-ETM MACs.
+ * Strict key exchange (the Terrapin mitigation, kex-strict-s-v00@openssh.com)
+ * is added by ssh2 itself to every server offer.
+ */
+import type { SshConfig } from '../../config/ssh-schema.js';
+
+export const DEFAULT_ALGORITHMS = {
+  kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256', 'ecdh-sha2-nistp384', 'ecdh-sha2-nistp521', 'diffie-hellman-group16-sha512', 'diffie-hellman-group18-sha512', 'diffie-hellman-group14-sha256'],
+  cipher: ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes192-ctr', 'aes256-ctr'],
+  hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com'],
+  serverHostKey: ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'],
+  compress: ['none', 'zlib@openssh.com'],
+} as const;
+
+/** What ssh2 can do here (its SUPPORTED_* lists depend on the OpenSSL build). */
+export interface Supported {
+  kex: readonly string[];
+  cipher: readonly string[];
+  hmac: readonly string[];
+  serverHostKey: readonly string[];
+}
+
+export interface AlgorithmChoice {
+  algorithms: { kex: string[]; cipher: string[]; hmac: string[]; serverHostKey: string[]; compress: string[] };
+  /** Config problems: unknown or unsupported names (the rest of the list is used). */
+  problems: string[];
+}
+
+type Kind = keyof Supported;
+const OPTION: Record<Kind, keyof SshConfig> = { kex: 'KexAlgorithms', cipher: 'Ciphers', hmac: 'MACs', serverHostKey: 'HostKeyAlgorithms' };
+
+/**
+ * The offer: the config's list where given (sshd's `+`, `-` and `^` prefixes
+ * modify the default list), else the default, each filtered by what ssh2
+ * supports here.
+ */
+export function chooseAlgorithms(cfg: Pick<SshConfig, 'KexAlgorithms' | 'Ciphers' | 'MACs' | 'HostKeyAlgorithms'>, supported: Supported): AlgorithmChoice {
+  const problems: string[] = [];
+  const pick = (kind: Kind): string[] => {
+    const def = DEFAULT_ALGORITHMS[kind] as readonly string[];
+    const given = cfg[OPTION[kind] as 'KexAlgorithms'];
+    let list = applyModifiers(def, given);
+    const unknown = list.filter((a) => !supported[kind].includes(a));
+    if (unknown.length > 0) problems.push(`${OPTION[kind]}: not supported, ignored: ${unknown.join(', ')}`);
+    list = list.filter((a) => supported[kind].includes(a));
+    if (list.length === 0) {
+      problems.push(`${OPTION[kind]}: nothing usable left, using the defaults`);
+      list = def.filter((a) => supported[kind].includes(a));
+    }
+    return list;
+  };
+  return {
+    algorithms: { kex: pick('kex'), cipher: pick('cipher'), hmac: pick('hmac'), serverHostKey: pick('serverHostKey'), compress: [...DEFAULT_ALGORITHMS.compress] },
+    problems,
+  };
+}
+
+/** sshd_config(5): `+a,b` appends, `-a,b` removes (patterns), `^a,b` prepends, else replaces. */
+export function applyModifiers(defaults: readonly string[], given: readonly string[] | undefined): string[] {
+  if (given === undefined || given.length === 0) return defaults.slice();
+  const first = given[0] as string;
+  const mod = first[0];
+  if (mod !== '+' && mod !== '-' && mod !== '^') return dedupe(given);
+  const names = [first.slice(1), ...given.slice(1)].filter((n) => n !== '');
+  if (mod === '+') return dedupe([...defaults, ...names]);
+  if (mod === '^') return dedupe([...names, ...defaults]);
+  const drop = (a: string): boolean => names.some((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(a));
+  return defaults.filter((a) => !drop(a));
+}
+
+function dedupe(list: readonly string[]): string[] {
+  return [...new Set(list)];
+}

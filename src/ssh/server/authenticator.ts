@@ -1,0 +1,161 @@
+/**
+ * Public key authentication for one connection, decided as sshd decides it:
+ * MaxAuthTries, the user's existence and AllowUsers/DenyUsers/AllowGroups/
+ * DenyGroups, the authorized_keys files (read with the user's effective
+ * uid, under StrictModes), key options (from=, expiry-time), signature, then
+ * PermitRootLogin. Every decision is logged in sshd's words.
+ */
+import ssh2 from 'ssh2';
+import type { AuthContext, PublicKeyAuthContext } from 'ssh2';
+import type { SshConfig } from '../../config/ssh-schema.js';
+import type { Logger } from '../../util/logger.js';
+import {
+  acceptedLine, checkRootLogin, checkUserAccess, failedLine, findAuthorizedKey, finishAuthRequest, invalidUserLine, keyFileRefusedLine, logAuthLine, maxTriesLine,
+  newAuthTries, normaliseClientAddress, notAllowedLine, parseAuthorizedKeys, postponedLine, readAuthorizedKeysFile, rootRefusedLine, beginAuthRequest,
+  type AuthTries, type AuthUser, type KeyInfo, type KeyLookup, type Peer,
+} from '../auth/index.js';
+import type { KeyOptions } from '../auth/key-options.js';
+import { lookupUser, type LookedUpUser } from './accounts.js';
+import { asUser } from './privileges.js';
+
+/** The outcome the worker acts on. */
+export interface AuthSuccess {
+  user: LookedUpUser;
+  options: KeyOptions;
+  key: KeyInfo;
+}
+
+/** Expands AuthorizedKeysFile tokens (%h, %u, %U, %%) and makes the path absolute under HOME. */
+export function expandKeysFile(pattern: string, user: { name: string; uid: number; home: string }): string {
+  const out = pattern.replace(/%([%hUu])/g, (_m, t: string) => (t === '%' ? '%' : t === 'h' ? user.home : t === 'u' ? user.name : String(user.uid)));
+  return out.startsWith('/') ? out : `${user.home.replace(/\/+$/, '')}/${out}`;
+}
+
+export class Authenticator {
+  private tries: AuthTries = newAuthTries();
+  private readonly peer: Peer;
+  success: AuthSuccess | undefined;
+
+  constructor(
+    private readonly cfg: SshConfig,
+    remote: { address: string; port: number },
+    private readonly log: Logger,
+    /** Called when the client must be disconnected (MaxAuthTries reached). */
+    private readonly disconnect: (reason: string) => void,
+    private readonly now: () => number = () => Date.now(),
+  ) {
+    this.peer = { ip: normaliseClientAddress(remote.address), port: remote.port };
+  }
+
+  /** Handles one ssh2 'authentication' event. Never throws. */
+  handle(ctx: AuthContext): void {
+    try {
+      this.decide(ctx);
+    } catch (err) {
+      this.log.error({ err }, 'authentication failed on an internal error');
+      ctx.reject(['publickey']);
+    }
+  }
+
+  private decide(ctx: AuthContext): void {
+    const begin = beginAuthRequest(this.tries, ctx.username, ctx.service, this.cfg.MaxAuthTries);
+    this.tries = begin.state;
+    if (begin.action === 'disconnect') {
+      this.disconnect(begin.reason);
+      return;
+    }
+    const user = lookupUser(ctx.username);
+    const authUser: AuthUser = { name: ctx.username, valid: user !== null };
+    if (begin.action === 'fail' || ctx.method !== 'publickey' || !this.cfg.PubkeyAuthentication) {
+      this.finish(ctx, authUser, { authenticated: false });
+      return;
+    }
+    if (user === null) {
+      logAuthLine(this.log, invalidUserLine(ctx.username, this.peer));
+      this.finish(ctx, authUser, { authenticated: false });
+      return;
+    }
+    const access = checkUserAccess(
+      { allowUsers: this.cfg.AllowUsers, denyUsers: this.cfg.DenyUsers, allowGroups: this.cfg.AllowGroups, denyGroups: this.cfg.DenyGroups },
+      user.access,
+      { ip: this.peer.ip },
+    );
+    if (!access.allowed) {
+      logAuthLine(this.log, notAllowedLine(user.account.name, this.peer.ip, access.reason));
+      this.finish(ctx, { ...authUser, valid: false }, { authenticated: false });
+      return;
+    }
+    const lookup = this.findKey(user, ctx);
+    if (!lookup.allowed || lookup.entry === undefined || lookup.key === undefined) {
+      if (lookup.refused.length > 0 || lookup.code !== 'key-not-found') this.log.info({ user: user.account.name, reason: lookup.reason }, lookup.reason);
+      this.finish(ctx, authUser, { authenticated: false }, lookup.key);
+      return;
+    }
+    const key: KeyInfo = lookup.key;
+    if (ctx.signature === undefined || ctx.blob === undefined) {
+      // A query: the key would do; the client signs next (SSH_MSG_USERAUTH_PK_OK).
+      logAuthLine(this.log, postponedLine('publickey', authUser, this.peer, key));
+      this.tries = finishAuthRequest(this.tries, { method: 'publickey', authenticated: false, postponed: true, validUser: true }, this.cfg.MaxAuthTries).state;
+      ctx.accept();
+      return;
+    }
+    if (!verifySignature(ctx, lookup)) {
+      this.finish(ctx, authUser, { authenticated: false }, key);
+      return;
+    }
+    const root = checkRootLogin(this.cfg.PermitRootLogin, { uid: user.account.uid, method: 'publickey', forcedCommand: lookup.entry.options.command });
+    if (!root.allowed) {
+      logAuthLine(this.log, rootRefusedLine(this.peer));
+      this.finish(ctx, authUser, { authenticated: false }, key);
+      return;
+    }
+    this.success = { user, options: lookup.entry.options, key };
+    logAuthLine(this.log, acceptedLine('publickey', authUser, this.peer, key));
+    ctx.accept();
+  }
+
+  private findKey(user: LookedUpUser, ctx: PublicKeyAuthContext): KeyLookup {
+    const { account } = user;
+    let last: KeyLookup | undefined;
+    for (const pattern of this.cfg.AuthorizedKeysFile) {
+      if (pattern.toLowerCase() === 'none') continue;
+      const file = expandKeysFile(pattern, account);
+      const read = asUser(account.uid, user.gids, () => readAuthorizedKeysFile(file, { name: account.name, uid: account.uid, home: account.home }, this.cfg.StrictModes));
+      if (read.status === 'refused' || read.status === 'error') {
+        logAuthLine(this.log, keyFileRefusedLine(read.reason, account.name));
+        continue;
+      }
+      if (read.status === 'missing') {
+        this.log.debug({ file }, `Could not open user '${account.name}' authorized keys '${file}': No such file or directory`);
+        continue;
+      }
+      const parsed = parseAuthorizedKeys(read.text);
+      const lookup = findAuthorizedKey(parsed.entries, ctx.key.data, { user: account.name, client: { ip: this.peer.ip }, now: Math.floor(this.now() / 1000) }, file);
+      if (lookup.allowed) return lookup;
+      if (last === undefined || lookup.code !== 'key-not-found') last = lookup;
+    }
+    return last ?? { allowed: false, code: 'key-not-found', reason: 'no authorized_keys file', refused: [] };
+  }
+
+  private finish(ctx: AuthContext, user: AuthUser, o: { authenticated: boolean }, key?: KeyInfo): void {
+    const verdict = finishAuthRequest(this.tries, { method: ctx.method, authenticated: o.authenticated, validUser: user.valid }, this.cfg.MaxAuthTries);
+    this.tries = verdict.state;
+    if (ctx.method !== 'none') logAuthLine(this.log, failedLine(ctx.method, user, this.peer, verdict.logLevel === 'info' ? 'info' : 'verbose', key));
+    if (verdict.disconnect) {
+      logAuthLine(this.log, maxTriesLine(user, this.peer));
+      ctx.reject(['publickey']);
+      this.disconnect('Too many authentication failures');
+      return;
+    }
+    ctx.reject(['publickey']);
+  }
+}
+
+function verifySignature(ctx: PublicKeyAuthContext, lookup: KeyLookup): boolean {
+  const entry = lookup.entry;
+  if (entry === undefined || ctx.signature === undefined || ctx.blob === undefined) return false;
+  const parsed = ssh2.utils.parseKey(`${ctx.key.algo} ${ctx.key.data.toString('base64')}`);
+  const pub = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (pub === undefined || pub instanceof Error) return false;
+  return pub.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
+}

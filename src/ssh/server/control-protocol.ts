@@ -1,0 +1,83 @@
+/**
+ * Messages between mpsshd and its per-connection workers. The daemon hands
+ * a worker its connection (descriptor plus a `connection` message); the
+ * worker reports authentication and answers status requests. After a daemon
+ * restart the new daemon reaches running workers through their session
+ * sockets and speaks the same protocol. Worker messages are validated: after
+ * the privilege drop a worker runs as the user it serves.
+ */
+import { z } from 'zod';
+
+const endpoint = z.object({ address: z.string().max(64), port: z.number().int().min(0).max(65535) });
+
+/** Daemon → worker, once, right after the descriptor. */
+export interface HandoffMessage {
+  op: 'connection';
+  id: string;
+  acceptedAt: number;
+  remote: { address: string; port: number };
+  local: { address: string; port: number };
+  transport: 'mptcp' | 'tcp-fallback';
+  /** The `ssh` config section as parsed (already validated by the daemon). */
+  ssh: unknown;
+  hostKeys: string[];
+  /** Where the worker puts its session socket. */
+  sessionDir: string;
+  logLevel: string;
+}
+
+export const handoffSchema = z.object({
+  op: z.literal('connection'),
+  id: z.string().regex(/^[0-9a-f]{16}$/),
+  acceptedAt: z.number(),
+  remote: endpoint,
+  local: endpoint,
+  transport: z.enum(['mptcp', 'tcp-fallback']),
+  ssh: z.record(z.string(), z.unknown()),
+  hostKeys: z.array(z.string()).min(1),
+  sessionDir: z.string().startsWith('/'),
+  logLevel: z.string(),
+});
+
+/** Daemon → worker. */
+export type DaemonRequest = { op: 'hello' } | { op: 'status'; seq: number } | { op: 'close'; reason: string };
+export const daemonRequestSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('hello') }),
+  z.object({ op: z.literal('status'), seq: z.number().int() }),
+  z.object({ op: z.literal('close'), reason: z.string().max(200) }),
+]);
+
+const subflow = z
+  .object({
+    local: z.object({ family: z.union([z.literal(4), z.literal(6)]), address: z.string().max(64), port: z.number().int() }),
+    remote: z.object({ family: z.union([z.literal(4), z.literal(6)]), address: z.string().max(64), port: z.number().int() }),
+    ifindex: z.number().int().optional(),
+    state: z.string().max(20),
+    rttUs: z.number(),
+  })
+  .passthrough();
+
+/** Worker → daemon: the session as the worker sees it (the daemon adds interface names). */
+export const sessionReportSchema = z.object({
+  id: z.string().regex(/^[0-9a-f]{16}$/),
+  pid: z.number().int().positive(),
+  user: z.string().max(256),
+  remote: endpoint,
+  local: endpoint,
+  startedAt: z.number(),
+  authenticatedAt: z.number().optional(),
+  transport: z.enum(['mptcp', 'tcp-fallback']),
+  channels: z.record(z.string().max(40), z.number().int().min(0)),
+  bytesSent: z.number().optional(),
+  bytesReceived: z.number().optional(),
+  subflows: z.array(subflow).max(64),
+  sampledAt: z.number(),
+});
+export type SessionReport = z.infer<typeof sessionReportSchema>;
+
+export const workerMessageSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('authenticated'), user: z.string().max(256) }),
+  z.object({ op: z.literal('status'), seq: z.number().int(), session: sessionReportSchema }),
+  z.object({ op: z.literal('closing'), reason: z.string().max(200) }),
+]);
+export type WorkerMessage = z.infer<typeof workerMessageSchema>;

@@ -1,0 +1,64 @@
+/**
+ * What one connection may do: sshd_config narrowed by the options of the
+ * authorized_keys line that was used. Pure, so every combination is a row
+ * in a table test.
+ */
+import type { SshConfig } from '../../config/ssh-schema.js';
+import { filterUserEnvironment } from '../auth/access.js';
+import { parsePermitSpec, type KeyOptions, type PermitSpec } from '../auth/key-options.js';
+import type { ChannelPolicy } from './context.js';
+
+type PermitList = ChannelPolicy['permitOpen'];
+
+/** PermitOpen / PermitListen words: `any`, `none`, or host:port specs (invalid words are dropped by config validation first). */
+export function configPermits(words: readonly string[], listen: boolean): PermitList {
+  if (words.length === 0 || words.some((w) => w.toLowerCase() === 'any')) return 'any';
+  if (words.some((w) => w.toLowerCase() === 'none')) return 'none';
+  const out: PermitSpec[] = [];
+  for (const w of words) {
+    const p = parsePermitSpec(w, listen);
+    if (typeof p !== 'string') out.push(p);
+  }
+  return out;
+}
+
+function covers(outer: PermitSpec, inner: PermitSpec): boolean {
+  const hostOk = outer.host === '*' || outer.host.toLowerCase() === inner.host.toLowerCase();
+  const portOk = outer.port === '*' || outer.port === inner.port;
+  return hostOk && portOk;
+}
+
+/**
+ * sshd checks a forward against both the config's list and the key's; one
+ * list that allows exactly what both allow: the key's entries the config
+ * covers (a key wildcard survives only under a config wildcard).
+ */
+export function intersectPermits(config: PermitList, key: readonly PermitSpec[]): PermitList {
+  if (key.length === 0) return config;
+  if (config === 'none') return 'none';
+  if (config === 'any') return key.slice();
+  const kept = key.filter((k) => config.some((c) => covers(c, k)));
+  return kept.length === 0 ? 'none' : kept;
+}
+
+function narrowForwarding(setting: SshConfig['AllowTcpForwarding'], keyAllows: boolean): ChannelPolicy['tcpForwarding'] {
+  return keyAllows ? setting : 'no';
+}
+
+/** The effective policy of a connection authenticated with a key carrying `key` options. */
+export function channelPolicy(cfg: SshConfig, key: KeyOptions): ChannelPolicy {
+  const policy: ChannelPolicy = {
+    pty: key.permitPty,
+    userEnvironment: filterUserEnvironment(key.environment, cfg.PermitUserEnvironment),
+    acceptEnv: cfg.AcceptEnv.slice(),
+    subsystems: { ...cfg.Subsystem },
+    maxSessions: cfg.MaxSessions,
+    tcpForwarding: narrowForwarding(cfg.AllowTcpForwarding, key.permitPortForwarding),
+    agentForwarding: cfg.AllowAgentForwarding && key.permitAgentForwarding,
+    permitOpen: intersectPermits(configPermits(cfg.PermitOpen, false), key.permitOpen),
+    permitListen: intersectPermits(configPermits(cfg.PermitListen, true), key.permitListen),
+    gatewayPorts: cfg.GatewayPorts,
+  };
+  if (key.command !== undefined) policy.forcedCommand = key.command;
+  return policy;
+}

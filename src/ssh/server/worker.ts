@@ -1,0 +1,219 @@
+/**
+ * One SSH connection in its own process: the SSH protocol (ssh2) on the
+ * descriptor the daemon handed over, authentication as root, then a
+ * one-way drop to the user before any channel is served. The worker answers
+ * the daemon's status requests on the handoff socket and, so that a
+ * restarted daemon can find it again, on a session socket of its own.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+import type { Connection } from 'ssh2';
+import type { SshConfig } from '../../config/ssh-schema.js';
+import { mptcpStatus } from '../../mptcp/info.js';
+import type { Logger } from '../../util/logger.js';
+import { channelPolicy } from './policy.js';
+import { chooseAlgorithms } from './algorithms.js';
+import { Authenticator } from './authenticator.js';
+import type { ConnectionContext } from './context.js';
+import { daemonRequestSchema, type HandoffMessage, type SessionReport } from './control-protocol.js';
+import { jsonLines, type JsonLines } from './json-lines.js';
+import { dropPrivileges, PrivilegeDropError } from './privileges.js';
+import { graceTimeoutLine, logAuthLine, normaliseClientAddress } from '../auth/index.js';
+
+/** What serves the channels of an authenticated connection (sessions, forwarding). */
+export type AttachChannels = (client: Connection, ctx: ConnectionContext, counts: (kind: string, open: boolean) => void) => { close(): void };
+
+export interface WorkerDeps {
+  log: Logger;
+  handoff: HandoffMessage;
+  ssh: SshConfig;
+  socket: net.Socket;
+  /** The handoff socket, already a JSON-lines channel to the daemon. */
+  daemon: net.Socket;
+  attach: AttachChannels;
+  /** Called once the connection is over and everything is cleaned up. */
+  onDone(): void;
+}
+
+/** ssh2's supported-algorithm lists (they depend on the OpenSSL build). */
+function supported() {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const c = require('ssh2/lib/protocol/constants.js') as Record<string, string[]>;
+  return { kex: c.SUPPORTED_KEX ?? [], cipher: c.SUPPORTED_CIPHER ?? [], hmac: c.SUPPORTED_MAC ?? [], serverHostKey: c.SUPPORTED_SERVER_HOST_KEY ?? [] };
+}
+
+/**
+ * ssh2 keeps a 15 s × 3 client keepalive of its own unless told otherwise,
+ * and treats an interval of 0 as "use the default": set the class defaults
+ * to the config, with -1 to disable it for real. sshd's ClientAliveCountMax
+ * 0 means "never disconnect", which ssh2 cannot express; it is then off.
+ */
+function applyKeepalive(cfg: SshConfig): { keepaliveInterval?: number; keepaliveCountMax?: number } {
+  const S = ssh2.Server as unknown as { KEEPALIVE_CLIENT_INTERVAL: number; KEEPALIVE_CLIENT_COUNT_MAX: number };
+  if (cfg.ClientAliveInterval <= 0 || cfg.ClientAliveCountMax <= 0) {
+    S.KEEPALIVE_CLIENT_INTERVAL = -1;
+    S.KEEPALIVE_CLIENT_COUNT_MAX = -1;
+    return {};
+  }
+  S.KEEPALIVE_CLIENT_INTERVAL = cfg.ClientAliveInterval * 1000;
+  S.KEEPALIVE_CLIENT_COUNT_MAX = cfg.ClientAliveCountMax;
+  return { keepaliveInterval: cfg.ClientAliveInterval * 1000, keepaliveCountMax: cfg.ClientAliveCountMax };
+}
+
+/** Serves one connection until it closes. */
+export function runConnection(deps: WorkerDeps): void {
+  const { log, handoff, ssh: cfg, socket } = deps;
+  const channels: Record<string, number> = {};
+  let user = '';
+  let authenticatedAt: number | undefined;
+  let attached: { close(): void } | undefined;
+  let finished = false;
+  const controls = new Set<JsonLines>();
+
+  const algos = chooseAlgorithms(cfg, supported());
+  for (const p of algos.problems) log.warn(p);
+  const server = new ssh2.Server({
+    hostKeys: handoff.hostKeys.map((k) => Buffer.from(k)),
+    algorithms: algos.algorithms,
+    ident: 'mpsshd',
+    ...applyKeepalive(cfg),
+  } as ssh2.ServerConfig);
+
+  const report = (): SessionReport => {
+    const st = socket.destroyed ? null : safeStatus(socket);
+    const r: SessionReport = {
+      id: handoff.id,
+      pid: process.pid,
+      user,
+      remote: handoff.remote,
+      local: handoff.local,
+      startedAt: handoff.acceptedAt,
+      transport: st?.transport ?? handoff.transport,
+      channels: { ...channels },
+      subflows: (st?.subflows ?? []) as unknown as SessionReport['subflows'],
+      sampledAt: Date.now(),
+    };
+    if (authenticatedAt !== undefined) r.authenticatedAt = authenticatedAt;
+    if (st?.info?.bytesSent !== undefined) r.bytesSent = st.info.bytesSent;
+    if (st?.info?.bytesReceived !== undefined) r.bytesReceived = st.info.bytesReceived;
+    return r;
+  };
+
+  const broadcast = (msg: unknown): void => {
+    for (const c of controls) c.send(msg);
+  };
+
+  let client: Connection | undefined;
+  const finish = (reason: string): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(grace);
+    log.info({ reason }, `Connection closed by ${handoff.remote.address} port ${handoff.remote.port}${user ? ` (user ${user})` : ''}: ${reason}`);
+    try {
+      attached?.close();
+    } catch (err) {
+      log.warn({ err }, 'closing channels failed, ignoring');
+    }
+    broadcast({ op: 'closing', reason });
+    socket.destroy();
+    sessionServer?.close();
+    // Give the closing message and the children's SIGHUP a moment, then leave.
+    setTimeout(() => deps.onDone(), 200).unref();
+  };
+
+  const listen = (sock: net.Socket): void => {
+    const ch = jsonLines(
+      sock,
+      (raw) => {
+        const msg = daemonRequestSchema.safeParse(raw);
+        if (!msg.success) {
+          log.warn('daemon sent an unknown request, ignoring');
+          return;
+        }
+        if (msg.data.op === 'status' || msg.data.op === 'hello') ch.send({ op: 'status', seq: msg.data.op === 'status' ? msg.data.seq : 0, session: report() });
+        else if (msg.data.op === 'close') {
+          client?.end();
+          finish(msg.data.reason);
+        }
+      },
+      (why) => log.warn({ why }, 'bad line from the daemon, ignoring'),
+    );
+    controls.add(ch);
+    sock.on('close', () => controls.delete(ch));
+  };
+  listen(deps.daemon);
+  deps.daemon.on('close', () => log.info('daemon went away; the session goes on'));
+
+  // A socket the next daemon can reach us on: root-owned directory, mode 0600, made before the drop.
+  let sessionServer: net.Server | undefined;
+  try {
+    fs.mkdirSync(handoff.sessionDir, { recursive: true, mode: 0o700 });
+    const file = path.join(handoff.sessionDir, `${handoff.id}.sock`);
+    sessionServer = net.createServer(listen);
+    sessionServer.on('error', (err) => log.warn({ err }, 'session socket failed, a restarted daemon will not see this session'));
+    const old = process.umask(0o177);
+    sessionServer.listen(file, () => process.umask(old));
+  } catch (err) {
+    log.warn({ err }, 'cannot create the session socket, a restarted daemon will not see this session');
+  }
+
+  const grace = setTimeout(() => {
+    logAuthLine(log, graceTimeoutLine({ ip: normaliseClientAddress(handoff.remote.address), port: handoff.remote.port }));
+    client?.end();
+    finish('login grace time over');
+  }, Math.max(0, handoff.acceptedAt + cfg.LoginGraceTime * 1000 - Date.now()));
+  if (cfg.LoginGraceTime === 0) clearTimeout(grace);
+
+  server.on('connection', (c, info) => {
+    client = c;
+    c.on('error', (err: Error & { level?: string }) => log.debug({ err: err.message, level: err.level }, 'ssh protocol error'));
+    c.on('close', () => finish('connection closed'));
+    c.on('end', () => finish('connection ended'));
+    const auth = new Authenticator(cfg, { address: handoff.remote.address, port: handoff.remote.port }, log, (reason) => {
+      c.end();
+      finish(reason);
+    });
+    c.on('authentication', (ctx) => auth.handle(ctx));
+    c.on('ready', () => {
+      const ok = auth.success;
+      if (ok === undefined) {
+        c.end();
+        return;
+      }
+      clearTimeout(grace);
+      try {
+        dropPrivileges(ok.user.account);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, err instanceof PrivilegeDropError ? err.message : 'privilege drop failed');
+        c.end();
+        finish('privilege drop failed');
+        return;
+      }
+      user = ok.user.account.name;
+      authenticatedAt = Date.now();
+      broadcast({ op: 'authenticated', user });
+      const ctx: ConnectionContext = {
+        log,
+        account: ok.user.account,
+        peer: { remoteAddress: info.ip, remotePort: info.port, localAddress: handoff.local.address, localPort: handoff.local.port },
+        policy: channelPolicy(cfg, ok.options),
+        extraEnv: {},
+      };
+      attached = deps.attach(c, ctx, (kind, open) => {
+        channels[kind] = Math.max(0, (channels[kind] ?? 0) + (open ? 1 : -1));
+      });
+    });
+  });
+  socket.on('error', (err) => log.debug({ err: err.message }, 'connection socket error'));
+  server.injectSocket(socket);
+}
+
+function safeStatus(socket: net.Socket) {
+  try {
+    return mptcpStatus(socket);
+  } catch {
+    return null;
+  }
+}
