@@ -9,6 +9,8 @@ import type { MptcpPm, NetMonitor } from '../netlink/ports.js';
 import type { Logger } from '../util/logger.js';
 import { OwnershipStore } from './ownership-store.js';
 import { Reconciler, type PassResult } from './reconciler.js';
+import type { SshServer } from '../ssh/server/index.js';
+import type { SessionEvent } from '../ssh/server/sessions.js';
 
 /** What a Daemon is built from. */
 export interface DaemonOptions {
@@ -18,9 +20,11 @@ export interface DaemonOptions {
   log: Logger;
   makeNetMonitor(log: Logger): NetMonitor;
   makeMptcpPm(log: Logger): MptcpPm;
+  /** Where SSH session events go (the status publisher). */
+  onSessionEvent?(e: SessionEvent): void;
 }
 
-/** mpsshd: path manager today; SSH server and status API join it here. */
+/** mpsshd: the path manager and the SSH server. */
 export class Daemon {
   private config: Config;
   private readonly log: Logger;
@@ -28,6 +32,7 @@ export class Daemon {
   private readonly pm: MptcpPm;
   private readonly store: OwnershipStore;
   readonly reconciler: Reconciler;
+  ssh: SshServer | undefined;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(private readonly opts: DaemonOptions) {
@@ -53,6 +58,7 @@ export class Daemon {
     await this.pm.start();
     await this.net.start();
     await this.reconciler.start();
+    await this.startSsh();
     this.setState('running');
   }
 
@@ -74,7 +80,33 @@ export class Daemon {
     this.log.level = next.config.log.level;
     this.log.info({ file: next.file ?? '(built-in defaults)' }, 'configuration reloaded');
     this.reconciler.schedule('reload');
+    void this.reloadSsh();
     return true;
+  }
+
+  private async startSsh(): Promise<void> {
+    if (!this.config.ssh.Enabled || this.ssh !== undefined) return;
+    // Loaded only when serving SSH, so a path-manager-only daemon stays small.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { SshServer } = require('../ssh/server/index.js') as typeof import('../ssh/server/index.js');
+    this.ssh = new SshServer({
+      log: this.log,
+      config: this.config.ssh,
+      dataDir: this.config.dataDir,
+      runDir: this.config.stateDir,
+      logLevel: this.config.log.level,
+      onEvent: (e) => this.opts.onSessionEvent?.(e),
+    });
+    await this.ssh.start();
+  }
+
+  private async reloadSsh(): Promise<void> {
+    try {
+      if (this.ssh === undefined) await this.startSsh();
+      else await this.ssh.reload(this.config.ssh);
+    } catch (err) {
+      this.log.error({ err }, 'applying the SSH settings failed, ignoring');
+    }
   }
 
   /** The latest reconcile pass, for status. */
@@ -90,6 +122,7 @@ export class Daemon {
   async close(): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.setState('stopping');
+    await this.ssh?.close();
     this.reconciler.close();
     await this.reconciler.whenIdle();
     this.net.close();

@@ -110,7 +110,7 @@ export function runConnection(deps: WorkerDeps): void {
     if (finished) return;
     finished = true;
     clearTimeout(grace);
-    log.info({ reason }, `Connection closed by ${handoff.remote.address} port ${handoff.remote.port}${user ? ` (user ${user})` : ''}: ${reason}`);
+    log.info({ reason }, `Connection closed by ${normaliseClientAddress(handoff.remote.address)} port ${handoff.remote.port}${user ? ` (user ${user})` : ''}: ${reason}`);
     try {
       attached?.close();
     } catch (err) {

@@ -1,0 +1,46 @@
+/**
+ * Where to listen, from ListenAddress and Port as sshd reads them: an
+ * address without a port gets every Port; `host:port` and `[v6]:port` carry
+ * their own; no ListenAddress means every address, IPv4 and IPv6, on one
+ * dual-stack socket per port. Pure.
+ */
+import net from 'node:net';
+
+export interface ListenTarget {
+  /** Numeric address; undefined = every address (dual-stack "::", or 0.0.0.0 without IPv6). */
+  host?: string;
+  port: number;
+  /** IPV6_V6ONLY: set when "::" is listed beside an explicit IPv4 wildcard. */
+  ipv6Only: boolean;
+  /** As the user wrote it, for logs and the status. */
+  label: string;
+}
+
+export type TargetsResult = { ok: true; targets: ListenTarget[] } | { ok: false; error: string };
+
+function parseOne(word: string): { host: string; port?: number } | string {
+  const v6 = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(word);
+  if (v6) return { host: v6[1] as string, ...(v6[2] !== undefined ? { port: Number(v6[2]) } : {}) };
+  if (net.isIP(word) !== 0) return { host: word };
+  const v4 = /^([0-9.]+):(\d+)$/.exec(word);
+  if (v4 && net.isIPv4(v4[1] as string)) return { host: v4[1] as string, port: Number(v4[2]) };
+  return `ListenAddress "${word}": expected a numeric address, address:port or [v6-address]:port`;
+}
+
+/** The sockets to open for this ListenAddress/Port pair. */
+export function listenTargets(listenAddress: readonly string[], ports: readonly number[]): TargetsResult {
+  if (listenAddress.length === 0) return { ok: true, targets: ports.map((port) => ({ port, ipv6Only: false, label: `*:${port}` })) };
+  const out: ListenTarget[] = [];
+  for (const word of listenAddress) {
+    const p = parseOne(word);
+    if (typeof p === 'string') return { ok: false, error: p };
+    if (p.port !== undefined && (p.port < 1 || p.port > 65535)) return { ok: false, error: `ListenAddress "${word}": bad port` };
+    for (const port of p.port !== undefined ? [p.port] : ports) {
+      const label = net.isIPv6(p.host) ? `[${p.host}]:${port}` : `${p.host}:${port}`;
+      if (!out.some((t) => t.label === label)) out.push({ host: p.host, port, ipv6Only: false, label });
+    }
+  }
+  // "::" would also take IPv4 unless told not to; sshd sets V6ONLY on every IPv6 socket.
+  for (const t of out) if (t.host !== undefined && net.isIPv6(t.host)) t.ipv6Only = true;
+  return { ok: true, targets: out };
+}

@@ -1,0 +1,144 @@
+/**
+ * Worker processes started ahead of time, so that a login does not wait for
+ * Node.js to start (tens of milliseconds). Each waits, blocked, for one
+ * connection on its own socket pair. Workers run detached, in their own
+ * session, so that stopping or restarting mpsshd does not end the SSH
+ * sessions they serve; an idle worker exits when the daemon goes away.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { sendFd, socketPair } from '../../mptcp/fdpass.js';
+import { native } from '../../mptcp/native.js';
+import type { Logger } from '../../util/logger.js';
+import type { HandoffMessage } from './control-protocol.js';
+
+/** The worker's entry point, next to this file once compiled. */
+export const WORKER_SCRIPT = path.join(__dirname, 'worker-main.js');
+/** The handoff socket's descriptor number in the worker. */
+export const HANDOFF_FD = 3;
+
+interface Idle {
+  proc: ChildProcess;
+  fd: number;
+}
+
+/** A worker that now owns a connection; `control` is its JSON-lines channel. */
+export interface HandedOff {
+  pid: number;
+  control: net.Socket;
+}
+
+export class WorkerPool {
+  private readonly idle: Idle[] = [];
+  private closed = false;
+  private refill: NodeJS.Timeout | undefined;
+  private recentFailures = 0;
+
+  constructor(
+    private readonly log: Logger,
+    private size: number,
+    private readonly nodeArgs: string[] = ['--max-semi-space-size=1'],
+  ) {}
+
+  start(): void {
+    this.fill();
+  }
+
+  /** Changes the number of waiting workers (on reload). */
+  resize(size: number): void {
+    this.size = size;
+    while (this.idle.length > size) this.retire(this.idle.pop() as Idle);
+    this.fill();
+  }
+
+  /**
+   * Gives `socket` (accepted with pauseOnConnect, so no byte was read here)
+   * and its handoff message to a waiting worker, starting one if none waits.
+   * The daemon's copy of the connection is closed; the worker owns it.
+   */
+  handOff(socket: net.Socket, msg: HandoffMessage): HandedOff {
+    const w = this.idle.shift() ?? this.spawnWorker();
+    this.scheduleFill();
+    const connFd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+    try {
+      sendFd(w.fd, connFd, { timeoutMs: 2000 });
+      const body = Buffer.from(JSON.stringify(msg));
+      const head = Buffer.from(`${body.length.toString(16).padStart(8, '0')}\n`);
+      writeAll(w.fd, Buffer.concat([head, body]));
+    } catch (err) {
+      this.retire(w);
+      throw err;
+    }
+    socket.destroy();
+    const control = new net.Socket({ fd: w.fd, readable: true, writable: true });
+    return { pid: w.proc.pid ?? 0, control };
+  }
+
+  /** Stops the waiting workers; workers serving connections are not touched. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.refill);
+    for (const w of this.idle.splice(0)) this.retire(w);
+  }
+
+  private scheduleFill(): void {
+    if (this.refill !== undefined || this.closed) return;
+    // Outside the accept path: the connection being handed over comes first.
+    this.refill = setTimeout(() => {
+      this.refill = undefined;
+      this.fill();
+    }, this.recentFailures > 3 ? 5000 : 0);
+    this.refill.unref();
+  }
+
+  private fill(): void {
+    while (!this.closed && this.idle.length < this.size) {
+      try {
+        this.idle.push(this.spawnWorker());
+      } catch (err) {
+        this.log.error({ err }, 'cannot start an SSH worker process');
+        return;
+      }
+    }
+  }
+
+  private spawnWorker(): Idle {
+    const [mine, theirs] = socketPair();
+    let proc: ChildProcess;
+    try {
+      proc = spawn(process.execPath, [...this.nodeArgs, WORKER_SCRIPT], {
+        detached: true,
+        stdio: ['ignore', 'inherit', 'inherit', theirs],
+      });
+    } finally {
+      native().closeFd(theirs);
+    }
+    proc.unref();
+    const started = Date.now();
+    const entry: Idle = { proc, fd: mine };
+    proc.on('error', (err) => this.log.error({ err }, 'SSH worker process failed to start'));
+    proc.on('exit', (code, signal) => {
+      const i = this.idle.indexOf(entry);
+      if (i < 0) return;
+      // Died while waiting: not expected. Replace it, slowly if this repeats.
+      this.idle.splice(i, 1);
+      native().closeFd(entry.fd);
+      this.recentFailures = Date.now() - started < 2000 ? this.recentFailures + 1 : 0;
+      this.log.warn({ pid: proc.pid, code, signal }, 'idle SSH worker exited, starting another');
+      this.scheduleFill();
+    });
+    return entry;
+  }
+
+  private retire(w: Idle): void {
+    // Closing our end makes the worker's blocking receive fail with EPIPE; it then exits.
+    native().closeFd(w.fd);
+  }
+}
+
+function writeAll(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) off += fs.writeSync(fd, buf, off);
+}

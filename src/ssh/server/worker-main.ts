@@ -1,0 +1,69 @@
+/**
+ * Entry point of an SSH worker process. Everything is loaded first, then the
+ * process blocks until the daemon hands it a connection, so that the
+ * connection is served at once. One worker, one connection.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import type { SshConfig } from '../../config/ssh-schema.js';
+import { adoptSocket, receiveFd } from '../../mptcp/fdpass.js';
+import { hasCode } from '../../mptcp/errors.js';
+import { createLogger } from '../../util/logger.js';
+import { attachChannels } from './channels.js';
+import { handoffSchema, type HandoffMessage } from './control-protocol.js';
+import { HANDOFF_FD } from './pool.js';
+import { runConnection } from './worker.js';
+
+function readExactly(fd: number, n: number): Buffer {
+  const buf = Buffer.alloc(n);
+  let off = 0;
+  while (off < n) {
+    const got = fs.readSync(fd, buf, off, n - off, null);
+    if (got === 0) throw new Error('daemon closed the handoff socket');
+    off += got;
+  }
+  return buf;
+}
+
+function main(): void {
+  let connFd: number;
+  try {
+    connFd = receiveFd(HANDOFF_FD, { timeoutMs: -1 });
+  } catch (err) {
+    // EPIPE: the daemon closed our socket pair (stopping, or the pool shrank).
+    process.exit(hasCode(err, 'EPIPE', 'ECONNRESET') ? 0 : 1);
+  }
+  const len = parseInt(readExactly(HANDOFF_FD, 9).toString('latin1').trim(), 16);
+  if (!Number.isInteger(len) || len <= 0 || len > 1024 * 1024) process.exit(1);
+  const parsed = handoffSchema.safeParse(JSON.parse(readExactly(HANDOFF_FD, len).toString('utf8')));
+  if (!parsed.success) {
+    process.stderr.write(`mpsshd worker: bad handoff message: ${parsed.error.message}\n`);
+    process.exit(1);
+  }
+  const handoff = parsed.data as HandoffMessage;
+  const log = createLogger({ level: handoff.logLevel as 'info' }).child({ mod: 'ssh', session: handoff.id });
+  process.title = `mpsshd: ${handoff.remote.address} [session ${handoff.id}]`;
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'unexpected error in the SSH worker, ending the connection');
+    process.exit(1);
+  });
+  const socket = adoptSocket(connFd);
+  const daemon = new net.Socket({ fd: HANDOFF_FD, readable: true, writable: true });
+  // The daemon's death must not take the session with it.
+  process.on('SIGPIPE', () => {});
+  process.on('SIGHUP', () => {});
+  runConnection({
+    log,
+    handoff,
+    ssh: handoff.ssh as SshConfig,
+    socket,
+    daemon,
+    attach: attachChannels,
+    onDone: () => {
+      log.flush();
+      process.exit(0);
+    },
+  });
+}
+
+main();
