@@ -24,6 +24,8 @@ export interface HandoffMessage {
   /** Where the worker puts its session socket. */
   sessionDir: string;
   logLevel: string;
+  /** Bytes the daemon already read from the client (its identification line), base64. */
+  early: string;
 }
 
 export const handoffSchema = z.object({
@@ -37,6 +39,7 @@ export const handoffSchema = z.object({
   hostKeys: z.array(z.string()).min(1),
   sessionDir: z.string().startsWith('/'),
   logLevel: z.string(),
+  early: z.string().max(4096),
 });
 
 /** Daemon → worker. */

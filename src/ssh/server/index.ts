@@ -10,11 +10,12 @@ import type { SshConfig } from '../../config/ssh-schema.js';
 import { connectionTransport } from '../../mptcp/socket.js';
 import type { ListenerStatus } from '../../status/types.js';
 import type { Logger } from '../../util/logger.js';
-import { logAuthLine, normaliseClientAddress, shouldDropConnection, startupDroppedLine } from '../auth/index.js';
+import { graceTimeoutLine, logAuthLine, normaliseClientAddress, shouldDropConnection, startupDroppedLine } from '../auth/index.js';
 import type { HandoffMessage } from './control-protocol.js';
 import { loadHostKeys, type HostKey } from './host-keys.js';
 import { listenTargets } from './listen-targets.js';
 import { Listeners } from './listeners.js';
+import { checkClientIdent, MAX_IDENT, serverIdentLine, type IdentVerdict } from './ident.js';
 import { WorkerPool } from './pool.js';
 import { SessionRegistry, type SessionEvent } from './sessions.js';
 
@@ -39,6 +40,8 @@ export class SshServer {
   private pool: WorkerPool;
   readonly sessions: SessionRegistry;
   private state: 'up' | 'degraded' | 'disabled' = 'disabled';
+  /** Connections whose identification line is still awaited (they count for MaxStartups). */
+  private identPending = 0;
   private startError: string | undefined;
 
   constructor(private readonly opts: SshServerOptions) {
@@ -112,12 +115,38 @@ export class SshServer {
     const local = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
     socket.on('error', () => {});
     const peer = { ip: normaliseClientAddress(remote.address), port: remote.port };
-    const drop = shouldDropConnection(this.cfg.MaxStartups, this.sessions.unauthenticated(), Math.random());
+    const pending = this.sessions.unauthenticated() + this.identPending;
+    const drop = shouldDropConnection(this.cfg.MaxStartups, pending, Math.random());
     if (!drop.allowed) {
-      logAuthLine(this.log, startupDroppedLine(this.sessions.unauthenticated(), peer, { ip: normaliseClientAddress(local.address), port: local.port }));
+      logAuthLine(this.log, startupDroppedLine(pending, peer, { ip: normaliseClientAddress(local.address), port: local.port }));
       socket.destroy();
       return;
     }
+    this.identPending++;
+    // Our identification goes out at once, so clients that wait for it speak
+    // too; the worker's SSH stack is told not to send it again.
+    socket.write(serverIdentLine());
+    readIdent(socket, this.cfg.LoginGraceTime * 1000, (early, verdict) => {
+      this.identPending--;
+      if (verdict.state === 'need-more') {
+        logAuthLine(this.log, graceTimeoutLine(peer));
+        socket.destroy();
+        return;
+      }
+      if (verdict.state === 'bad') {
+        this.log.info({ event: 'bad-ident', remoteAddress: peer.ip, remotePort: peer.port }, `Bad protocol version identification from ${peer.ip} port ${peer.port}: ${verdict.reason}`);
+        socket.destroy();
+        return;
+      }
+      if (socket.destroyed) return;
+      this.handOff(socket, label, remote, local, peer, early);
+    });
+  }
+
+  private handOff(socket: net.Socket, label: string, remote: { address: string; port: number }, local: { address: string; port: number }, peer: { ip: string; port: number }, early: Buffer): void {
+    // Flowing mode emitted everything read so far; anything still buffered goes along too.
+    const rest = socket.readableLength > 0 ? (socket.read() as Buffer | null) : null;
+    if (rest) early = Buffer.concat([early, rest]);
     const id = crypto.randomBytes(8).toString('hex');
     let transport: 'mptcp' | 'tcp-fallback' = 'tcp-fallback';
     try {
@@ -136,7 +165,13 @@ export class SshServer {
       hostKeys: this.keys.map((k) => k.pem.toString('utf8')),
       sessionDir: this.sessions.sessionDir,
       logLevel: this.opts.logLevel,
+      early: early.toString('base64'),
     };
+    if (socket.writableLength > 0) {
+      // Our identification line is still queued in this process; it must reach the kernel before the descriptor moves.
+      socket.once('drain', () => this.handOff(socket, label, remote, local, peer, early));
+      return;
+    }
     try {
       const w = this.pool.handOff(socket, msg);
       this.sessions.adopt(id, w.control);
@@ -146,4 +181,30 @@ export class SshServer {
       socket.destroy();
     }
   }
+}
+
+/** Reads until the identification line is judged (or `waitMs` ends, 0 = no limit), then pauses the socket again. */
+function readIdent(socket: net.Socket, waitMs: number, done: (early: Buffer, verdict: IdentVerdict) => void): void {
+  let buf = Buffer.alloc(0);
+  let finished = false;
+  const finish = (verdict: IdentVerdict): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    socket.pause();
+    socket.off('data', onData);
+    socket.off('close', onClose);
+    done(buf, verdict);
+  };
+  const onData = (chunk: Buffer): void => {
+    buf = Buffer.concat([buf, chunk]);
+    const v = checkClientIdent(buf.subarray(0, MAX_IDENT + 1));
+    if (v.state !== 'need-more') finish(v);
+  };
+  const onClose = (): void => finish({ state: 'bad', reason: 'connection closed before identification' });
+  const timer = waitMs > 0 ? setTimeout(() => finish({ state: 'need-more' }), waitMs) : undefined;
+  timer?.unref();
+  socket.on('data', onData);
+  socket.on('close', onClose);
+  socket.resume();
 }

@@ -48,6 +48,8 @@ function main(): void {
     process.exit(1);
   });
   const socket = adoptSocket(connFd);
+  // What the daemon read to check the identification line goes back in front.
+  if (handoff.early !== '') socket.unshift(Buffer.from(handoff.early, 'base64'));
   const daemon = new net.Socket({ fd: HANDOFF_FD, readable: true, writable: true });
   // The daemon's death must not take the session with it.
   process.on('SIGPIPE', () => {});

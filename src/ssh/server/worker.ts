@@ -21,6 +21,7 @@ import { daemonRequestSchema, type HandoffMessage, type SessionReport } from './
 import { jsonLines, type JsonLines } from './json-lines.js';
 import { dropPrivileges, PrivilegeDropError } from './privileges.js';
 import { graceTimeoutLine, logAuthLine, normaliseClientAddress } from '../auth/index.js';
+import { SERVER_SOFTWARE, serverIdentLine } from './ident.js';
 
 /** What serves the channels of an authenticated connection (sessions, forwarding). */
 export type AttachChannels = (client: Connection, ctx: ConnectionContext, counts: (kind: string, open: boolean) => void) => { close(): void };
@@ -77,7 +78,7 @@ export function runConnection(deps: WorkerDeps): void {
   const server = new ssh2.Server({
     hostKeys: handoff.hostKeys.map((k) => Buffer.from(k)),
     algorithms: algos.algorithms,
-    ident: 'mpsshd',
+    ident: SERVER_SOFTWARE,
     ...applyKeepalive(cfg),
   } as ssh2.ServerConfig);
 
@@ -207,7 +208,22 @@ export function runConnection(deps: WorkerDeps): void {
     });
   });
   socket.on('error', (err) => log.debug({ err: err.message }, 'connection socket error'));
+  skipFirstWrite(socket, serverIdentLine());
   server.injectSocket(socket);
+}
+
+/**
+ * The daemon already sent our identification line on accept; ssh2 sends it
+ * as its first write (and hashes it into the key exchange, so it must be
+ * byte-identical). Drop exactly that write.
+ */
+function skipFirstWrite(socket: net.Socket, expected: Buffer): void {
+  const original = socket.write;
+  socket.write = function (this: net.Socket, data: unknown, ...rest: unknown[]) {
+    socket.write = original;
+    if (Buffer.isBuffer(data) && data.equals(expected)) return true;
+    throw new Error('ssh2 did not start with the expected identification line');
+  } as typeof socket.write;
 }
 
 function safeStatus(socket: net.Socket) {

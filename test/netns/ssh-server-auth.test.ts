@@ -1,0 +1,163 @@
+/**
+ * mpsshd's SSH server against the real OpenSSH client, on loopback in a
+ * test namespace: logins, every authentication refusal, the privilege drop,
+ * and the pre-authentication limits.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { Netns, waitFor } from '../helpers/netns.js';
+import { netnsUnavailableReason } from '../helpers/require-netns.js';
+import { startMpsshdSsh, run, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
+import { createTestUser, type TestUser } from '../helpers/test-user.js';
+
+const skip = netnsUnavailableReason();
+const NO_PM = 'pathManager:\n  enabled: false';
+
+let ns: Netns;
+let root: MpsshdSsh;
+let user: TestUser;
+
+function ssh(srv: MpsshdSsh, login: string, command: string, extra: string[] = []) {
+  return run(ns, 'ssh', [...srv.clientOptions, ...extra, `${login}@127.0.0.1`, command]);
+}
+
+before(async () => {
+  if (skip) return;
+  ns = Netns.create('sshauth');
+  root = await startMpsshdSsh(ns, { port: 22, extraYaml: NO_PM });
+  user = createTestUser();
+});
+
+after(async () => {
+  if (skip) return;
+  await root?.stop();
+  user?.remove();
+  ns?.close();
+});
+
+test('root logs in with a key: command output, exit status, and an sshd-style log line', { skip: skip ?? false }, async () => {
+  const r = await ssh(root, 'root', 'echo hello; exit 7');
+  assert.equal(r.stdout, 'hello\n');
+  assert.equal(r.code, 7, r.stderr);
+  const line = await root.daemon.waitForLog('accepted', (l) => l.event === 'auth-accepted');
+  assert.match(String(line.msg), /^Accepted publickey for root from 127\.0\.0\.1 port \d+ ssh2: ED25519 SHA256:[A-Za-z0-9+/]{43}$/);
+});
+
+test('a key not in authorized_keys is refused and logged with its fingerprint', { skip: skip ?? false }, async () => {
+  const other = path.join(root.dir, 'other');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+  const opts = root.clientOptions.map((o) => (o === root.clientKey ? other : o));
+  const r = await run(ns, 'ssh', [...opts, '-o', 'IdentitiesOnly=yes', 'root@127.0.0.1', 'true']);
+  assert.equal(r.code, 255);
+  assert.match(r.stderr, /Permission denied \(publickey\)/);
+  const fp = execFileSync('ssh-keygen', ['-l', '-f', `${other}.pub`], { encoding: 'utf8' }).split(' ')[1];
+  await root.daemon.waitForLog('failed line', (l) => l.event === 'auth-failed' && l.fingerprint === fp);
+});
+
+test('from= in authorized_keys refuses a client from elsewhere', { skip: skip ?? false }, async () => {
+  const saved = fs.readFileSync(root.authorizedKeys, 'utf8');
+  fs.writeFileSync(root.authorizedKeys, `from="10.9.9.9" ${saved}`);
+  try {
+    const r = await ssh(root, 'root', 'true');
+    assert.equal(r.code, 255);
+    await root.daemon.waitForLog('from= refusal', (l) => typeof l.msg === 'string' && l.msg.includes('not from a permitted host'));
+  } finally {
+    fs.writeFileSync(root.authorizedKeys, saved);
+  }
+});
+
+test('a user logs in as themselves: the session and the worker run with the user ids', { skip: skip ?? false }, async () => {
+  user.authorize(root.clientPub);
+  const r = await ssh(root, user.name, 'id -u; id -g; ps -o uid= -p $PPID; pwd; echo $HOME $USER $LOGNAME $SHELL');
+  assert.equal(r.code, 0, r.stderr);
+  const [uid, gid, workerUid, cwd, env] = r.stdout.split('\n');
+  assert.equal(Number(uid), user.uid);
+  assert.equal(Number(gid), user.gid);
+  assert.equal(Number(workerUid?.trim()), user.uid, 'the worker dropped to the user');
+  assert.equal(cwd, user.home);
+  assert.equal(env, `${user.home} ${user.name} ${user.name} /bin/bash`);
+});
+
+test('StrictModes: authorized_keys writable by others refuses the login', { skip: skip ?? false }, async () => {
+  const strict = await startMpsshdSsh(ns, { port: 2201, extraYaml: NO_PM, sshYaml: ['StrictModes: yes'] });
+  try {
+    user.authorize(strict.clientPub, { fileMode: 0o666 });
+    const bad = await ssh(strict, user.name, 'true');
+    assert.equal(bad.code, 255);
+    await strict.daemon.waitForLog('bad modes', (l) => l.event === 'key-file-refused' && String(l.msg).includes('bad ownership or modes'));
+    user.authorize(strict.clientPub, { fileMode: 0o600 });
+    const good = await ssh(strict, user.name, 'true');
+    assert.equal(good.code, 0, good.stderr);
+  } finally {
+    await strict.stop();
+  }
+});
+
+test('PermitRootLogin no refuses root even with a good key', { skip: skip ?? false }, async () => {
+  const noRoot = await startMpsshdSsh(ns, { port: 2202, extraYaml: NO_PM, args: ['-o', 'PermitRootLogin=no'] });
+  try {
+    const r = await ssh(noRoot, 'root', 'true');
+    assert.equal(r.code, 255);
+    await noRoot.daemon.waitForLog('root refused', (l) => l.event === 'root-refused');
+  } finally {
+    await noRoot.stop();
+  }
+});
+
+test('LoginGraceTime ends a connection that never authenticates', { skip: skip ?? false }, async () => {
+  const quick = await startMpsshdSsh(ns, { port: 2203, extraYaml: NO_PM, sshYaml: ['LoginGraceTime: 1'] });
+  try {
+    const start = Date.now();
+    const out = await run(ns, 'python3', ['-c', [
+      'import socket,time',
+      's=socket.create_connection(("127.0.0.1",2203))',
+      'print(s.recv(100).decode().strip())',
+      's.settimeout(10)',
+      'print(len(s.recv(100)))',
+    ].join('\n')]);
+    const elapsed = Date.now() - start;
+    assert.match(out.stdout, /^SSH-2\.0-mpsshd/);
+    assert.match(out.stdout, /\n0\n$/, 'the server closed the connection');
+    assert.ok(elapsed < 5000, `closed after ${elapsed} ms`);
+    await quick.daemon.waitForLog('grace line', (l) => l.event === 'grace-timeout');
+  } finally {
+    await quick.stop();
+  }
+});
+
+test('200 garbage and silent connections, then a login still succeeds quickly and the daemon stays up', { skip: skip ?? false }, async () => {
+  const sockets: net.Socket[] = [];
+  await new Promise<void>((resolve) => {
+    // Connections from inside the namespace: the daemon listens there.
+    let left = 200;
+    const helper = ns.spawn('python3', ['-c', [
+      'import socket,sys,time',
+      'socks=[]',
+      'for i in range(200):',
+      '  try:',
+      '    s=socket.create_connection(("127.0.0.1",22),timeout=2)',
+      '    if i%2==0: s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n"+bytes(range(256))*8)',
+      '    socks.append(s)',
+      '  except Exception as e: pass',
+      'print(len(socks)); sys.stdout.flush()',
+      'time.sleep(3)',
+      '[s.close() for s in socks]',
+    ].join('\n')]);
+    helper.on('exit', () => resolve());
+    void left;
+    void sockets;
+  });
+  const start = Date.now();
+  const r = await waitFor('login after the flood', async () => {
+    const x = await ssh(root, 'root', 'echo ok');
+    return x.code === 0 ? x : null;
+  }, 20_000, 200);
+  assert.equal(r.stdout, 'ok\n');
+  const elapsed = Date.now() - start;
+  assert.ok(elapsed < 5000, `login took ${elapsed} ms after the flood`);
+  assert.equal(root.daemon.proc.exitCode, null, 'daemon still running');
+});
