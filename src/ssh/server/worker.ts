@@ -169,7 +169,16 @@ export function runConnection(deps: WorkerDeps): void {
 
   server.on('connection', (c, info) => {
     client = c;
-    c.on('error', (err: Error & { level?: string }) => log.debug({ err: err.message, level: err.level }, 'ssh protocol error'));
+    c.on('error', (err: Error & { level?: string }) => {
+      if (err.level === 'client-timeout') {
+        // ssh2 only half-closes; a frozen client never answers that, so close for real.
+        const ip = normaliseClientAddress(handoff.remote.address);
+        log.info({ event: 'client-timeout', user, remoteAddress: ip, remotePort: handoff.remote.port }, `Timeout, client not responding from user ${user || '(unknown)'} ${ip} port ${handoff.remote.port}`);
+        finish('keepalive timeout');
+        return;
+      }
+      log.debug({ err: err.message, level: err.level }, 'ssh protocol error');
+    });
     c.on('close', () => finish('connection closed'));
     c.on('end', () => finish('connection ended'));
     const auth = new Authenticator(cfg, { address: handoff.remote.address, port: handoff.remote.port }, log, (reason) => {

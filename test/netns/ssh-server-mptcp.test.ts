@@ -1,0 +1,125 @@
+/**
+ * mpsshd serving OpenSSH (through mpssh) over MPTCP with two paths: two
+ * subflows, the session outliving its primary path and a restart of the
+ * daemon, and keepalive ending a frozen client.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { waitFor } from '../helpers/netns.js';
+import { netnsUnavailableReason } from '../helpers/require-netns.js';
+import { startMpsshdSsh, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
+import { ssSubflows, twoPaths, type TwoPaths } from '../helpers/topology.js';
+
+const skip = netnsUnavailableReason();
+const MPSSH = path.resolve(__dirname, '../../../bin/mpssh.js');
+
+let topo: TwoPaths;
+let srv: MpsshdSsh;
+
+before(async () => {
+  if (skip) return;
+  topo = twoPaths({ subnet: 31 });
+  topo.client.ipSync('mptcp', 'endpoint', 'add', topo.clientAddrs[1], 'dev', 'eth1', 'subflow');
+  topo.client.ipSync('mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '2');
+  srv = await startMpsshdSsh(topo.server, { port: 22, sshYaml: ['ClientAliveInterval: 1', 'ClientAliveCountMax: 2'] });
+});
+
+after(async () => {
+  if (skip) return;
+  await srv?.stop();
+  topo?.close();
+});
+
+/** ssh through mpssh from the client namespace; lines of stdout are time-stamped as they arrive. */
+function session(command: string): { child: ChildProcess; lines: { at: number; text: string }[]; done: Promise<{ code: number | null; stderr: string }> } {
+  const child = topo.client.spawn(process.execPath, [MPSSH, ...srv.clientOptions, `root@${topo.serverAddrs[0]}`, command]);
+  const lines: { at: number; text: string }[] = [];
+  let buf = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => {
+    buf += c;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      lines.push({ at: Date.now(), text: buf.slice(0, nl) });
+      buf = buf.slice(nl + 1);
+    }
+  });
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const done = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+  return { child, lines, done };
+}
+
+function largestGap(lines: { at: number }[]): number {
+  let gap = 0;
+  for (let i = 1; i < lines.length; i++) gap = Math.max(gap, (lines[i]?.at ?? 0) - (lines[i - 1]?.at ?? 0));
+  return gap;
+}
+
+const TICKER = 'for i in $(seq 1 40); do echo $i; sleep 0.1; done; exit 0';
+
+test('a session over MPTCP uses both paths and returns the exit status', { skip: skip ?? false }, async () => {
+  const s = session('echo started; sleep 2; echo done; exit 4');
+  await waitFor('first line', () => s.lines.length > 0, 10_000);
+  const subflows = await waitFor('two subflows on the client', () => ssSubflows(topo.client).find((n) => n >= 1), 5000);
+  assert.ok(subflows >= 1, 'one additional subflow besides the initial one');
+  const r = await s.done;
+  assert.equal(r.code, 4, r.stderr);
+  assert.deepEqual(s.lines.map((l) => l.text), ['started', 'done']);
+  const accepted = srv.daemon.logs.find((l) => l.event === 'auth-accepted');
+  assert.ok(accepted, 'login logged');
+  const conn = srv.daemon.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('Connection from') && l.transport === 'mptcp');
+  assert.ok(conn, 'the server saw an MPTCP connection');
+});
+
+test('the session lives on when its primary path goes down', { skip: skip ?? false }, async () => {
+  const s = session(TICKER);
+  await waitFor('ticking', () => s.lines.length >= 5, 10_000);
+  await waitFor('second subflow', () => ssSubflows(topo.client).some((n) => n >= 1), 5000);
+  topo.client.ipSync('link', 'set', 'eth0', 'down');
+  try {
+    const r = await s.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(s.lines.length, 40);
+    const gap = largestGap(s.lines);
+    assert.ok(gap < 1500, `largest gap ${gap} ms`);
+  } finally {
+    topo.client.ipSync('link', 'set', 'eth0', 'up');
+    topo.client.ipSync('route', 'replace', 'default', 'via', topo.serverAddrs[0], 'dev', 'eth0');
+  }
+});
+
+test('the session survives a restart of mpsshd, and the new daemon knows it', { skip: skip ?? false }, async () => {
+  const s = session(TICKER);
+  await waitFor('ticking', () => s.lines.length >= 5, 10_000);
+  await srv.restart();
+  await srv.daemon.waitForLog('session found again', (l) => typeof l.msg === 'string' && l.msg.startsWith('found 1 SSH session'), 5000);
+  const r = await s.done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(s.lines.length, 40, 'every line arrived');
+  // The restarted daemon also serves new logins.
+  const again = session('echo again');
+  assert.equal((await again.done).code, 0);
+  assert.deepEqual(again.lines.map((l) => l.text), ['again']);
+});
+
+test('keepalive ends the connection of a frozen client and its command', { skip: skip ?? false }, async () => {
+  const s = session('echo up; exec sleep 60');
+  await waitFor('session up', () => s.lines.length > 0, 10_000);
+  const since = srv.daemon.logs.length;
+  // mpssh runs ssh as its child: freeze them both.
+  topo.client.execSync('pkill', ['-STOP', '-P', String(s.child.pid)]);
+  s.child.kill('SIGSTOP');
+  try {
+    // ClientAliveInterval 1 × ClientAliveCountMax 2: gone after about 3 s.
+    await srv.daemon.waitForLog('closed by keepalive', (l) => srv.daemon.logs.indexOf(l) >= since && typeof l.msg === 'string' && l.msg.startsWith('Connection closed by') && String(l.msg).includes('user root'), 8000);
+    await waitFor('sleep gone', () => {
+      const ps = topo.server.execSync('sh', ['-c', 'pgrep -f "^sleep 60$" || true']).trim();
+      return ps === '' ? true : null;
+    }, 5000);
+  } finally {
+    topo.client.execSync('sh', ['-c', `pkill -KILL -P ${s.child.pid} || true`]);
+    s.child.kill('SIGKILL');
+  }
+});
