@@ -4,7 +4,8 @@
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type LoadOptions } from './config/loader.js';
 import { hasNetAdmin } from './daemon/capabilities.js';
 import { parseDaemonArgs, UsageError, USAGE } from './daemon/cli.js';
-import { Daemon } from './daemon/daemon.js';
+import { Daemon, statusActions } from './daemon/daemon.js';
+import { StatusPublisher } from './daemon/status.js';
 import { MptcpPmClient } from './netlink/mptcp-pm.js';
 import { RtnlMonitor } from './netlink/rtnetlink.js';
 import { createLogger } from './util/logger.js';
@@ -54,7 +55,10 @@ async function main(argv: string[]): Promise<void> {
     log,
     makeNetMonitor: (l) => new RtnlMonitor(l),
     makeMptcpPm: (l) => new MptcpPmClient(l),
+    onSessionEvent: (e) => publisher.onSession(e),
   });
+  const publisher = new StatusPublisher(log.child({ mod: 'status' }), statusActions(daemon));
+  daemon.reconciler.on('pass', (r) => publisher.onPass(r));
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'unexpected error, exiting');
     process.exit(1);

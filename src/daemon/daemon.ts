@@ -8,7 +8,9 @@ import type { Config } from '../config/schema.js';
 import type { MptcpPm, NetMonitor } from '../netlink/ports.js';
 import type { Logger } from '../util/logger.js';
 import { OwnershipStore } from './ownership-store.js';
-import { Reconciler, type PassResult } from './reconciler.js';
+import { Reconciler, type EndpointView, type PassResult } from './reconciler.js';
+import type { DesiredEndpoint } from './policy.js';
+import type { StatusActions } from './status.js';
 import type { SshServer } from '../ssh/server/index.js';
 import type { SessionEvent } from '../ssh/server/sessions.js';
 
@@ -33,6 +35,8 @@ export class Daemon {
   private readonly store: OwnershipStore;
   readonly reconciler: Reconciler;
   ssh: SshServer | undefined;
+  /** Backup flags set at runtime through the API, by address; they last until the next restart. */
+  private readonly backupOverrides = new Map<string, boolean>();
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(private readonly opts: DaemonOptions) {
@@ -47,6 +51,7 @@ export class Daemon {
       store: this.store,
       log: this.log,
       config: () => this.config.pathManager,
+      adjust: (desired) => applyBackupOverrides(desired, this.backupOverrides),
     });
   }
 
@@ -109,6 +114,27 @@ export class Daemon {
     }
   }
 
+  /**
+   * Sets or clears an endpoint's backup flag at runtime (the API's PATCH).
+   * Only mpsshd's own endpoints; the override holds until the next restart.
+   */
+  async setEndpointBackup(id: number, backup: boolean): Promise<EndpointView> {
+    const ep = this.reconciler.lastPass?.endpoints.find((e) => e.id === id);
+    if (!ep) throw Object.assign(new Error(`no endpoint ${id}`), { code: 'not-found' });
+    if (ep.owner !== 'mpsshd') throw Object.assign(new Error(`endpoint ${id} (${ep.address}) belongs to another manager`), { code: 'foreign' });
+    this.backupOverrides.set(ep.address, backup);
+    const pass = await new Promise<PassResult>((resolve) => {
+      this.reconciler.once('pass', resolve);
+      this.reconciler.schedule('api');
+    });
+    const now = pass.endpoints.find((e) => e.address === ep.address);
+    if (!now || now.flags.includes('backup') !== backup) {
+      throw Object.assign(new Error(`the kernel did not take the change: ${pass.errors.join('; ') || 'endpoint missing'}`), { code: 'kernel' });
+    }
+    this.log.info({ address: ep.address, backup }, `endpoint ${ep.address}: backup ${backup ? 'on' : 'off'} (set through the API)`);
+    return now;
+  }
+
   /** The latest reconcile pass, for status. */
   lastPass(): PassResult | null {
     return this.reconciler.lastPass;
@@ -134,4 +160,32 @@ export class Daemon {
     this.log.debug(`daemon: ${this.state} -> ${next}`);
     this.state = next;
   }
+}
+
+/** The policy's endpoints with the runtime backup overrides applied. Pure. */
+export function applyBackupOverrides(desired: DesiredEndpoint[], overrides: ReadonlyMap<string, boolean>): DesiredEndpoint[] {
+  if (overrides.size === 0) return desired;
+  return desired.map((d) => {
+    const want = overrides.get(d.address);
+    if (want === undefined || d.flags.includes('backup') === want) return d;
+    let flags = want ? [...d.flags, 'backup' as const] : d.flags.filter((f) => f !== 'backup');
+    if (!flags.includes('subflow') && !flags.includes('signal') && !flags.includes('backup')) flags = ['subflow'];
+    const order = ['signal', 'subflow', 'backup', 'fullmesh'];
+    flags.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    return { ...d, flags };
+  });
+}
+
+/** The daemon's side of the status API's changing routes and live data. */
+export function statusActions(daemon: Daemon): StatusActions {
+  return {
+    reload: async () => {
+      if (!daemon.reload()) throw Object.assign(new Error('the configuration is invalid; the running one is kept (see the log)'), { code: 'bad-config' });
+      return { changed: true };
+    },
+    setEndpointBackup: (id, backup) => daemon.setEndpointBackup(id, backup),
+    closeSession: async (id) => daemon.ssh?.sessions.close(id, 'closed through the API') ?? false,
+    ssh: () => daemon.ssh?.status() ?? { state: 'disabled', listeners: [] },
+    sessions: () => daemon.ssh?.sessions.list() ?? [],
+  };
 }

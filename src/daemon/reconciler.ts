@@ -18,7 +18,7 @@ import { desiredLimits, fitToSlots, KERNEL_MAX_ENDPOINTS, linkUsable, policy, ty
 import { Warnings, type Warning } from './warnings.js';
 
 /** What caused a pass. */
-export type Trigger = 'start' | 'link' | 'address' | 'route' | 'overrun' | 'family' | 'reload' | 'timer' | 'hold-expired' | 'retry';
+export type Trigger = 'start' | 'link' | 'address' | 'route' | 'overrun' | 'family' | 'reload' | 'timer' | 'hold-expired' | 'retry' | 'api';
 
 /** A kernel endpoint as the status reports it. */
 export interface EndpointView extends KernelEndpoint {
@@ -41,6 +41,8 @@ export interface PassResult {
   limits: Limits | null;
   warnings: Warning[];
   mptcpAvailable: boolean;
+  /** The links, addresses and routes this pass decided from. */
+  net?: NetSnapshot;
 }
 
 /** What the reconciler needs from the rest of the daemon. */
@@ -50,6 +52,8 @@ export interface ReconcilerDeps {
   store: OwnershipStore;
   log: Logger;
   config(): PathManagerConfig;
+  /** Last say over the policy's wish (runtime overrides such as the API's backup flag). */
+  adjust?(desired: DesiredEndpoint[]): DesiredEndpoint[];
   now?(): number;
 }
 
@@ -198,7 +202,9 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult] }> {
     const snap = await this.deps.net.snapshot();
     const now = this.now();
     this.trackLinkState(snap, now);
+    result.net = snap;
     const pol = cfg.enabled ? policy(cfg, snap, { now, downSince: this.downSince }) : { desired: [], excluded: [] };
+    if (this.deps.adjust) pol.desired = this.deps.adjust(pol.desired);
     this.armHoldTimer(cfg, now);
     if (!pm.available) {
       result.excluded = pol.excluded;

@@ -79,8 +79,8 @@ export type StatusEvent = { seq: number; at: number } & (
   | { type: 'endpoint-added' | 'endpoint-removed'; id: number; address: string; ifname?: string }
   | { type: 'subflow-established' | 'subflow-closed'; session: string; local: string; remote: string; ifname?: string }
   | { type: 'session-opened' | 'session-closed'; session: string; user: string; remote: string }
-  | { type: 'session-sample'; session: string; at: number; subflows: { ifname?: string; local: string; bytesSent?: number; bytesReceived?: number }[] }
-  | { type: 'reconcile'; seq: number; durationMs: number; changes: number; errors: number }
+  | { type: 'session-sample'; session: string; sampledAt: number; subflows: { ifname?: string; local: string; bytesSent?: number; bytesReceived?: number }[] }
+  | { type: 'reconcile'; pass: number; durationMs: number; changes: number; errors: number }
 );
 
 /** What the daemon offers the status API. */
