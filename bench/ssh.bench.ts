@@ -1,0 +1,147 @@
+/**
+ * mpsshd's SSH server against the system's OpenSSH sshd, both in one
+ * namespace on loopback, measured in the same run:
+ *  - bulk throughput (server to client) with chacha20-poly1305 and aes128-gcm;
+ *  - handshakes per second until the first command output (sequential logins);
+ *  - memory of one idle session: PSS of the processes that serve it.
+ * Figures are reported as ratios to sshd's.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { Netns } from '../test/helpers/netns.js';
+import { startSshd } from '../test/helpers/sshd.js';
+import { startMpsshdSsh } from '../test/helpers/mpsshd-ssh.js';
+import { summary } from './stats.js';
+
+const MIB = 1024 * 1024;
+const BULK_MIB = Number(process.env.MPSSH_BENCH_BULK_MIB ?? 512);
+const ROUNDS = 3;
+const LOGINS = 30;
+
+interface Target {
+  name: string;
+  opts: string[];
+  dest: string;
+}
+
+function runSsh(ns: Netns, t: Target, extra: string[], command: string): Promise<{ ms: number; bytes: number; code: number | null }> {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const child = ns.spawn('ssh', [...t.opts, ...extra, t.dest, command]);
+    let bytes = 0;
+    child.stdout?.on('data', (c: Buffer) => (bytes += c.length));
+    child.on('exit', (code) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, bytes, code }));
+  });
+}
+
+/** First byte of output: the login is complete and the command ran. */
+function timeToFirstOutput(ns: Netns, t: Target): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = ns.spawn('ssh', [...t.opts, t.dest, 'echo x']);
+    child.stdout?.once('data', () => resolve(Number(process.hrtime.bigint() - t0) / 1e6));
+    child.on('exit', (code) => (code !== 0 ? reject(new Error(`${t.name}: ssh exited ${code}`)) : undefined));
+  });
+}
+
+function pss(pid: number): number {
+  const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  return Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1] ?? 0) / 1024;
+}
+
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  let kids: string;
+  try {
+    kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  } catch {
+    return out;
+  }
+  for (const k of kids.split(/\s+/).filter(Boolean).map(Number)) out.push(k, ...descendants(k));
+  return out;
+}
+
+/** PSS (MiB) of the server-side processes of one idle session, found as the parents of its marker `sleep`. */
+async function idleSessionPss(ns: Netns, t: Target, rootPid: (sleepPid: number) => number): Promise<{ mib: number; processes: number }> {
+  const marker = `${Math.floor(Math.random() * 1e6) + 1000}`;
+  const child = ns.spawn('ssh', [...t.opts, t.dest, `exec sleep ${marker}`]);
+  try {
+    let sleepPid = 0;
+    for (let i = 0; i < 100 && sleepPid === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      sleepPid = Number(execFileSync('sh', ['-c', `pgrep -xf "sleep ${marker}" || true`], { encoding: 'utf8' }).trim().split('\n')[0] || 0);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const top = rootPid(sleepPid);
+    const pids = [top, ...descendants(top)];
+    return { mib: Math.round(pids.reduce((a, p) => a + pss(p), 0) * 10) / 10, processes: pids.length };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+function parentOf(pid: number): number {
+  return Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+}
+
+export async function bench(): Promise<Record<string, unknown>> {
+  const ns = Netns.create('bssh');
+  const sshd = await startSshd(ns, 2222);
+  const mp = await startMpsshdSsh(ns, { port: 22, extraYaml: 'pathManager:\n  enabled: false', sshYaml: ['PreforkWorkers: 2'] });
+  try {
+    const targets: Target[] = [
+      { name: 'sshd', opts: [...sshd.clientOptions, '-p', '2222'], dest: `${sshd.user}@127.0.0.1` },
+      { name: 'mpsshd', opts: mp.clientOptions, dest: 'root@127.0.0.1' },
+    ];
+    const throughput: Record<string, Record<string, number[]>> = {};
+    for (const cipher of ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com']) {
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const t of targets) {
+          const r = await runSsh(ns, t, ['-c', cipher], `head -c ${BULK_MIB * MIB} /dev/zero`);
+          if (r.code !== 0 || r.bytes !== BULK_MIB * MIB) throw new Error(`${t.name} ${cipher}: exit ${r.code}, ${r.bytes} bytes`);
+          ((throughput[cipher] ??= {})[t.name] ??= []).push((r.bytes * 8) / (r.ms / 1000) / 1e9);
+        }
+      }
+    }
+    const bulk = Object.fromEntries(
+      Object.entries(throughput).map(([cipher, by]) => {
+        const best = (n: string) => Math.max(...(by[n] ?? [0]));
+        return [cipher, { sshdGbps: round2(best('sshd')), mpsshdGbps: round2(best('mpsshd')), ratio: round2(best('mpsshd') / best('sshd')), samples: by }];
+      }),
+    );
+    const logins: Record<string, number[]> = { sshd: [], mpsshd: [] };
+    for (let i = 0; i < LOGINS; i++) for (const t of targets) logins[t.name]?.push(await timeToFirstOutput(ns, t));
+    const rate = (v: number[]) => 1000 / (v.reduce((a, b) => a + b, 0) / v.length);
+    const handshakes = {
+      sshdPerSecond: round2(rate(logins.sshd ?? [])),
+      mpsshdPerSecond: round2(rate(logins.mpsshd ?? [])),
+      ratio: round2(rate(logins.mpsshd ?? []) / rate(logins.sshd ?? [])),
+      sshdMs: summary(logins.sshd ?? []),
+      mpsshdMs: summary(logins.mpsshd ?? []),
+    };
+    // sshd: the per-connection sshd (child of the listener) and what it forked.
+    const sshdMem = await idleSessionPss(ns, targets[0] as Target, (s) => {
+      let p = s;
+      while (parentOf(p) !== sshd.proc.pid && parentOf(p) > 1) p = parentOf(p);
+      return p;
+    });
+    // mpsshd: the worker process (the sleep's parent) and its children.
+    const mpMem = await idleSessionPss(ns, targets[1] as Target, (s) => parentOf(s));
+    return {
+      bulkMiB: BULK_MIB,
+      bulk,
+      handshakes,
+      idleSessionPssMiB: { sshd: sshdMem, mpsshd: mpMem, ratio: round2(mpMem.mib / sshdMem.mib) },
+      note: 'both servers on loopback in one namespace; mpsshd over MPTCP (one subflow), sshd over TCP',
+    };
+  } finally {
+    await mp.stop();
+    sshd.stop();
+    ns.close();
+  }
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
