@@ -9,7 +9,8 @@ import { requireNetns } from '../helpers/require-netns.js';
 import { MPSSHD, startDaemon } from '../helpers/daemon-process.js';
 import { ipEndpoints, twoPaths } from '../helpers/topology.js';
 
-const ETH = 'pathManager:\n  interfaces:\n    - { match: "eth*" }\n';
+// Path manager only: these tests are about endpoints, not SSH.
+const ETH = 'ssh:\n  Enabled: no\npathManager:\n  interfaces:\n    - { match: "eth*" }\n';
 
 test('mpsshd -t accepts the shipped example and reports a broken file with line and key', () => {
   const example = path.resolve(__dirname, '../../../etc/mpsshd.yaml');
