@@ -217,6 +217,8 @@ export function runConnection(deps: WorkerDeps): void {
     });
   });
   socket.on('error', (err) => log.debug({ err: err.message }, 'connection socket error'));
+  // Keystrokes and prompts must not wait for Nagle (sshd sets TCP_NODELAY on interactive sessions too).
+  socket.setNoDelay(true);
   skipFirstWrite(socket, serverIdentLine());
   server.injectSocket(socket);
 }
