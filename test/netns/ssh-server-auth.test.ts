@@ -161,3 +161,22 @@ test('200 garbage and silent connections, then a login still succeeds quickly an
   assert.ok(elapsed < 5000, `login took ${elapsed} ms after the flood`);
   assert.equal(root.daemon.proc.exitCode, null, 'daemon still running');
 });
+
+test('a port held by another server is one log line, the daemon keeps running, and the listener comes up once the port is free', { skip: skip ?? false }, async () => {
+  // Something else holds the port, as OpenSSH's sshd would hold 22.
+  const holder = ns.spawn('python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET6)\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(("::",2204))\ns.listen()\nprint("held",flush=True)\ntime.sleep(60)']);
+  await new Promise<void>((resolve) => holder.stdout?.once('data', () => resolve()));
+  const busy = await startMpsshdSsh(ns, { port: 2204, extraYaml: NO_PM });
+  try {
+    const line = await busy.daemon.waitForLog('cannot listen', (l) => typeof l.msg === 'string' && l.msg.startsWith('cannot listen for SSH'));
+    assert.match(String(line.msg), /\*:2204 is in use by another program .*retrying every 10 s, the path manager keeps running/);
+    assert.equal(busy.daemon.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('cannot listen for SSH')).length, 1, 'one line, not one per retry');
+    holder.kill('SIGKILL');
+    await busy.daemon.waitForLog('listener up after retry', (l) => typeof l.msg === 'string' && l.msg.includes('is up after'), 15_000);
+    const r = await ssh(busy, 'root', 'echo served');
+    assert.equal(r.stdout, 'served\n');
+  } finally {
+    holder.kill('SIGKILL');
+    await busy.stop();
+  }
+});

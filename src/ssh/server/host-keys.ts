@@ -48,8 +48,8 @@ export function loadHostKey(file: string): HostKey {
  * The keys to serve with. Configured keys that fail are logged and skipped
  * (as sshd does); no usable key at all is an error.
  */
-export function loadHostKeys(configured: readonly string[], dataDir: string, log: Logger): HostKey[] {
-  const candidates = configured.length > 0 ? configured : OPENSSH_HOST_KEYS.filter((f) => fs.existsSync(f));
+export function loadHostKeys(configured: readonly string[], dataDir: string, log: Logger, opensshKeys: readonly string[] = OPENSSH_HOST_KEYS): HostKey[] {
+  const candidates = configured.length > 0 ? configured : opensshKeys.filter((f) => fs.existsSync(f));
   const keys: HostKey[] = [];
   for (const file of candidates) {
     try {
