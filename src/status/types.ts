@@ -80,7 +80,8 @@ export type StatusEvent = { seq: number; at: number } & (
   | { type: 'subflow-established' | 'subflow-closed'; session: string; local: string; remote: string; ifname?: string }
   | { type: 'session-opened' | 'session-closed'; session: string; user: string; remote: string }
   | { type: 'session-sample'; session: string; at: number; subflows: { ifname?: string; local: string; bytesSent?: number; bytesReceived?: number }[] }
-  | { type: 'reconcile'; seq: number; durationMs: number; changes: number; errors: number }
+  /** `pass` is the reconcile pass's own number (PassResult.seq); the event's `seq` is the event stream's. */
+  | { type: 'reconcile'; pass: number; durationMs: number; changes: number; errors: number }
 );
 
 /** What the daemon offers the status API. */
