@@ -3,7 +3,7 @@
  * built with `control: false`; the control socket has its own with
  * `control: true`, the only one that accepts the changing routes.
  */
-import fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { StatusSource } from '../status/types.js';
 import type { Logger } from '../util/logger.js';
 import { dashboardRoutes } from './dashboard.js';
@@ -28,7 +28,7 @@ export interface BuildAppOptions {
 export function buildApp(opts: BuildAppOptions): FastifyInstance {
   const app = fastify({
     loggerInstance: opts.log.child({ mod: 'api', control: opts.control }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
     return503OnClosing: true,
   });
