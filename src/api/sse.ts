@@ -95,7 +95,14 @@ export class SseHub {
 
     write('retry: 2000\n: connected\n\n');
     if (after !== undefined) {
-      const backlog = this.source.eventsSince(after);
+      const newest = this.source.eventsSince(-1).at(-1)?.seq ?? 0;
+      if (after > newest) {
+        // An id from before a daemon restart: numbering started again, so
+        // every event from now on is new to this client.
+        write(`event: gap\ndata: ${JSON.stringify({ after, next: null, reason: 'restarted' })}\n\n`);
+        lastSent = -1;
+      }
+      const backlog = after > newest ? [] : this.source.eventsSince(after);
       const first = backlog[0];
       if (first && first.seq > after + 1) {
         // The backlog no longer reaches back to what the client saw last.

@@ -142,6 +142,15 @@ test('SSE: Last-Event-ID resumes from the backlog without duplicates; a gap is a
   assert.deepEqual(g.events.slice(1).map((e) => e.id), ['7', '8', '9', '10', '11']);
   g.close();
 
+  // An id from before a daemon restart: the stream says so and delivers what comes next.
+  const r = openStream(`${base}/events`, { 'last-event-id': '500' });
+  await r.until('restart notice', () => r.events.length === 1);
+  assert.deepEqual(JSON.parse(r.events[0]!.data), { after: 500, next: null, reason: 'restarted' });
+  source.emit({ type: 'endpoint-removed', id: 9, address: '192.0.2.9' });
+  await r.until('next event', () => r.events.length === 2);
+  assert.equal(r.events[1]!.id, '12');
+  r.close();
+
   const bad = await request({ host: '127.0.0.1', port: Number(new URL(base).port), path: '/events', headers: { 'last-event-id': 'x' } } as http.RequestOptions);
   assert.equal(bad.status, 400);
 });
@@ -207,8 +216,12 @@ test('startApi: control socket 0600 in a 0755 directory it creates, changes only
   await second.close();
   assert.equal((await request({ socketPath: sockPath, path: '/healthz' })).status, 200);
 
+  // Closing ends open event streams instead of waiting for them.
+  const stream = openStream(`http://127.0.0.1:${tcpPort}/events`);
+  await stream.response;
   await api.close();
   await api.close();
+  await stream.until('stream ended', () => stream.ended());
   assert.equal(fs.existsSync(sockPath), false);
 });
 
