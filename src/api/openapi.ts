@@ -57,9 +57,15 @@ const ERROR_TEXT: Record<number, string> = {
   500: 'Internal or kernel failure (code internal or kernel)',
 };
 
+/** A schema inline in the document: OpenAPI gives the dialect once, so no `$schema` per schema. */
+function inline(s: z.ZodType): Record<string, unknown> {
+  const { $schema: _, ...rest } = z.toJSONSchema(s, { io: 'input' }) as Record<string, unknown>;
+  return rest;
+}
+
 function schemaOf(registry: typeof S.registry, s: z.ZodType): Record<string, unknown> {
   const id = registry.get(s)?.id;
-  return id ? { $ref: `#/components/schemas/${id}` } : (z.toJSONSchema(s, { io: 'input' }) as Record<string, unknown>);
+  return id ? { $ref: `#/components/schemas/${id}` } : inline(s);
 }
 
 /** Builds the OpenAPI 3.1 document. */
@@ -88,7 +94,7 @@ export function openApiDocument(): Record<string, unknown> {
     };
     if (op.control) item.description = 'Accepted only on the root-only Unix control socket; over TCP it answers 403.';
     if (op.params) {
-      item.parameters = Object.entries(op.params.shape).map(([name, s]) => ({ name, in: 'path', required: true, schema: z.toJSONSchema(s as z.ZodType, { io: 'input' }) }));
+      item.parameters = Object.entries(op.params.shape).map(([name, s]) => ({ name, in: 'path', required: true, schema: inline(s as z.ZodType) }));
     }
     if (op.body) item.requestBody = { required: true, content: { 'application/json': { schema: schemaOf(registry, op.body) } } };
     (paths[op.path] ??= {})[op.method] = item;
