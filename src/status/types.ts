@@ -80,6 +80,7 @@ export type StatusEvent = { seq: number; at: number } & (
   | { type: 'subflow-established' | 'subflow-closed'; session: string; local: string; remote: string; ifname?: string }
   | { type: 'session-opened' | 'session-closed'; session: string; user: string; remote: string }
   | { type: 'session-sample'; session: string; sampledAt: number; subflows: { ifname?: string; local: string; bytesSent?: number; bytesReceived?: number }[] }
+  /** `pass` is the reconcile pass's own number (PassResult.seq); the event's `seq` is the event stream's. */
   | { type: 'reconcile'; pass: number; durationMs: number; changes: number; errors: number }
 );
 

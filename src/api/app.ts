@@ -1,0 +1,49 @@
+/**
+ * One fastify app of the status API. The read-only listeners share one app
+ * built with `control: false`; the control socket has its own with
+ * `control: true`, the only one that accepts the changing routes.
+ */
+import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { StatusSource } from '../status/types.js';
+import type { Logger } from '../util/logger.js';
+import { dashboardRoutes } from './dashboard.js';
+import { installErrorHandlers } from './errors.js';
+import { createMetrics } from './metrics.js';
+import { controlRoutes, readRoutes } from './routes.js';
+import { DEFAULT_SSE, SseHub, type SseOptions } from './sse.js';
+import type { ApiListenersState } from './views.js';
+
+export interface BuildAppOptions {
+  source: StatusSource;
+  log: Logger;
+  /** True only for the root-only Unix socket: accept POST/PATCH/DELETE. */
+  control: boolean;
+  /** The API's own listeners, for /status (startApi passes its state; alone, the app reports none). */
+  apiState?: () => ApiListenersState;
+  sse?: Partial<SseOptions>;
+  now?: () => number;
+}
+
+/** Builds the app; call `ready()` (or `listen`, `inject`) before serving. */
+export function buildApp(opts: BuildAppOptions): FastifyInstance {
+  const app = fastify({
+    loggerInstance: opts.log.child({ mod: 'api', control: opts.control }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 16 * 1024,
+    return503OnClosing: true,
+  });
+  const hub = new SseHub(opts.source, { ...DEFAULT_SSE, ...opts.sse }, opts.log.child({ mod: 'api-events' }));
+  const metrics = createMetrics(opts.source, () => hub.size);
+  installErrorHandlers(app);
+  // One debug line per request: at info, a scraper would fill the journal.
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+  });
+  const deps = { source: opts.source, control: opts.control, hub, metrics, apiState: opts.apiState ?? (() => ({ listeners: [] })), now: opts.now ?? Date.now };
+  readRoutes(app, deps);
+  controlRoutes(app, deps);
+  dashboardRoutes(app);
+  app.addHook('preClose', async () => hub.closeAll());
+  app.addHook('onClose', async () => metrics.close());
+  return app;
+}

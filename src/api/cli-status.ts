@@ -1,0 +1,232 @@
+/**
+ * `mpssh status`: asks a running mpsshd for its status API's view and
+ * prints it as tables (or as JSON with --json). As root it uses the control
+ * socket when it can; otherwise the loopback listener.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import type { z } from 'zod';
+import { zodMessage } from './errors.js';
+import * as S from './schemas.js';
+import type { EndpointsView, InterfacesView, SessionsView, StatusView } from './schemas.js';
+import { formatBytes, formatDuration, renderTable } from './table.js';
+
+const DEFAULT_SOCKET = '/run/mpssh/api.sock';
+const DEFAULT_URL = 'http://localhost/';
+
+export const STATUS_USAGE = `usage: mpssh status [--json] [--socket PATH | --url URL]
+
+Shows what mpsshd is doing: interfaces, MPTCP endpoints and limits,
+warnings, and SSH sessions with their subflows per interface.
+
+  --json          print the API's answers as one JSON object
+  --socket PATH   ask through this Unix socket (default: ${DEFAULT_SOCKET}
+                  when it is accessible, i.e. as root)
+  --url URL       ask this HTTP address (default: ${DEFAULT_URL})
+  -h, --help      show this help
+`;
+
+/** What the command line asks for. */
+export interface StatusArgs {
+  help: boolean;
+  json: boolean;
+  socket?: string;
+  url?: string;
+}
+
+/** A command-line mistake. */
+export class StatusUsageError extends Error {
+  readonly code = 'USAGE';
+}
+
+/** Parses `mpssh status` arguments (after "status"); throws StatusUsageError. */
+export function parseStatusArgs(argv: readonly string[]): StatusArgs {
+  const out: StatusArgs = { help: false, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const eq = arg.indexOf('=');
+    const [flag, inline] = arg.startsWith('--') && eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') throw new StatusUsageError(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === '-h' || flag === '--help') out.help = true;
+    else if (flag === '--json') out.json = true;
+    else if (flag === '--socket') out.socket = value();
+    else if (flag === '--url') out.url = value();
+    else throw new StatusUsageError(`unknown argument "${arg}"`);
+  }
+  if (out.socket !== undefined && out.url !== undefined) throw new StatusUsageError('give --socket or --url, not both');
+  if (out.url !== undefined && !/^https?:\/\//.test(out.url)) throw new StatusUsageError(`--url must start with http:// (got "${out.url}")`);
+  return out;
+}
+
+/** Where to ask. */
+export type Target = { socket: string } | { url: string };
+
+/** The explicit target, else the control socket when this user may use it, else the loopback URL. */
+export function chooseTarget(args: StatusArgs, canUse: (p: string) => boolean = accessible): Target {
+  if (args.socket !== undefined) return { socket: args.socket };
+  if (args.url !== undefined) return { url: args.url };
+  return canUse(DEFAULT_SOCKET) ? { socket: DEFAULT_SOCKET } : { url: DEFAULT_URL };
+}
+
+function accessible(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.R_OK | fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** GETs one path as JSON; rejects with a one-line reason. */
+export function getJson(target: Target, path: string, timeoutMs = 5000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const opts: http.RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, timeout: timeoutMs };
+    let req: http.ClientRequest;
+    const onResponse = (res: http.IncomingMessage): void => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          reject(new Error(`${path}: HTTP ${res.statusCode}, not JSON (is this mpsshd?)`));
+          return;
+        }
+        if (res.statusCode !== 200) {
+          const msg = (body as { error?: { message?: string } })?.error?.message ?? '';
+          reject(new Error(`${path}: HTTP ${res.statusCode} ${msg}`.trim()));
+        } else resolve(body);
+      });
+    };
+    if ('socket' in target) req = http.request({ ...opts, path, socketPath: target.socket }, onResponse);
+    else req = http.request(new URL(path.replace(/^\//, ''), target.url.endsWith('/') ? target.url : `${target.url}/`), opts, onResponse);
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    req.on('error', (err: NodeJS.ErrnoException) => reject(new Error(err.code ? `${err.code} (${err.message})` : err.message)));
+    req.end();
+  });
+}
+
+/** The four answers `mpssh status` shows. */
+export interface StatusReport {
+  status: StatusView;
+  interfaces: InterfacesView['interfaces'];
+  endpoints: EndpointsView;
+  sessions: SessionsView['sessions'];
+}
+
+const time = (iso: string): string => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+
+/** The report as terminal text (pure). */
+export function renderReport(r: StatusReport): string {
+  const s = r.status;
+  const parts: string[] = [];
+  const pm = s.pathManager.enabled ? `path manager ${s.pathManager.kind}` : 'path manager off';
+  const lim = s.limits ? `limits: ${s.limits.subflows} subflows, ${s.limits.addAddrAccepted} add_addr accepted` : 'limits: unknown';
+  parts.push(`mpsshd ${s.version}, up ${formatDuration(s.uptimeSeconds)}; MPTCP ${s.mptcp.enabled ? (s.mptcp.available ? 'on' : 'enabled but unavailable') : 'OFF'}; ${pm}; ${lim}\n`);
+  const lr = s.lastReconcile;
+  parts.push(
+    lr
+      ? `last reconcile: pass ${lr.pass} at ${time(lr.at)} (${lr.triggers.join(', ') || '-'}), ${lr.durationMs} ms, ${lr.changes} change(s), ${lr.failedChanges} failed; ${s.reconcileCount} passes\n`
+      : 'last reconcile: none yet\n',
+  );
+  parts.push(`ssh: ${s.ssh.state}${s.ssh.listeners.length ? ` (${s.ssh.listeners.map((l) => `${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port} ${l.state}`).join(', ')})` : ''}; api: ${s.api.state}\n`);
+  if (s.warnings.length > 0) parts.push(`\nWarnings\n${renderTable(['CODE', 'SINCE', 'MESSAGE'], s.warnings.map((w) => [w.code, time(w.since), w.message]), '  ')}`);
+
+  parts.push(
+    `\nInterfaces\n${renderTable(
+      ['NAME', 'STATE', 'MODE', 'ADDRESSES', 'SUBFLOWS'],
+      r.interfaces.map((i) => [
+        i.name,
+        i.up ? (i.lowerUp ? 'up' : 'no-carrier') : 'down',
+        i.mode ? i.mode.join(',') : 'ignored',
+        i.addresses.map((a) => `${a.address}/${a.prefixLen}${a.endpoint ? ` endpoint ${a.endpoint.id}` : a.unused ? ` unused: ${a.unused.reason}` : ''}`).join('\n') || '-',
+        String(i.subflows),
+      ]),
+      '  ',
+    )}`,
+  );
+  parts.push(
+    `\nEndpoints\n${
+      r.endpoints.endpoints.length === 0
+        ? '  (none)\n'
+        : renderTable(
+            ['ID', 'ADDRESS', 'INTERFACE', 'FLAGS', 'OWNER'],
+            r.endpoints.endpoints.map((e) => [String(e.id), e.port ? `${e.address} port ${e.port}` : e.address, e.ifname ?? '-', e.flags.join(','), e.owner]),
+            '  ',
+          )
+    }`,
+  );
+  if (r.endpoints.unused.length > 0) {
+    parts.push(`\nAddresses not used\n${renderTable(['ADDRESS', 'INTERFACE', 'REASON'], r.endpoints.unused.map((u) => [u.address, u.ifname, u.detail ? `${u.reason} (${u.detail})` : u.reason]), '  ')}`);
+  }
+  parts.push(
+    `\nSessions\n${
+      r.sessions.length === 0
+        ? '  (none)\n'
+        : renderTable(
+            ['ID', 'USER', 'CLIENT', 'TRANSPORT', 'STARTED', 'SENT', 'RECEIVED', 'SUBFLOWS'],
+            r.sessions.map((x) => [
+              x.id,
+              x.user || '(authenticating)',
+              x.client.address.includes(':') ? `[${x.client.address}]:${x.client.port}` : `${x.client.address}:${x.client.port}`,
+              x.transport,
+              time(x.startedAt),
+              formatBytes(x.bytesSent),
+              formatBytes(x.bytesReceived),
+              Object.entries(x.subflowsByInterface).map(([k, n]) => `${k}: ${n}`).join('\n') || '-',
+            ]),
+            '  ',
+          )
+    }`,
+  );
+  return parts.join('');
+}
+
+/** An answer as the schema says, or an error naming the path (an mpsshd of another version, or not mpsshd at all). */
+function check<T extends z.ZodType>(schema: T, body: unknown, path: string): z.output<T> {
+  const r = schema.safeParse(body);
+  if (!r.success) throw new Error(`${path}: unexpected answer (${zodMessage(r.error)}); is mpssh the same version as mpsshd?`);
+  return r.data;
+}
+
+/** Runs `mpssh status`; returns the exit status (0 ok, 1 mpsshd unreachable or failing, 2 usage). */
+export async function runStatus(argv: string[], io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream } = { out: process.stdout, err: process.stderr }): Promise<number> {
+  let args: StatusArgs;
+  try {
+    args = parseStatusArgs(argv);
+  } catch (err) {
+    io.err.write(`mpssh status: ${(err as Error).message}\n${STATUS_USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    io.out.write(STATUS_USAGE);
+    return 0;
+  }
+  const target = chooseTarget(args);
+  try {
+    const [status, interfaces, endpoints, sessions] = await Promise.all([
+      getJson(target, '/status'),
+      getJson(target, '/interfaces'),
+      getJson(target, '/endpoints'),
+      getJson(target, '/sessions'),
+    ]);
+    const report: StatusReport = {
+      status: check(S.status, status, '/status'),
+      interfaces: check(S.interfaces, interfaces, '/interfaces').interfaces,
+      endpoints: check(S.endpoints, endpoints, '/endpoints'),
+      sessions: check(S.sessions, sessions, '/sessions').sessions,
+    };
+    io.out.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
+    return 0;
+  } catch (err) {
+    const where = 'socket' in target ? target.socket : target.url;
+    io.err.write(`mpssh status: cannot get the status from mpsshd at ${where}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

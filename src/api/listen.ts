@@ -1,0 +1,119 @@
+/**
+ * The API's sockets. Each configured address gets its own http.Server feeding
+ * the shared app, so one address failing (port taken, IPv6 disabled) leaves
+ * the others serving; the failure is reported, never thrown.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+
+/** A listen address from the config. */
+export type ListenSpec = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+/** Parses `host:port`, `[v6]:port` or an absolute Unix socket path; throws on anything else. */
+export function parseListen(text: string): ListenSpec {
+  if (text.startsWith('/')) return { kind: 'unix', path: text };
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new Error(`bad listen address "${text}": expected host:port, [v6-address]:port or an absolute path`);
+  const host = (m[1] ?? m[2]) as string;
+  if (m[1] !== undefined && net.isIPv6(host) === false) throw new Error(`bad listen address "${text}": "${host}" is not an IPv6 address`);
+  return { kind: 'tcp', host, port };
+}
+
+/** How an address is named in logs and state: as configured, with the real port once bound to port 0. */
+export function describeListen(spec: ListenSpec, boundPort?: number): string {
+  if (spec.kind === 'unix') return spec.path;
+  const port = boundPort ?? spec.port;
+  return spec.host.includes(':') ? `[${spec.host}]:${port}` : `${spec.host}:${port}`;
+}
+
+/** An error thrown while preparing a socket path, with a stable code. */
+export class SocketPathError extends Error {
+  constructor(
+    readonly code: 'not-a-socket' | 'in-use',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function connects(p: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(p);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Makes `p` free for a new Unix socket: creates its directory (0755) when
+ * missing and removes a socket nobody listens on (left by a crash). A live
+ * socket or a file of another kind is left alone.
+ */
+export async function prepareSocketPath(p: string): Promise<void> {
+  fs.mkdirSync(path.dirname(p), { recursive: true, mode: 0o755 });
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (!st.isSocket()) throw new SocketPathError('not-a-socket', `${p} exists and is not a socket; not replacing it`);
+  if (await connects(p)) throw new SocketPathError('in-use', `${p} is in use by a running process (another mpsshd?)`);
+  fs.unlinkSync(p);
+}
+
+/** One open listener. */
+export interface OpenListener {
+  address: string;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+/** Opens one listener for `app` (which must be ready). `mode` applies to Unix sockets. Rejects with the listen error. */
+export async function openListener(app: FastifyInstance, spec: ListenSpec, mode = 0o666): Promise<OpenListener> {
+  if (spec.kind === 'unix') await prepareSocketPath(spec.path);
+  const server = http.createServer({ requestTimeout: 30_000 }, (req, res) => app.routing(req, res));
+  server.keepAliveTimeout = 5_000;
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const done = (): void => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (spec.kind === 'unix') server.listen(spec.path, done);
+    else server.listen({ host: spec.host, port: spec.port, ipv6Only: spec.host.includes(':') }, done);
+  });
+  if (spec.kind === 'unix') {
+    // With the default umask the socket is created 0755 at worst, which
+    // already lets no one else connect (connect needs write permission).
+    fs.chmodSync(spec.path, mode);
+  }
+  const bound = server.address();
+  const address = describeListen(spec, typeof bound === 'object' && bound ? bound.port : undefined);
+  let closed: Promise<void> | undefined;
+  return {
+    address,
+    server,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }).then(() => {
+        if (spec.kind === 'unix') fs.rmSync(spec.path, { force: true });
+      });
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * GET /metrics: Prometheus text from a registry of our own (never
+ * prom-client's global one, which other code in the process could fill).
+ * Gauges and per-session counters are read from the snapshot at scrape
+ * time; reconcile durations and errors are accumulated from events, since a
+ * snapshot only holds the last pass.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { StatusSnapshot, StatusSource } from '../status/types.js';
+
+/** Sums of per-subflow counters by interface name ("?" when unknown). */
+export function bytesByInterface(snap: StatusSnapshot): Map<string, { sent: number; received: number; subflows: number }> {
+  const out = new Map<string, { sent: number; received: number; subflows: number }>();
+  for (const s of snap.sessions) {
+    for (const sf of s.subflows) {
+      const k = sf.ifname ?? '?';
+      const cur = out.get(k) ?? { sent: 0, received: 0, subflows: 0 };
+      cur.sent += sf.bytesSent ?? 0;
+      cur.received += sf.bytesReceived ?? 0;
+      cur.subflows += 1;
+      out.set(k, cur);
+    }
+  }
+  return out;
+}
+
+/** The registry behind /metrics, and what to undo on close. */
+export interface ApiMetrics {
+  registry: Registry;
+  close(): void;
+}
+
+/** Builds the registry for one app. `streams` tells how many event streams are open. */
+export function createMetrics(source: StatusSource, streams: () => number): ApiMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const snap = (): StatusSnapshot => source.snapshot();
+
+  new Gauge({
+    name: 'mpssh_info',
+    help: 'Always 1; labels carry the version and MPTCP state.',
+    labelNames: ['version', 'mptcp_enabled', 'path_manager'],
+    registers,
+    collect() {
+      const s = snap();
+      this.reset();
+      this.set({ version: s.version, mptcp_enabled: String(s.mptcp.enabled), path_manager: s.pathManager.enabled ? s.pathManager.kind : 'off' }, 1);
+    },
+  });
+  new Gauge({
+    name: 'mpssh_start_time_seconds',
+    help: 'When the daemon started, seconds since the epoch.',
+    registers,
+    collect() {
+      this.set(snap().startedAt / 1000);
+    },
+  });
+  new Gauge({
+    name: 'mpssh_interface_up',
+    help: '1 when the interface is up with carrier.',
+    labelNames: ['ifname'],
+    registers,
+    collect() {
+      this.reset();
+      for (const i of snap().interfaces) this.set({ ifname: i.link.name }, i.link.up && i.link.lowerUp ? 1 : 0);
+    },
+  });
+  const perInterface = (name: string, help: string, pick: (v: { sent: number; received: number; subflows: number }) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['ifname'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [ifname, v] of bytesByInterface(snap())) this.set({ ifname }, pick(v));
+      },
+    });
+  };
+  // Sums over the sessions open now: they fall when a session ends, so these are gauges.
+  perInterface('mpssh_interface_session_bytes_sent', "Bytes sent by current SSH sessions' subflows on this interface.", (v) => v.sent);
+  perInterface('mpssh_interface_session_bytes_received', "Bytes received by current SSH sessions' subflows on this interface.", (v) => v.received);
+  perInterface('mpssh_interface_subflows', 'Subflows of current SSH sessions on this interface.', (v) => v.subflows);
+
+  new Gauge({
+    name: 'mpssh_endpoints',
+    help: 'MPTCP endpoints in the kernel, by owner.',
+    labelNames: ['owner'],
+    registers,
+    collect() {
+      this.reset();
+      for (const owner of ['mpsshd', 'foreign', 'implicit'] as const) this.set({ owner }, snap().endpoints.filter((e) => e.owner === owner).length);
+    },
+  });
+  new Gauge({
+    name: 'mpssh_sessions',
+    help: 'Open SSH sessions, by transport.',
+    labelNames: ['transport'],
+    registers,
+    collect() {
+      this.reset();
+      for (const transport of ['mptcp', 'tcp-fallback'] as const) this.set({ transport }, snap().sessions.filter((s) => s.transport === transport).length);
+    },
+  });
+  const perSession = (name: string, help: string, pick: (s: StatusSnapshot['sessions'][number]) => number | undefined): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['session', 'user'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of snap().sessions) {
+          const v = pick(s);
+          if (v !== undefined) this.inc({ session: s.id, user: s.user }, v);
+        }
+      },
+    });
+  };
+  perSession('mpssh_session_bytes_sent_total', 'Bytes sent on the SSH session (connection level).', (s) => s.bytesSent);
+  perSession('mpssh_session_bytes_received_total', 'Bytes received on the SSH session (connection level).', (s) => s.bytesReceived);
+  new Gauge({
+    name: 'mpssh_session_subflows',
+    help: 'Subflows of the SSH session, by interface.',
+    labelNames: ['session', 'user', 'ifname'],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of snap().sessions) {
+        for (const [ifname, n] of bytesByInterface({ ...snap(), sessions: [s] })) this.set({ session: s.id, user: s.user, ifname }, n.subflows);
+      }
+    },
+  });
+  new Counter({
+    name: 'mpssh_reconcile_passes_total',
+    help: 'Reconcile passes since the daemon started.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(snap().reconcileCount);
+    },
+  });
+  const reconcileErrors = new Counter({ name: 'mpssh_reconcile_errors_total', help: 'Failed kernel changes in reconcile passes seen by the API.', registers });
+  const reconcileChanges = new Counter({ name: 'mpssh_reconcile_changes_total', help: 'Kernel changes made by reconcile passes seen by the API.', registers });
+  const reconcileDuration = new Histogram({
+    name: 'mpssh_reconcile_duration_seconds',
+    help: 'Duration of reconcile passes seen by the API.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
+  new Gauge({
+    name: 'mpssh_warnings',
+    help: "Standing warnings in the daemon's list.",
+    registers,
+    collect() {
+      this.set(snap().warnings.length);
+    },
+  });
+  new Gauge({
+    name: 'mpssh_api_event_streams',
+    help: 'Open /events streams.',
+    registers,
+    collect() {
+      this.set(streams());
+    },
+  });
+
+  const unsubscribe = source.subscribe((e) => {
+    if (e.type !== 'reconcile') return;
+    reconcileDuration.observe(e.durationMs / 1000);
+    reconcileChanges.inc(e.changes);
+    reconcileErrors.inc(e.errors);
+  });
+  return { registry, close: unsubscribe };
+}

@@ -1,0 +1,99 @@
+/**
+ * The API's routes. Read-only routes answer from `source.snapshot()` and
+ * never touch the kernel. Changing routes exist on every listener, so they
+ * are documented in one place, but only the control socket's app accepts
+ * them; elsewhere they answer 403.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import type { StatusSource } from '../status/types.js';
+import { ApiError, zodMessage } from './errors.js';
+import type { ApiMetrics } from './metrics.js';
+import { openApiDocument } from './openapi.js';
+import * as S from './schemas.js';
+import { parseLastEventId, type SseHub } from './sse.js';
+import { endpointItem, endpointsView, interfacesView, sessionsView, sessionView, statusView, type ApiListenersState } from './views.js';
+
+export interface RouteDeps {
+  source: StatusSource;
+  control: boolean;
+  hub: SseHub;
+  metrics: ApiMetrics;
+  apiState: () => ApiListenersState;
+  now: () => number;
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ApiError('bad-request', zodMessage(r.error));
+  return r.data;
+}
+
+/** The error a daemon call rejected with, as the API reports it. */
+function fromSourceError(err: unknown, what: string): ApiError {
+  const code = (err as { code?: unknown })?.code;
+  const msg = err instanceof Error ? err.message : String(err);
+  if (code === 'not-found') return new ApiError('not-found', `no ${what}`);
+  if (code === 'foreign') return new ApiError('conflict', `${what} belongs to another path manager; mpsshd does not change it`);
+  if (code === 'kernel') return new ApiError('kernel', msg);
+  return new ApiError('internal', msg);
+}
+
+/** Registers the read-only routes. */
+export function readRoutes(app: FastifyInstance, d: RouteDeps): void {
+  const snap = () => d.source.snapshot();
+  let openapi: string | undefined;
+  app.get('/status', async () => statusView(snap(), d.apiState(), d.now()));
+  app.get('/interfaces', async () => interfacesView(snap()));
+  app.get('/endpoints', async () => endpointsView(snap()));
+  app.get('/sessions', async () => sessionsView(snap()));
+  app.get('/sessions/:id', async (req) => {
+    const { id } = parse(S.sessionParams, req.params);
+    const v = sessionView(snap(), id);
+    if (!v) throw new ApiError('not-found', `no session ${id}`);
+    return v;
+  });
+  app.get('/healthz', async () => ({ ok: true as const }));
+  app.get('/openapi.json', async (_req, reply) => {
+    openapi ??= JSON.stringify(openApiDocument());
+    return reply.type('application/json; charset=utf-8').send(openapi);
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const text = await d.metrics.registry.metrics();
+    return reply.type(d.metrics.registry.contentType).send(text);
+  });
+  app.get('/events', async (req: FastifyRequest<{ Querystring: { lastEventId?: string } }>, reply) => {
+    const after = parseLastEventId(req.headers['last-event-id'] ?? req.query.lastEventId);
+    if (after === null) throw new ApiError('bad-request', 'Last-Event-ID must be a non-negative integer');
+    reply.hijack();
+    d.hub.serve(req.raw, reply.raw, after);
+  });
+}
+
+/** Registers the changing routes. */
+export function controlRoutes(app: FastifyInstance, d: RouteDeps): void {
+  const guard = async (): Promise<void> => {
+    if (!d.control) throw new ApiError('forbidden', 'changes are accepted only on the control socket (api.controlSocket, root only)');
+  };
+  app.post('/reload', { onRequest: guard }, async () => {
+    try {
+      return await d.source.reload();
+    } catch (err) {
+      throw new ApiError('config-invalid', err instanceof Error ? err.message : String(err));
+    }
+  });
+  app.patch('/endpoints/:id', { onRequest: guard }, async (req) => {
+    const { id } = parse(S.endpointParams, req.params);
+    const { backup } = parse(S.endpointPatch, req.body ?? null);
+    try {
+      return endpointItem(await d.source.setEndpointBackup(id, backup));
+    } catch (err) {
+      throw fromSourceError(err, `endpoint ${id}`);
+    }
+  });
+  app.delete('/sessions/:id', { onRequest: guard }, async (req) => {
+    const { id } = parse(S.sessionParams, req.params);
+    if (!(await d.source.closeSession(id))) throw new ApiError('not-found', `no session ${id}`);
+    return { id, closed: true as const };
+  });
+}

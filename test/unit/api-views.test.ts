@@ -1,0 +1,29 @@
+/** The warnings /status derives from the snapshot, as a table. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { derivedWarnings, hostPort } from '../../src/api/views.js';
+import type { StatusSnapshot } from '../../src/status/types.js';
+import { sampleSnapshot } from './api-fixture.js';
+
+test('derivedWarnings: MPTCP off or missing, TCP fallback of listeners and sessions, API degraded', () => {
+  const cases: [string, (s: StatusSnapshot) => void, { address: string; ok: boolean; error?: string }[], string[]][] = [
+    ['healthy', () => undefined, [{ address: '127.0.0.1:80', ok: true }], []],
+    ['sysctl off', (s) => (s.mptcp.enabled = false), [], ['mptcp-disabled']],
+    ['no MPTCP in kernel', (s) => (s.mptcp.available = false), [], ['mptcp-unavailable']],
+    ['off wins over unavailable', (s) => Object.assign(s.mptcp, { enabled: false, available: false }), [], ['mptcp-disabled']],
+    ['listener fell back', (s) => (s.ssh.listeners[0]!.state = 'tcp-fallback'), [], ['ssh-tcp-fallback']],
+    ['listener down is not fallback', (s) => (s.ssh.listeners[0]!.state = 'down'), [], []],
+    ['session fell back', (s) => (s.sessions[0]!.transport = 'tcp-fallback'), [], ['session-tcp-fallback']],
+    ['port taken', () => undefined, [{ address: '[::1]:80', ok: false, error: 'EADDRINUSE' }], ['api-degraded']],
+  ];
+  for (const [name, change, listeners, codes] of cases) {
+    const snap = sampleSnapshot();
+    change(snap);
+    assert.deepEqual(derivedWarnings(snap, { listeners }).map((w) => w.code), codes, name);
+  }
+});
+
+test('hostPort brackets IPv6', () => {
+  assert.equal(hostPort('::', 22), '[::]:22');
+  assert.equal(hostPort('192.0.2.1', 22), '192.0.2.1:22');
+});
