@@ -72,10 +72,12 @@ async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'mpsshd stopping');
-    void daemon.close().then(() => {
-      log.flush();
-      process.exit(0);
-    });
+    void Promise.resolve(api?.close())
+      .then(() => daemon.close())
+      .then(() => {
+        log.flush();
+        process.exit(0);
+      });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -83,7 +85,14 @@ async function main(argv: string[]): Promise<void> {
     log.info('SIGHUP: reloading configuration');
     daemon.reload();
   });
+  let api: { close(): Promise<void> } | undefined;
   await daemon.start();
+  if (loaded.config.api.enabled) {
+    // Loaded only when serving the API, so a daemon without it stays small.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { startApi } = require('./api/index.js') as typeof import('./api/index.js');
+    api = await startApi({ source: publisher, config: loaded.config.api, log });
+  }
   log.info('mpsshd ready');
 }
 

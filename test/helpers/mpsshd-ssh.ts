@@ -19,6 +19,8 @@ export interface MpsshdSsh {
   clientKey: string;
   clientPub: string;
   authorizedKeys: string;
+  /** The status API's control socket (root-only, every route). */
+  apiSocket: string;
   clientOptions: string[];
   /** The YAML the daemon was started with, for restarting it the same way. */
   yaml: string;
@@ -45,6 +47,8 @@ export async function startMpsshdSsh(ns: Netns, opts: { port?: number; sshYaml?:
     'ssh:',
     ...[...sshLines.values()].map((l) => `  ${l}`),
     `dataDir: ${path.join(dir, 'data')}`,
+    'api:',
+    `  controlSocket: ${path.join(dir, 'api.sock')}`,
     opts.extraYaml ?? '',
   ].join('\n');
   const start = async (): Promise<DaemonProcess> => {
@@ -59,6 +63,7 @@ export async function startMpsshdSsh(ns: Netns, opts: { port?: number; sshYaml?:
     clientKey: path.join(dir, 'id'),
     clientPub: fs.readFileSync(path.join(dir, 'id.pub'), 'utf8'),
     authorizedKeys,
+    apiSocket: path.join(dir, 'api.sock'),
     clientOptions: ['-F', '/dev/null', '-i', path.join(dir, 'id'), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-p', String(port)],
     yaml,
     stateDir,
@@ -96,5 +101,25 @@ export function run(ns: Netns, cmd: string, args: string[], opts: { timeoutMs?: 
       resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout, stderr });
     });
     child.stdin?.end(opts.input ?? '');
+  });
+}
+
+/** GET (or another method) on the daemon's control socket; resolves with status and parsed JSON. */
+export function api(srv: MpsshdSsh, method: string, route: string, body?: unknown): Promise<{ status: number; json: any }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const http = require('node:http') as typeof import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: srv.apiSocket, method, path: route, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, json: text === '' ? null : JSON.parse(text) });
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }

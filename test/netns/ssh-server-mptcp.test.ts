@@ -9,7 +9,8 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { waitFor } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/require-netns.js';
-import { startMpsshdSsh, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
+import http from 'node:http';
+import { api, startMpsshdSsh, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
 import { ssSubflows, twoPaths, type TwoPaths } from '../helpers/topology.js';
 
 const skip = netnsUnavailableReason();
@@ -121,5 +122,76 @@ test('keepalive ends the connection of a frozen client and its command', { skip:
   } finally {
     topo.client.execSync('sh', ['-c', `pkill -KILL -P ${s.child.pid} || true`]);
     s.child.kill('SIGKILL');
+  }
+});
+
+/** Reads the status API's event stream from the start of its backlog for `ms`, over the control socket. */
+function eventsFor(ms: number): Promise<{ event: string; data: Record<string, unknown> }[]> {
+  return new Promise((resolve, reject) => {
+    const out: { event: string; data: Record<string, unknown> }[] = [];
+    const req = http.request({ socketPath: srv.apiSocket, path: '/events', headers: { 'last-event-id': '0' } }, (res) => {
+      let buf = '';
+      res.setEncoding('utf8').on('data', (c: string) => {
+        buf += c;
+        let end: number;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data) out.push({ event, data: JSON.parse(data) as Record<string, unknown> });
+        }
+      });
+    });
+    req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)));
+    req.end();
+    setTimeout(() => {
+      req.destroy();
+      resolve(out);
+    }, ms);
+  });
+}
+
+test('the status API shows the session with its subflows and their bytes, and a path going away', { skip: skip ?? false }, async () => {
+  const s = session('for i in $(seq 1 80); do head -c 50000 /dev/zero | tr "\\0" x; echo; sleep 0.1; done');
+  await waitFor('data flowing', () => s.lines.length >= 3, 10_000);
+  const listed = await waitFor('session listed with two subflows', async () => {
+    const r = await api(srv, 'GET', '/sessions');
+    const mine = (r.json.sessions as { id: string; user: string; subflowsByInterface: Record<string, number> }[]).find((x) => x.user === 'root');
+    return mine && Object.values(mine.subflowsByInterface).reduce((a, b) => a + b, 0) >= 2 ? mine : null;
+  }, 8000);
+  const first = await api(srv, 'GET', `/sessions/${listed.id}`);
+  assert.equal(first.status, 200);
+  assert.equal(first.json.transport, 'mptcp');
+  // Seen from the server: one subflow from each client address, named by the server interface holding the local address.
+  assert.deepEqual(first.json.subflows.map((f: { remote: { address: string } }) => f.remote.address).sort(), [...topo.clientAddrs].sort());
+  assert.ok(first.json.subflows.every((f: { ifname?: string; rttUs: number }) => f.ifname !== undefined && f.rttUs > 0));
+  const total = (j: { subflows: { bytesSent?: number }[] }) => j.subflows.reduce((a, f) => a + (f.bytesSent ?? 0), 0);
+  const grown = await waitFor('bytes growing', async () => {
+    const again = await api(srv, 'GET', `/sessions/${listed.id}`);
+    return total(again.json) > total(first.json) ? again : null;
+  }, 5000);
+  assert.ok(total(grown.json) > total(first.json));
+  // The client loses its second path: its path manager withdraws the endpoint, the kernel closes the subflow.
+  const id = JSON.parse(topo.client.execSync('ip', ['-j', 'mptcp', 'endpoint', 'show']))[0].id as number;
+  topo.client.ipSync('link', 'set', 'eth1', 'down');
+  topo.client.ipSync('mptcp', 'endpoint', 'delete', 'id', String(id));
+  try {
+    await waitFor('one subflow left', async () => {
+      const r = await api(srv, 'GET', `/sessions/${listed.id}`);
+      return r.json.subflows.length === 1 ? r : null;
+    }, 8000);
+    const events = await eventsFor(1500);
+    const mine = events.filter((e) => e.data.session === listed.id);
+    assert.ok(mine.some((e) => e.event === 'session-opened'), 'session-opened');
+    assert.ok(mine.filter((e) => e.event === 'subflow-established').length >= 2, 'subflows established');
+    assert.ok(mine.some((e) => e.event === 'subflow-closed' && String(e.data.remote).startsWith(`${topo.clientAddrs[1]}:`)), 'the subflow from the lost path closed');
+    assert.ok(mine.some((e) => e.event === 'session-sample'), 'samples');
+    const r = await s.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(s.lines.length, 80);
+  } finally {
+    topo.client.ipSync('link', 'set', 'eth1', 'up');
+    topo.client.ipSync('mptcp', 'endpoint', 'add', topo.clientAddrs[1], 'dev', 'eth1', 'subflow');
   }
 });

@@ -12,6 +12,7 @@ import { effectiveProxyFromConfig, handoffCommandFor, parseSshArgs, planSsh, tar
 
 const USAGE = `usage: mpssh [ssh options] destination [command [argument ...]]
        mpssh proxy HOST PORT [--fdpass] [-v]
+       mpssh status [--json] [--socket PATH | --url URL]
 
 Runs the system ssh over Multipath TCP: the connection to the server is an
 MPTCP socket (plain TCP when the kernel or the server has no MPTCP), handed to
@@ -23,6 +24,9 @@ ssh with ProxyUseFdpass, so every ssh option and feature works as usual.
 mpssh stays out of the way when ssh would use a proxy anyway: -J, or
 ProxyCommand/ProxyJump from the command line or the ssh configuration.
 Exit status: ssh's own (255 when the connection fails).
+
+'mpssh status' shows the local mpsshd: interfaces, endpoints and every SSH
+session with its subflows (--json for scripts).
 
 'mpssh proxy' is the ProxyCommand itself; for plain ssh, ~/.ssh/config:
   Host *
@@ -77,6 +81,11 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`mpssh ${VERSION}\n`);
     spawnSync(ssh, ['-V'], { stdio: 'inherit' });
     return;
+  }
+  if (first === 'status') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runStatus } = require('../../api/cli-status.js') as typeof import('../../api/cli-status.js');
+    process.exit(await runStatus(argv.slice(1)));
   }
   if (first === 'proxy') {
     await runProxy(parseProxyArgs(argv.slice(1)));

@@ -150,12 +150,14 @@ export class SessionRegistry {
     t.report = report;
     if (report.user !== '') t.authenticated = true;
     const remote = `${report.remote.address}:${report.remote.port}`;
+    let opening = false;
     if (t.authenticated && !t.announced) {
-      t.announced = true;
+      t.announced = opening = true;
       this.onEvent({ type: 'session-opened', session: t.id, user: report.user, remote });
     }
     if (!t.announced) return;
-    const old = new Map((before?.subflows ?? []).map((s) => [subflowKey(s), s]));
+    // A session announced just now: its subflows are all news to listeners.
+    const old = new Map((opening ? [] : before?.subflows ?? []).map((s) => [subflowKey(s), s]));
     const now = new Map(report.subflows.map((s) => [subflowKey(s), s]));
     for (const [k, s] of now) if (!old.has(k)) this.onEvent({ type: 'subflow-established', session: t.id, local: `${s.local.address}:${s.local.port}`, remote: `${s.remote.address}:${s.remote.port}`, ...(s.ifindex !== undefined ? { ifindex: s.ifindex } : {}) });
     for (const [k, s] of old) if (!now.has(k)) this.onEvent({ type: 'subflow-closed', session: t.id, local: `${s.local.address}:${s.local.port}`, remote: `${s.remote.address}:${s.remote.port}`, ...(s.ifindex !== undefined ? { ifindex: s.ifindex } : {}) });
