@@ -39,7 +39,7 @@ const MPSSHD: DaemonUnderTest = {
   name: 'mpsshd',
   start(ns, dir) {
     const cfg = path.join(dir, 'mpsshd.yaml');
-    fs.writeFileSync(cfg, `ssh:\n  Enabled: no\npathManager:\n  interfaces:\n    - { match: "eth*" }\n  requireRoute: none\nstateDir: ${dir}/state\n`, { mode: 0o600 });
+    fs.writeFileSync(cfg, `ssh:\n  Enabled: no\napi:\n  enabled: false\npathManager:\n  interfaces:\n    - { match: "eth*" }\n  requireRoute: none\nstateDir: ${dir}/state\n`, { mode: 0o600 });
     return ns.spawn(path.resolve(__dirname, '../../bin/mpsshd.js'), ['-f', cfg], { stdio: 'ignore' });
   },
 };

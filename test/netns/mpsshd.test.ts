@@ -10,7 +10,7 @@ import { MPSSHD, startDaemon } from '../helpers/daemon-process.js';
 import { ipEndpoints, twoPaths } from '../helpers/topology.js';
 
 // Path manager only: these tests are about endpoints, not SSH.
-const ETH = 'ssh:\n  Enabled: no\npathManager:\n  interfaces:\n    - { match: "eth*" }\n';
+const ETH = 'ssh:\n  Enabled: no\napi:\n  enabled: false\npathManager:\n  interfaces:\n    - { match: "eth*" }\n';
 
 test('mpsshd -t accepts the shipped example and reports a broken file with line and key', () => {
   const example = path.resolve(__dirname, '../../../etc/mpsshd.yaml');
