@@ -8,14 +8,14 @@ import { serveForwarding } from '../forward/index.js';
 import { serveSessions } from '../session/index.js';
 import type { ConnectionContext } from './context.js';
 
-/** Attaches every channel service; close() ends them all (and their processes). */
-export function attachChannels(client: Connection, ctx: ConnectionContext, counts: (kind: string, open: boolean) => void): { close(): void } {
+/** Attaches every channel service; close() ends them all and resolves once their processes are gone. */
+export function attachChannels(client: Connection, ctx: ConnectionContext, counts: (kind: string, open: boolean) => void): { close(): Promise<void> } {
   const fwd = serveForwarding(client, ctx, { onChannel: counts });
   const sessions = serveSessions(client, ctx, { agentForwarding: () => fwd.agentForwarding(), onChannel: counts });
   return {
-    close() {
-      sessions.close();
+    async close() {
       fwd.close();
+      await sessions.close();
     },
   };
 }

@@ -24,7 +24,7 @@ import { graceTimeoutLine, logAuthLine, normaliseClientAddress } from '../auth/i
 import { SERVER_SOFTWARE, serverIdentLine } from './ident.js';
 
 /** What serves the channels of an authenticated connection (sessions, forwarding). */
-export type AttachChannels = (client: Connection, ctx: ConnectionContext, counts: (kind: string, open: boolean) => void) => { close(): void };
+export type AttachChannels = (client: Connection, ctx: ConnectionContext, counts: (kind: string, open: boolean) => void) => { close(): Promise<void> | void };
 
 export interface WorkerDeps {
   log: Logger;
@@ -112,16 +112,14 @@ export function runConnection(deps: WorkerDeps): void {
     finished = true;
     clearTimeout(grace);
     log.info({ reason }, `Connection closed by ${normaliseClientAddress(handoff.remote.address)} port ${handoff.remote.port}${user ? ` (user ${user})` : ''}: ${reason}`);
-    try {
-      attached?.close();
-    } catch (err) {
-      log.warn({ err }, 'closing channels failed, ignoring');
-    }
     broadcast({ op: 'closing', reason });
     socket.destroy();
     sessionServer?.close();
-    // Give the closing message and the children's SIGHUP a moment, then leave.
-    setTimeout(() => deps.onDone(), 200).unref();
+    // Leave once the user's processes have ended (hung up, killed after a grace time).
+    Promise.resolve()
+      .then(() => attached?.close())
+      .catch((err: unknown) => log.warn({ err }, 'closing channels failed, ignoring'))
+      .finally(() => setTimeout(() => deps.onDone(), 50).unref());
   };
 
   const listen = (sock: net.Socket): void => {

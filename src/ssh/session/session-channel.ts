@@ -1,0 +1,207 @@
+/**
+ * One session channel from open to close: the requests that set it up (pty,
+ * env, agent forwarding), the one request that starts a program (shell,
+ * exec, subsystem), then the plumbing between the channel and the program,
+ * with the channel's flow control reaching the program: a client that stops
+ * reading stops the program's writes, as with sshd.
+ *
+ * Order of the end, as sshd sends it: all output, exit-status (or
+ * exit-signal), EOF, close. When the channel or the connection goes first,
+ * the program's whole process group is hung up.
+ */
+import type { ServerChannel, Session } from 'ssh2';
+import type { Writable } from 'node:stream';
+import type { ConnectionContext } from '../server/context.js';
+import { startChild, endProcessGroup, type Child, type PtyOutput } from './child.js';
+import { sessionProgram, type SessionRequest } from './command.js';
+import { sessionEnvironment } from './environment.js';
+import { exitReport, signalFromSsh } from './signals.js';
+
+/** How long a hung-up process group gets before SIGKILL. */
+const HANGUP_GRACE_MS = 2000;
+
+export interface SessionHooks {
+  /** Starts agent forwarding for the connection; resolves with SSH_AUTH_SOCK, or undefined when refused. */
+  agentForwarding?: () => Promise<string | undefined>;
+}
+
+export class SessionChannel {
+  private ptyReq?: { term: string; cols: number; rows: number };
+  private readonly clientEnv: { name: string; value: string }[] = [];
+  private agentSock?: Promise<string | undefined>;
+  private child?: Child;
+  private channel?: ServerChannel;
+  private ended = false;
+  private ending?: Promise<void>;
+
+  constructor(
+    session: Session,
+    private readonly ctx: ConnectionContext,
+    private readonly hooks: SessionHooks,
+    private readonly onClosed: () => void,
+  ) {
+    const log = ctx.log;
+    session.on('pty', (accept, reject, info) => {
+      if (!ctx.policy.pty || this.child) return reject?.();
+      this.ptyReq = { term: info.term, cols: info.cols, rows: info.rows };
+      accept?.();
+    });
+    session.on('window-change', (accept, _reject, info) => {
+      this.ptyReq = this.ptyReq && { ...this.ptyReq, cols: info.cols, rows: info.rows };
+      this.child?.resize?.(info.cols, info.rows);
+      accept?.();
+    });
+    session.on('env', (accept, reject, info) => {
+      if (this.child) return reject?.();
+      // Kept whatever AcceptEnv says; the environment builder filters. Cap the count against a flood.
+      if (this.clientEnv.length >= 1024) return reject?.();
+      this.clientEnv.push({ name: info.key, value: info.val });
+      accept?.();
+    });
+    session.on('auth-agent', (accept, reject) => {
+      if (!ctx.policy.agentForwarding || !hooks.agentForwarding || this.agentSock) return reject?.();
+      this.agentSock = hooks.agentForwarding();
+      accept?.();
+    });
+    session.on('signal', (accept, reject, info) => {
+      const sig = signalFromSsh(info.name);
+      if (!this.child || !sig || this.restricted) return reject?.();
+      try {
+        process.kill(-this.child.pid, sig);
+        accept?.();
+      } catch {
+        reject?.();
+      }
+    });
+    session.on('shell', (accept, reject) => void this.start({ kind: 'shell' }, accept, reject));
+    session.on('exec', (accept, reject, info) => void this.start({ kind: 'exec', command: info.command }, accept, reject));
+    session.on('subsystem', (accept, reject, info) => void this.start({ kind: 'subsystem', name: info.name }, accept, reject));
+    session.on('eow', () => {
+      this.outputRefused = true;
+      this.child?.endOfWrite?.();
+    });
+    session.on('close', () => void this.end());
+    session.on('error', (err: Error) => log.debug({ err: err.message }, 'session channel error'));
+  }
+
+  private restricted = false;
+  /** The client sent eow@openssh.com: output still queued will never be read. */
+  private outputRefused = false;
+
+  private async start(req: SessionRequest, accept: () => ServerChannel | undefined, reject?: () => void): Promise<void> {
+    if (this.child || this.ended) return reject?.();
+    const program = sessionProgram(this.ctx.account, this.ctx.policy, req);
+    if ('refused' in program) {
+      this.ctx.log.info(program.refused);
+      return reject?.();
+    }
+    const agent = this.agentSock ? await this.agentSock.catch(() => undefined) : undefined;
+    if (this.ended) return reject?.();
+    const env = sessionEnvironment(this.ctx, {
+      clientEnv: this.clientEnv,
+      ...(this.ptyReq ? { term: this.ptyReq.term } : {}),
+      ...(program.originalCommand !== undefined ? { originalCommand: program.originalCommand } : {}),
+      ...(agent ? { extra: { SSH_AUTH_SOCK: agent } } : {}),
+    });
+    let child: Child;
+    try {
+      child = startChild({ program, env, cwd: this.ctx.account.home, ...(this.ptyReq ? { pty: this.ptyReq } : {}) });
+    } catch (err) {
+      this.ctx.log.warn({ err: (err as Error).message }, `cannot start ${req.kind} for ${this.ctx.account.name}`);
+      return reject?.();
+    }
+    const channel = accept();
+    if (!channel) {
+      void endProcessGroup(child.pid, HANGUP_GRACE_MS);
+      return;
+    }
+    this.child = child;
+    this.channel = channel;
+    this.restricted = program.restricted;
+    this.ctx.log.debug({ pid: child.pid, kind: req.kind, tty: child.tty }, 'session program started');
+    this.plumb(channel, child);
+  }
+
+  private plumb(channel: ServerChannel, child: Child): void {
+    channel.on('error', () => {});
+    const outputs: Promise<void>[] = [];
+    if ('pipe' in child.stdout) {
+      outputs.push(pipeInto(child.stdout, channel));
+      if (child.stderr) outputs.push(pipeInto(child.stderr, channel.stderr));
+    } else {
+      outputs.push(pumpPty(child.stdout, channel));
+    }
+    // Client input; EOF from the client closes the program's stdin (pty: sshd leaves the tty open).
+    const stdin = child.stdin;
+    if ('end' in stdin) channel.pipe(stdin);
+    else channel.on('data', (d: Buffer) => stdin.write(d));
+
+    void child.exited.then(async ({ code, signal }) => {
+      await Promise.all(outputs);
+      if (this.ended) return;
+      const report = exitReport(code, signal);
+      try {
+        if ('signal' in report) channel.exit(report.signal, false, '');
+        else channel.exit(report.status);
+      } catch {
+        // Channel already closing: nothing to report to.
+      }
+      // The program is gone but something it started may still hold the pipes: hang up the group.
+      void endProcessGroup(child.pid, HANGUP_GRACE_MS);
+      if (this.outputRefused) {
+        // Queued output would wait for window the client no longer opens: close past it.
+        channel.eof();
+        channel.close();
+      } else channel.end();
+      this.finish();
+    });
+    channel.on('close', () => void this.end());
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onClosed();
+  }
+
+  /** The channel or the connection is gone: hang up the program's group. Resolves when it has ended. */
+  end(): Promise<void> {
+    if (this.ending) return this.ending;
+    const child = this.child;
+    this.finish();
+    this.ending = child ? endProcessGroup(child.pid, HANGUP_GRACE_MS) : Promise.resolve();
+    try {
+      this.channel?.destroy();
+    } catch {
+      // already closed
+    }
+    return this.ending;
+  }
+}
+
+/** Copies a program's stream into the channel with backpressure; resolves when the stream has ended and its data has left. */
+function pipeInto(src: NodeJS.ReadableStream, dst: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    src.on('data', (d: Buffer) => {
+      if (!dst.write(d)) {
+        src.pause();
+        dst.once('drain', () => src.resume());
+      }
+    });
+    src.on('end', () => resolve());
+    src.on('error', () => resolve());
+    src.on('close', () => resolve());
+    dst.on('close', () => resolve());
+  });
+}
+
+function pumpPty(src: PtyOutput, dst: Writable): Promise<void> {
+  src.onData((d) => {
+    if (!dst.write(d)) {
+      src.pause();
+      dst.once('drain', () => src.resume());
+    }
+  });
+  // child.exited resolves only after the pty has been read to the end.
+  return Promise.resolve();
+}
