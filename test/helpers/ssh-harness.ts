@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import type { Connection } from 'ssh2';
 import type { ChannelPolicy, ConnectionContext, UserAccount } from '../../src/ssh/server/context.js';
+import { SERVER_SOFTWARE } from '../../src/ssh/server/ident.js';
 import { silentLogger } from '../../src/util/logger.js';
 
 /** The permissive policy sshd has with an empty sshd_config and an option-less key. */
@@ -70,7 +71,8 @@ export async function startSshHarness(opts: HarnessOptions): Promise<SshHarness>
   const contexts: ConnectionContext[] = [];
   const clients = new Set<Connection>();
 
-  const server = new ssh2.Server({ hostKeys: [fs.readFileSync(path.join(dir, 'host_key'))] }, (client, info) => {
+  // The daemon's identification, so the OpenSSH client uses its extensions (eow@openssh.com) as it will with mpsshd.
+  const server = new ssh2.Server({ hostKeys: [fs.readFileSync(path.join(dir, 'host_key'))], ident: SERVER_SOFTWARE }, (client, info) => {
     clients.add(client);
     client.on('close', () => clients.delete(client));
     client.on('error', () => {});

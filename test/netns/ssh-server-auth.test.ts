@@ -120,7 +120,7 @@ test('LoginGraceTime ends a connection that never authenticates', { skip: skip ?
       'print(len(s.recv(100)))',
     ].join('\n')]);
     const elapsed = Date.now() - start;
-    assert.match(out.stdout, /^SSH-2\.0-mpsshd/);
+    assert.match(out.stdout, /^SSH-2\.0-OpenSSH_compatible mpsshd_/);
     assert.match(out.stdout, /\n0\n$/, 'the server closed the connection');
     assert.ok(elapsed < 5000, `closed after ${elapsed} ms`);
     await quick.daemon.waitForLog('grace line', (l) => l.event === 'grace-timeout');

@@ -8,8 +8,16 @@
 
 import { VERSION } from '../../version.js';
 
-/** The software version part of our identification (sshd sends OpenSSH_x.y). */
-export const SERVER_SOFTWARE = `mpsshd_${VERSION}`;
+/**
+ * Our identification after `SSH-2.0-`: a software version and, after a
+ * space, a comment naming us. The OpenSSH client enables its extensions by
+ * matching the peer's string against `OpenSSH*` (compat.c): without that it
+ * never sends eow@openssh.com, and `ssh host 'cat /dev/zero' | head -c 1M`
+ * would stream for ever into a client that discards it. So the version word
+ * says what we speak without claiming an OpenSSH release (the numbered
+ * patterns that flag old OpenSSH bugs do not match it).
+ */
+export const SERVER_SOFTWARE = `OpenSSH_compatible mpsshd_${VERSION}`;
 
 /** The server's identification line, sent by the daemon on accept, as sshd does, before any worker exists. */
 export function serverIdentLine(): Buffer {
