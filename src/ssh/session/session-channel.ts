@@ -89,14 +89,23 @@ export class SessionChannel {
   private outputRefused = false;
 
   private async start(req: SessionRequest, accept: () => ServerChannel | undefined, reject?: () => void): Promise<void> {
-    if (this.child || this.ended) return reject?.();
+    if (this.child || this.channel || this.ended) return reject?.();
     const program = sessionProgram(this.ctx.account, this.ctx.policy, req);
     if ('refused' in program) {
       this.ctx.log.info(program.refused);
       return reject?.();
     }
+    // Accept at once: ssh2 refuses a late accept once the client has sent
+    // EOF, and the OpenSSH client sends it without waiting for our reply.
+    // Input waits in the paused channel until the program is there.
+    const channel = accept();
+    if (!channel) return;
+    this.channel = channel;
+    this.restricted = program.restricted;
+    channel.on('error', () => {});
+    channel.on('close', () => void this.end());
     const agent = this.agentSock ? await this.agentSock.catch(() => undefined) : undefined;
-    if (this.ended) return reject?.();
+    if (this.ended) return;
     const env = sessionEnvironment(this.ctx, {
       clientEnv: this.clientEnv,
       ...(this.ptyReq ? { term: this.ptyReq.term } : {}),
@@ -107,23 +116,20 @@ export class SessionChannel {
     try {
       child = startChild({ program, env, cwd: this.ctx.account.home, ...(this.ptyReq ? { pty: this.ptyReq } : {}) });
     } catch (err) {
+      // As a shell that cannot be executed: a message and status 127.
       this.ctx.log.warn({ err: (err as Error).message }, `cannot start ${req.kind} for ${this.ctx.account.name}`);
-      return reject?.();
-    }
-    const channel = accept();
-    if (!channel) {
-      void endProcessGroup(child.pid, HANGUP_GRACE_MS);
+      channel.stderr.write(`${program.file}: ${(err as Error).message}\r\n`);
+      channel.exit(127);
+      channel.end();
+      this.finish();
       return;
     }
     this.child = child;
-    this.channel = channel;
-    this.restricted = program.restricted;
     this.ctx.log.debug({ pid: child.pid, kind: req.kind, tty: child.tty }, 'session program started');
     this.plumb(channel, child);
   }
 
   private plumb(channel: ServerChannel, child: Child): void {
-    channel.on('error', () => {});
     const outputs: Promise<void>[] = [];
     if ('pipe' in child.stdout) {
       outputs.push(pipeInto(child.stdout, channel));
@@ -155,7 +161,6 @@ export class SessionChannel {
       } else channel.end();
       this.finish();
     });
-    channel.on('close', () => void this.end());
   }
 
   private finish(): void {
