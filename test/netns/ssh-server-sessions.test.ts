@@ -1,0 +1,128 @@
+/**
+ * Everyday work through mpsshd as an ordinary user, over MPTCP with two
+ * paths, with the real OpenSSH tools going through mpssh: a pty shell driven
+ * from tmux, scp and sftp with checksums, -L and -R forwarding, and agent
+ * forwarding. The worker has dropped to the user, so this also checks that
+ * everything the user starts works without root.
+ */
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { waitFor } from '../helpers/netns.js';
+import { netnsUnavailableReason } from '../helpers/require-netns.js';
+import { run, startMpsshdSsh, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
+import { createTestUser, type TestUser } from '../helpers/test-user.js';
+import { ssSubflows, twoPaths, type TwoPaths } from '../helpers/topology.js';
+
+const skip = netnsUnavailableReason();
+const MPSSH = path.resolve(__dirname, '../../../bin/mpssh.js');
+
+let topo: TwoPaths;
+let srv: MpsshdSsh;
+let user: TestUser;
+let proxy: string[];
+
+before(async () => {
+  if (skip) return;
+  topo = twoPaths({ subnet: 33 });
+  topo.client.ipSync('mptcp', 'endpoint', 'add', topo.clientAddrs[1], 'dev', 'eth1', 'subflow');
+  topo.client.ipSync('mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '2');
+  srv = await startMpsshdSsh(topo.server, { port: 22, extraYaml: 'pathManager:\n  enabled: false' });
+  user = createTestUser();
+  user.authorize(srv.clientPub);
+  proxy = ['-o', `ProxyCommand=${process.execPath} ${MPSSH} proxy %h %p --fdpass`, '-o', 'ProxyUseFdpass=yes'];
+});
+
+after(async () => {
+  if (skip) return;
+  await srv?.stop();
+  user?.remove();
+  topo?.close();
+});
+
+const dest = () => `${user.name}@${topo.serverAddrs[0]}`;
+const sshArgs = (...rest: string[]) => [...proxy, ...srv.clientOptions, ...rest];
+
+test('scp and sftp put and get 3 MiB as the user, over two subflows, with equal checksums', { skip: skip ?? false }, async () => {
+  const dir = fs.mkdtempSync(path.join(srv.dir, 'xfer-'));
+  const local = path.join(dir, 'payload');
+  const data = crypto.randomBytes(3 << 20);
+  fs.writeFileSync(local, data);
+  const scpPort = ['-P', String(srv.port)];
+  const opts = [...proxy, ...srv.clientOptions.filter((o, i, a) => o !== '-p' && a[i - 1] !== '-p'), ...scpPort];
+  const put = await run(topo.client, 'scp', ['-q', ...opts, local, `${dest()}:payload.scp`]);
+  assert.equal(put.code, 0, put.stderr);
+  assert.ok(fs.readFileSync(path.join(user.home, 'payload.scp')).equals(data), 'scp put landed in the home directory');
+  assert.equal(fs.statSync(path.join(user.home, 'payload.scp')).uid, user.uid, 'written as the user');
+  const get = await run(topo.client, 'scp', ['-q', ...opts, `${dest()}:payload.scp`, path.join(dir, 'back.scp')]);
+  assert.equal(get.code, 0, get.stderr);
+  assert.ok(fs.readFileSync(path.join(dir, 'back.scp')).equals(data));
+
+  const batch = path.join(dir, 'batch');
+  fs.writeFileSync(batch, `put ${local} payload.sftp\nget payload.sftp ${path.join(dir, 'back.sftp')}\nls -l payload.sftp\n`);
+  const sftp = await run(topo.client, 'sftp', [...opts, '-b', batch, dest()]);
+  assert.equal(sftp.code, 0, sftp.stderr);
+  assert.ok(fs.readFileSync(path.join(dir, 'back.sftp')).equals(data));
+
+  // A long command keeps the connection while we look at its subflows.
+  const holder = topo.client.spawn('ssh', sshArgs(dest(), 'sleep 5'));
+  try {
+    await waitFor('a second subflow', () => ssSubflows(topo.client).some((n) => n >= 1), 10_000, 100);
+  } finally {
+    holder.kill();
+  }
+});
+
+test('a pty login shell as the user, driven from tmux', { skip: skip ?? false }, async () => {
+  const sock = path.join(srv.dir, 'tmux.sock');
+  const ssh = ['ssh', ...sshArgs('-tt', dest())].map((w) => `'${w}'`).join(' ');
+  const tmux = (...a: string[]) => topo.client.execSync('tmux', ['-S', sock, ...a]);
+  try {
+    tmux('new-session', '-d', '-s', 't', '-x', '90', '-y', '25', `TERM=xterm ${ssh}; echo SSH-EXIT=$?; sleep 30`);
+    tmux('send-keys', '-t', 't', '-l', 'echo "who=$(id -un) tty=$SSH_TTY size=$(stty size) cwd=$PWD"');
+    tmux('send-keys', '-t', 't', 'Enter');
+    const m = await waitFor('shell answers', () => /who=(\S+) tty=\/dev\/pts\/\d+ size=25 90 cwd=(\S+)/.exec(tmux('capture-pane', '-p', '-J', '-t', 't')), 15_000, 100);
+    assert.equal(m[1], user.name);
+    assert.equal(m[2], user.home);
+    tmux('send-keys', '-t', 't', '-l', 'exit 4');
+    tmux('send-keys', '-t', 't', 'Enter');
+    await waitFor('exit status', () => /SSH-EXIT=4/.test(tmux('capture-pane', '-p', '-J', '-t', 't')), 10_000, 100);
+  } finally {
+    try {
+      tmux('kill-server');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+test('-L and -R forwarding and agent forwarding as the user', { skip: skip ?? false }, async () => {
+  // A line server in each namespace, answering with where it runs.
+  const serve = (ns: TwoPaths['client'], port: number, name: string) =>
+    ns.spawn('python3', ['-c', `import socket\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",${port})); s.listen()\nwhile True:\n  c,_=s.accept(); d=c.recv(100); c.sendall(b"${name}:"+d); c.close()`]);
+  const onServer = serve(topo.server, 7001, 'server');
+  const onClient = serve(topo.client, 7002, 'client');
+  const ask = (ns: TwoPaths['client'], port: number) =>
+    ns.exec('python3', ['-c', `import socket\nc=socket.create_connection(("127.0.0.1",${port}),timeout=5); c.sendall(b"hi"); print(c.recv(100).decode())`]);
+  const agentSock = path.join(srv.dir, 'agent.sock');
+  const agent = topo.client.spawn('ssh-agent', ['-D', '-a', agentSock]);
+  try {
+    await waitFor('agent', () => fs.existsSync(agentSock), 5000);
+    topo.client.execSync('env', [`SSH_AUTH_SOCK=${agentSock}`, 'ssh-add', '-q', srv.clientKey]);
+    const fp = topo.client.execSync('ssh-keygen', ['-lf', `${srv.clientKey}.pub`]).split(' ')[1]!;
+    const session = topo.client.spawn('env', [`SSH_AUTH_SOCK=${agentSock}`, 'ssh', ...sshArgs('-A', '-o', 'ExitOnForwardFailure=yes', '-L', '7011:127.0.0.1:7001', '-R', '7012:127.0.0.1:7002', dest(), 'ssh-add -l; echo ready; sleep 20')]);
+    let out = '';
+    session.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor('session ready', () => out.includes('ready'), 15_000);
+    assert.ok(out.includes(fp), `the forwarded agent lists the client key: ${out}`);
+    assert.equal((await ask(topo.client, 7011)).trim(), 'server:hi', '-L reaches the server side');
+    assert.equal((await ask(topo.server, 7012)).trim(), 'client:hi', '-R reaches the client side');
+    session.kill();
+  } finally {
+    onServer.kill();
+    onClient.kill();
+    agent.kill();
+  }
+});
