@@ -31,6 +31,12 @@ test('the documented example config is valid', () => {
   const file = path.resolve(__dirname, '../../../etc/mpsshd.yaml');
   const { config } = parseConfig(fs.readFileSync(file, 'utf8'), file);
   assert.ok(config.pathManager.interfaces.length > 0);
+  // The ssh and api sections spell out the defaults: the file documents what runs without it.
+  const defaults = parseConfig(null, null).config;
+  assert.deepEqual(config.ssh, defaults.ssh);
+  assert.deepEqual(config.api, defaults.api);
+  assert.equal(config.dataDir, defaults.dataDir);
+  assert.equal(config.stateDir, defaults.stateDir);
 });
 
 const errorRows: [string, string, string[], RegExp][] = [
