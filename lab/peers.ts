@@ -57,7 +57,7 @@ export async function startPeers(topo: LabTopology, opts: { baselines: boolean }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-lab-pm-'));
     const pathManager = startDaemon(topo.client, clientYaml(dir));
     started.push({ close: async () => (await pathManager.stop(), fs.rmSync(dir, { recursive: true, force: true })) });
-    await pathManager.waitForLog('first pass', (l) => typeof l.msg === 'string' && /pass|endpoint/.test(l.msg), 10_000);
+    await pathManager.waitForLog('mpsshd ready', (l) => l.msg === 'mpsshd ready', 10_000);
     const server = await startMpsshdSsh(topo.server, { port: 22 });
     started.push({ close: () => server.stop() });
     const dest = `root@${topo.serviceAddress}`;

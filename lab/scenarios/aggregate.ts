@@ -62,7 +62,7 @@ async function iperf(ctx: LabContext, client: string[]): Promise<number | null> 
 /** Runs the scenario on a topology of `opts.paths` paths, all at `opts.rate`. */
 export async function aggregate(ctx: LabContext): Promise<ScenarioResult> {
   const { topo, run, opts } = ctx;
-  const ip = iperf3Mptcp(iperfHelp(), haveProgram('mptcpize'));
+  const ip = opts.baselines ? iperf3Mptcp(iperfHelp(), haveProgram('mptcpize')) : null;
   const iperfServer = ip ? track(topo.server.spawn(ip.server[0] as string, [...ip.server.slice(1), '-s', '-p', '5201'], { stdio: 'ignore' })) : null;
   const rows: Record<string, unknown>[] = [];
   const byClient: Record<string, (number | null)[]> = {};

@@ -9,9 +9,12 @@ import { atMost, holds, type TargetResult } from '../targets.js';
 import { startStream } from '../peers.js';
 import type { ScenarioResult } from '../lab-run.js';
 import { consecutiveFromOne, firstAfter } from '../gaps.js';
+import { waitFor } from '../../test/helpers/netns.js';
 import { sleep, tickerCommand, waitEndpoints, type LabContext } from './common.js';
 
 const SETTLE_MS = 3000;
+
+const ms = (v: number | null): string => (v === null ? 'never' : `${v} ms`);
 
 /** Runs both blackouts; the topology starts with one path. */
 export async function blackout(ctx: LabContext): Promise<ScenarioResult> {
@@ -20,7 +23,7 @@ export async function blackout(ctx: LabContext): Promise<ScenarioResult> {
   await waitEndpoints(topo);
   run.mark('sessions start');
   const streams = ctx.peers.clients.map((c) => ({ name: c.name, s: startStream(topo.client, c.argv(tickerCommand()), { lines: true }) }));
-  await sleep(SETTLE_MS);
+  await waitFor('every session printing', () => streams.every(({ s }) => s.lines.length >= 10), 10_000).catch(() => undefined);
   const first = topo.paths[0];
   if (!first) throw new Error('blackout needs a path');
   run.mark(`${first.ifname} down (address kept)`);
@@ -53,7 +56,7 @@ export async function blackout(ctx: LabContext): Promise<ScenarioResult> {
     const alive = s.lines.length > 0 && consecutiveFromOne(s.lines.map((l) => l.text)) && times.some((t) => t > endAt - 1000);
     const flowsAgainAfterReturn = afterReturn !== null && afterReturn < newAt - returnAt ? afterReturn : null;
     figures[name] = { lines: s.lines.length, alive, msToDataAfterLinkReturn: flowsAgainAfterReturn, msToDataAfterNewAddress: afterNew };
-    summary.push(`${name.padEnd(14)} alive ${alive}; data after the link returned: ${flowsAgainAfterReturn ?? 'never'} ms; after the new address: ${afterNew ?? 'never'} ms`);
+    summary.push(`${name.padEnd(14)} alive ${alive}; data after the link returned: ${ms(flowsAgainAfterReturn)}; after the new address: ${ms(afterNew)}`);
     if (name === 'mpssh') {
       targets.push(
         holds(`blackout ${opts.gap} s: session alive`, alive),

@@ -10,7 +10,7 @@ import { consecutiveFromOne, largestGapAfter } from '../gaps.js';
 import { waitFor } from '../../test/helpers/netns.js';
 import { tickerCommand, waitEndpoints, type LabContext } from './common.js';
 
-const COUNT = 100;
+const COUNT = 60;
 const AFTER_S = 5;
 
 /** Runs one handover; the topology has at least two paths, all up. */

@@ -62,7 +62,7 @@ export async function walk(ctx: LabContext): Promise<ScenarioResult> {
   });
   const tickers = ctx.peers.clients.map((c) => ({ name: c.name, s: startStream(topo.client, c.argv(tickerCommand()), { lines: true }) }));
   const start = Date.now();
-  run.mark('walk starts');
+  run.mark('timeline starts');
   for (const e of w.events.filter((x) => x.at > 0)) {
     await sleep(Math.max(0, start + e.at * 1000 - Date.now()));
     apply(ctx, w, e);
