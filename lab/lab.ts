@@ -34,15 +34,21 @@ export async function runLab(scenario: Scenario, opts: LabOptions, env: { subnet
   const topo = new LabTopology(env.subnet);
   let peers: Awaited<ReturnType<typeof startPeers>> | null = null;
   let run: LabRun | null = null;
-  let cleaned = false;
-  cleanup = async () => {
-    if (cleaned) return;
-    cleaned = true;
-    run?.sampler.stop();
+  let cleaning: Promise<void> | null = null;
+  // A signal may arrive while the run is already cleaning up: both wait for the same work.
+  cleanup = () =>
+    (cleaning ??= (async () => {
+      run?.sampler.stop();
+      killTracked();
+      await peers?.close().catch(() => undefined);
+      topo.close();
+    })());
+  // Last resort when the process exits some other way: nothing asynchronous can run then.
+  const onExit = (): void => {
     killTracked();
-    await peers?.close().catch(() => undefined);
     topo.close();
   };
+  process.once('exit', onExit);
   try {
     if (scenario === 'walk') walkTopology(topo, opts.walkFile);
     else for (let k = 0; k < opts.paths; k++) topo.addPath({ downRate: opts.rate });
@@ -57,5 +63,6 @@ export async function runLab(scenario: Scenario, opts: LabOptions, env: { subnet
   } finally {
     await cleanup();
     cleanup = null;
+    process.removeListener('exit', onExit);
   }
 }

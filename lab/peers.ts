@@ -14,7 +14,7 @@ import { startMpsshdSsh, type MpsshdSsh } from '../test/helpers/mpsshd-ssh.js';
 import { startSshd, sshdPath, type TestSshd } from '../test/helpers/sshd.js';
 import type { Netns } from '../test/helpers/netns.js';
 import type { LabTopology } from './topology.js';
-import { track } from './children.js';
+import { killDescendants, track } from './children.js';
 
 /** Path of the mpssh launcher in this checkout. */
 export const MPSSH = path.resolve(__dirname, '../../bin/mpssh.js');
@@ -67,12 +67,12 @@ export async function startPeers(topo: LabTopology, opts: { baselines: boolean }
     if (opts.baselines && sshdPath()) {
       const tcp = await startSshd(topo.server, 2222, { listenAddress: '0.0.0.0' });
       sshdTcp = tcp;
-      started.push({ close: () => tcp.stop() });
+      started.push({ close: () => (killDescendants(tcp.proc.pid), tcp.stop()) });
       clients.push({ name: 'ssh-tcp', argv: (c) => ['ssh', ...tcp.clientOptions, '-p', '2222', dest, c] });
       if (haveProgram('mptcpize')) {
         const mp = await startSshd(topo.server, 2223, { listenAddress: '0.0.0.0', launcher: ['mptcpize', 'run'] });
         sshdMptcp = mp;
-        started.push({ close: () => mp.stop() });
+        started.push({ close: () => (killDescendants(mp.proc.pid), mp.stop()) });
         clients.push({ name: 'ssh-mptcpize', argv: (c) => ['mptcpize', 'run', 'ssh', ...mp.clientOptions, '-p', '2223', dest, c] });
       }
     }
