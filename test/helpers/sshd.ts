@@ -26,8 +26,11 @@ export function sshdPath(): string | null {
   return fs.existsSync('/usr/sbin/sshd') ? '/usr/sbin/sshd' : null;
 }
 
-/** Starts sshd in `ns` listening on 127.0.0.1:`port`. */
-export async function startSshd(ns: Netns, port: number): Promise<TestSshd> {
+/**
+ * Starts sshd in `ns` listening on 127.0.0.1:`port` (or `listenAddress`);
+ * `launcher` runs it through a wrapper such as `mptcpize run`.
+ */
+export async function startSshd(ns: Netns, port: number, opts: { listenAddress?: string; launcher?: string[] } = {}): Promise<TestSshd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-sshd-'));
   // sshd's privilege separation directory; the service normally creates it.
   fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -36,7 +39,7 @@ export async function startSshd(ns: Netns, port: number): Promise<TestSshd> {
   fs.copyFileSync(path.join(dir, 'id.pub'), path.join(dir, 'authorized_keys'));
   const config = [
     `Port ${port}`,
-    'ListenAddress 127.0.0.1',
+    `ListenAddress ${opts.listenAddress ?? '127.0.0.1'}`,
     `HostKey ${dir}/host_key`,
     `AuthorizedKeysFile ${dir}/authorized_keys`,
     'PermitRootLogin prohibit-password',
@@ -49,7 +52,9 @@ export async function startSshd(ns: Netns, port: number): Promise<TestSshd> {
     'LogLevel ERROR',
   ];
   fs.writeFileSync(path.join(dir, 'sshd_config'), config.join('\n') + '\n');
-  const proc = ns.spawn(sshdPath() ?? '/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')]);
+  const sshdArgs = [sshdPath() ?? '/usr/sbin/sshd', '-D', '-e', '-f', path.join(dir, 'sshd_config')];
+  const argv = [...(opts.launcher ?? []), ...sshdArgs];
+  const proc = ns.spawn(argv[0] as string, argv.slice(1));
   let err = '';
   proc.stderr?.on('data', (c: Buffer) => (err += c.toString()));
   await waitFor(`sshd listening (${err})`, () => ns.execSync('ss', ['-Hltn', `sport = :${port}`]).includes(`:${port}`), 5000);
