@@ -91,30 +91,18 @@ node -e '
   const keep = { name: p.name, version: p.version, description: p.description, license: p.license, private: true, main: p.main, dependencies: p.dependencies };
   process.stdout.write(JSON.stringify(keep, null, 2) + "\n");' >"$lib/package.json"
 
-# --- Production dependencies, as npm resolved them here. Build-time-only
-# packages (headers for node-gyp, type declarations) are left out.
-npm ls --omit=dev --all --parseable 2>/dev/null | tail -n +2 | while read -r dir; do
-  rel=${dir#"$root_dir"/}
-  case "$rel" in
-    node_modules/node-addon-api|*/node_modules/node-addon-api|node_modules/nan|node_modules/buildcheck|*node_modules/@types/*) continue ;;
-  esac
-  mkdir -p "$lib/$rel"
-  # Nested node_modules are listed on their own lines (and may hold dev-only packages).
-  (cd "$dir" && find . -mindepth 1 -maxdepth 1 ! -name node_modules -exec cp -r {} "$lib/$rel/" \;)
-done
+# --- Production dependencies, as npm resolved them here.
+npm ls --omit=dev --all --parseable 2>/dev/null | node packaging/debian/copy-modules.js "$root_dir" "$lib" 2>/dev/null
 nm=$lib/node_modules
-# Prebuilt binaries for other systems, native build leftovers, sources, docs
-# and tests are not needed at run time.
+# Prebuilt binaries for other systems, native build leftovers, sources, docs.
 find "$nm" -type d -name prebuilds -prune -print | while read -r d; do
   find "$d" -mindepth 1 -maxdepth 1 ! -name "linux-$node_arch" -exec rm -rf {} +
 done
- # node-gyp's build directories (not every "build" is one: some packages ship code there).
+# node-gyp's build directories (not every "build" is one: some packages ship code there).
 find "$nm" -type d -name build -prune -print | while read -r d; do
   [ -f "$d/config.gypi" ] || [ -f "$d/Makefile" ] || continue
   find "$d" -mindepth 1 ! -path "$d/Release" ! -path "$d/Release/*.node" -prune -exec rm -rf {} +
 done
-find "$nm" -type d \( -name test -o -name tests -o -name __tests__ -o -name .github -o -name deps -o -name third_party -o -name docs -o -name example -o -name examples -o -name benchmarks \
-  -o -name integration -o -name scripts -o -name .husky \) -prune -exec rm -rf {} +
 find "$nm" -type f \( -name '*.c' -o -name '*.cc' -o -name '*.cpp' -o -name '*.h' -o -name '*.hpp' -o -name '*.gyp' -o -name '*.gypi' \
   -o -name Makefile -o -name '*.mk' -o -name '*.md' -o -name '*.markdown' -o -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' \
   -o -name '.npmignore' -o -name '.eslintrc*' -o -name '.editorconfig' -o -name '.travis.yml' -o -name '.gitattributes' -o -name '.prettierrc*' -o -name 'tsconfig*.json' -o -name '*.sh' -o -name '*.html' \) ! -iname 'licen[cs]e*' -delete
@@ -166,7 +154,8 @@ chmod 0755 "$pkg/usr/sbin/mpsshd" "$pkg/usr/bin/mpssh" "$pkg"/DEBIAN/{postinst,p
 # directly instead of looking it up with env.
 sed -i -e '1s|^#!/usr/bin/env -S node|#!/usr/bin/node|' -e '1s|^#!/usr/bin/env node|#!/usr/bin/node|' "$lib"/bin/*.js
 grep -rlZ -m1 '^#!' "$lib" | while IFS= read -r -d '' f; do
-  [ "$(head -c2 "$f")" = '#!' ] && chmod 0755 "$f"
+  IFS= read -r -n 2 first <"$f" || true
+  if [ "$first" = '#!' ]; then chmod 0755 "$f"; fi
 done
 
 # Library dependencies of the shared objects, as dpkg-shlibdeps finds them.
