@@ -141,7 +141,9 @@ test('the Debian package builds, passes lintian, installs, runs, and is removed 
       assert.equal(v.status, 0, v.stderr);
       assert.doesNotMatch(v.stderr, /mpsshd/, 'systemd-analyze verify says nothing about the unit');
     }
-    assert.match(ok(run('man', ['-w', 'mpsshd.yaml']), 'man -w'), /man5\/mpsshd\.yaml\.5\.gz/);
+    if (run('sh', ['-c', 'command -v man']).status === 0) {
+      assert.match(ok(run('man', ['-w', 'mpsshd.yaml']), 'man -w'), /man5\/mpsshd\.yaml\.5\.gz/);
+    }
 
     // --- The installed daemon in a namespace, as systemd would start it.
     ns = Netns.create('pkg');
