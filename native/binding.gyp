@@ -11,7 +11,8 @@
         "src/mptcp_info.cc",
         "src/fdpass.cc",
         "src/subflow_diag.cc",
-        "src/passwd.cc"
+        "src/passwd.cc",
+        "src/sd_notify.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

@@ -5,6 +5,7 @@ import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type LoadOptions } from '
 import { hasNetAdmin } from './daemon/capabilities.js';
 import { parseDaemonArgs, UsageError, USAGE } from './daemon/cli.js';
 import { Daemon, statusActions } from './daemon/daemon.js';
+import { statusText, systemdNotifier } from './daemon/sd-notify.js';
 import { StatusPublisher } from './daemon/status.js';
 import { MptcpPmClient } from './netlink/mptcp-pm.js';
 import { RtnlMonitor } from './netlink/rtnetlink.js';
@@ -49,6 +50,8 @@ async function main(argv: string[]): Promise<void> {
   }
   const log = createLogger({ debug: args.debug, level: args.debug ? 'debug' : loaded.config.log.level });
   log.info({ version: VERSION, config: loaded.file ?? '(built-in defaults)', overrides: loaded.overrides }, 'mpsshd starting');
+  const notifier = systemdNotifier(log.child({ mod: 'sd-notify' }));
+  let ready = false;
   const daemon = new Daemon({
     loaded,
     loadOptions,
@@ -58,7 +61,10 @@ async function main(argv: string[]): Promise<void> {
     onSessionEvent: (e) => publisher.onSession(e),
   });
   const publisher = new StatusPublisher(log.child({ mod: 'status' }), statusActions(daemon));
-  daemon.reconciler.on('pass', (r) => publisher.onPass(r));
+  daemon.reconciler.on('pass', (r) => {
+    publisher.onPass(r);
+    if (ready) notifier.status(statusText(r, daemon.ssh?.status()));
+  });
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'unexpected error, exiting');
     process.exit(1);
@@ -72,6 +78,7 @@ async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'mpsshd stopping');
+    notifier.stopping(`stopping (${signal})`);
     void Promise.resolve(api?.close())
       .then(() => daemon.close())
       .then(() => {
@@ -83,7 +90,16 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
     log.info('SIGHUP: reloading configuration');
-    daemon.reload();
+    // Before READY=1, systemd has no reload to track; the start's READY=1 follows anyway.
+    if (ready) notifier.reloading('reloading the configuration');
+    const ok = daemon.reload();
+    if (ready) {
+      void daemon.whenReloaded().then(() => {
+        if (stopping) return;
+        const now = statusText(daemon.lastPass(), daemon.ssh?.status());
+        notifier.ready(ok ? now : `reload refused (invalid configuration, see the log); ${now}`);
+      });
+    }
   });
   let api: { close(): Promise<void> } | undefined;
   await daemon.start();
@@ -92,6 +108,10 @@ async function main(argv: string[]): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { startApi } = require('./api/index.js') as typeof import('./api/index.js');
     api = await startApi({ source: publisher, config: loaded.config.api, log });
+  }
+  if (!stopping) {
+    ready = true;
+    notifier.ready(statusText(daemon.lastPass(), daemon.ssh?.status()));
   }
   log.info('mpsshd ready');
 }

@@ -9,6 +9,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mpssh::InitMptcpInfo(env, exports);
   mpssh::InitFdPass(env, exports);
   mpssh::InitPasswd(env, exports);
+  mpssh::InitSdNotify(env, exports);
   return exports;
 }
 

@@ -10,4 +10,5 @@ void InitMptcpSocket(Napi::Env env, Napi::Object exports);
 void InitMptcpInfo(Napi::Env env, Napi::Object exports);
 void InitFdPass(Napi::Env env, Napi::Object exports);
 void InitPasswd(Napi::Env env, Napi::Object exports);
+void InitSdNotify(Napi::Env env, Napi::Object exports);
 }  // namespace mpssh

@@ -38,6 +38,7 @@ export class Daemon {
   /** Backup flags set at runtime through the API, by address; they last until the next restart. */
   private readonly backupOverrides = new Map<string, boolean>();
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  private sshReload: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.loaded.config;
@@ -85,8 +86,14 @@ export class Daemon {
     this.log.level = next.config.log.level;
     this.log.info({ file: next.file ?? '(built-in defaults)' }, 'configuration reloaded');
     this.reconciler.schedule('reload');
-    void this.reloadSsh();
+    this.sshReload = this.reloadSsh();
     return true;
+  }
+
+  /** Resolves once the reconcile pass and the SSH changes of the last reload are done. */
+  async whenReloaded(): Promise<void> {
+    await this.reconciler.whenIdle();
+    await this.sshReload;
   }
 
   private async startSsh(): Promise<void> {

@@ -36,6 +36,11 @@ const DEBIAN_PACKAGE: Record<string, string> = {
   scp: 'openssh-client',
   sftp: 'openssh-client',
   python3: 'python3',
+  curl: 'curl',
+  'ssh-keyscan': 'openssh-client',
+  'dpkg-deb': 'dpkg',
+  'dpkg-shlibdeps': 'dpkg-dev',
+  lintian: 'lintian',
 };
 
 function programExists(p: string): boolean {
@@ -50,7 +55,11 @@ function programExists(p: string): boolean {
 export function requireNetns(t: TestContext, opts: { programs?: string[] } = {}): boolean {
   const missing = (opts.programs ?? []).find((p) => !programExists(p));
   const why = netnsUnavailableReason() ?? (missing ? `${missing} is not installed (Debian: ${DEBIAN_PACKAGE[missing] ?? missing})` : null);
-  if (why === null) return true;
+  return why === null ? true : skipOrFail(t, why);
+}
+
+/** Skips the test with `why`, or throws under MPSSH_REQUIRE_NETNS=1; returns false. */
+export function skipOrFail(t: TestContext, why: string): false {
   if (process.env.MPSSH_REQUIRE_NETNS === '1') {
     throw new Error(`MPSSH_REQUIRE_NETNS=1 but ${why}`);
   }
