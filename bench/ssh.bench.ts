@@ -8,9 +8,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { Netns } from '../test/helpers/netns.js';
 import { startSshd } from '../test/helpers/sshd.js';
 import { startMpsshdSsh } from '../test/helpers/mpsshd-ssh.js';
+import { createTestUser } from '../test/helpers/test-user.js';
 import { summary } from './stats.js';
 
 const MIB = 1024 * 1024;
@@ -86,12 +88,20 @@ function parentOf(pid: number): number {
 
 export async function bench(): Promise<Record<string, unknown>> {
   const ns = Netns.create('bssh');
-  const sshd = await startSshd(ns, 2222);
+  const sshd = await startSshd(ns, 2222, { authorizedKeysFile: '.ssh/authorized_keys' });
   const mp = await startMpsshdSsh(ns, { port: 22, extraYaml: 'pathManager:\n  enabled: false', sshYaml: ['PreforkWorkers: 2'] });
+  // Both servers log in the same fresh account: a login's cost must not
+  // depend on what the machine's own accounts have in their shell startup
+  // files (bash reads ~/.bashrc for commands run by sshd).
+  const user = createTestUser();
+  // useradd leaves the account locked ("!"), which sshd without PAM refuses even for keys; "*" is no password, not locked.
+  execFileSync('usermod', ['-p', '*', user.name]);
+  const keys = user.authorize(mp.clientPub);
+  fs.appendFileSync(keys, fs.readFileSync(path.join(sshd.dir, 'id.pub')));
   try {
     const targets: Target[] = [
-      { name: 'sshd', opts: [...sshd.clientOptions, '-p', '2222'], dest: `${sshd.user}@127.0.0.1` },
-      { name: 'mpsshd', opts: mp.clientOptions, dest: 'root@127.0.0.1' },
+      { name: 'sshd', opts: [...sshd.clientOptions, '-p', '2222'], dest: `${user.name}@127.0.0.1` },
+      { name: 'mpsshd', opts: mp.clientOptions, dest: `${user.name}@127.0.0.1` },
     ];
     const throughput: Record<string, Record<string, number[]>> = {};
     for (const cipher of ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com']) {
@@ -137,6 +147,7 @@ export async function bench(): Promise<Record<string, unknown>> {
   } finally {
     await mp.stop();
     sshd.stop();
+    user.remove();
     ns.close();
   }
 }

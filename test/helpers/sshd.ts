@@ -28,9 +28,11 @@ export function sshdPath(): string | null {
 
 /**
  * Starts sshd in `ns` listening on 127.0.0.1:`port` (or `listenAddress`);
- * `launcher` runs it through a wrapper such as `mptcpize run`.
+ * `launcher` runs it through a wrapper such as `mptcpize run`; the key in
+ * `dir/id` is authorised through `dir/authorized_keys` unless
+ * `authorizedKeysFile` names another file (sshd's AuthorizedKeysFile).
  */
-export async function startSshd(ns: Netns, port: number, opts: { listenAddress?: string; launcher?: string[] } = {}): Promise<TestSshd> {
+export async function startSshd(ns: Netns, port: number, opts: { listenAddress?: string; launcher?: string[]; authorizedKeysFile?: string } = {}): Promise<TestSshd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-sshd-'));
   // sshd's privilege separation directory; the service normally creates it.
   fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -41,7 +43,7 @@ export async function startSshd(ns: Netns, port: number, opts: { listenAddress?:
     `Port ${port}`,
     `ListenAddress ${opts.listenAddress ?? '127.0.0.1'}`,
     `HostKey ${dir}/host_key`,
-    `AuthorizedKeysFile ${dir}/authorized_keys`,
+    `AuthorizedKeysFile ${opts.authorizedKeysFile ?? `${dir}/authorized_keys`}`,
     'PermitRootLogin prohibit-password',
     'StrictModes no',
     'UsePAM no',
