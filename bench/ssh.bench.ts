@@ -28,11 +28,15 @@ interface Target {
 
 function runSsh(ns: Netns, t: Target, extra: string[], command: string): Promise<{ ms: number; bytes: number; code: number | null }> {
   return new Promise((resolve) => {
+    // wc counts the bytes: reading them here, in JavaScript, would be a third
+    // busy process on the two cores and would weigh on whichever server needs more CPU.
+    const quote = (w: string) => `'${w.replace(/'/g, `'\\''`)}'`;
+    const line = `${['ssh', ...t.opts, ...extra, t.dest, command].map(quote).join(' ')} | wc -c; exit \${PIPESTATUS[0]}`;
     const t0 = process.hrtime.bigint();
-    const child = ns.spawn('ssh', [...t.opts, ...extra, t.dest, command]);
-    let bytes = 0;
-    child.stdout?.on('data', (c: Buffer) => (bytes += c.length));
-    child.on('exit', (code) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, bytes, code }));
+    const child = ns.spawn('bash', ['-c', line]);
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('exit', (code) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, bytes: Number(out.trim()), code }));
   });
 }
 
@@ -90,6 +94,8 @@ export async function bench(): Promise<Record<string, unknown>> {
   const ns = Netns.create('bssh');
   const sshd = await startSshd(ns, 2222, { authorizedKeysFile: '.ssh/authorized_keys' });
   const mp = await startMpsshdSsh(ns, { port: 22, extraYaml: 'pathManager:\n  enabled: false', sshYaml: ['PreforkWorkers: 2'] });
+  // The same server on plain TCP: separates what MPTCP costs on one path from what the server costs.
+  const mpTcp = await startMpsshdSsh(ns, { port: 2223, extraYaml: 'pathManager:\n  enabled: false', sshYaml: ['PreforkWorkers: 2', 'UseMPTCP: no'] });
   // Both servers log in the same fresh account: a login's cost must not
   // depend on what the machine's own accounts have in their shell startup
   // files (bash reads ~/.bashrc for commands run by sshd).
@@ -98,10 +104,12 @@ export async function bench(): Promise<Record<string, unknown>> {
   execFileSync('usermod', ['-p', '*', user.name]);
   const keys = user.authorize(mp.clientPub);
   fs.appendFileSync(keys, fs.readFileSync(path.join(sshd.dir, 'id.pub')));
+  fs.appendFileSync(keys, mpTcp.clientPub);
   try {
     const targets: Target[] = [
       { name: 'sshd', opts: [...sshd.clientOptions, '-p', '2222'], dest: `${user.name}@127.0.0.1` },
       { name: 'mpsshd', opts: mp.clientOptions, dest: `${user.name}@127.0.0.1` },
+      { name: 'mpsshdTcp', opts: mpTcp.clientOptions, dest: `${user.name}@127.0.0.1` },
     ];
     const throughput: Record<string, Record<string, number[]>> = {};
     for (const cipher of ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com']) {
@@ -116,11 +124,11 @@ export async function bench(): Promise<Record<string, unknown>> {
     const bulk = Object.fromEntries(
       Object.entries(throughput).map(([cipher, by]) => {
         const best = (n: string) => Math.max(...(by[n] ?? [0]));
-        return [cipher, { sshdGbps: round2(best('sshd')), mpsshdGbps: round2(best('mpsshd')), ratio: round2(best('mpsshd') / best('sshd')), samples: by }];
+        return [cipher, { sshdGbps: round2(best('sshd')), mpsshdGbps: round2(best('mpsshd')), ratio: round2(best('mpsshd') / best('sshd')), mpsshdTcpGbps: round2(best('mpsshdTcp')), tcpRatio: round2(best('mpsshdTcp') / best('sshd')), samples: by }];
       }),
     );
     const logins: Record<string, number[]> = { sshd: [], mpsshd: [] };
-    for (let i = 0; i < LOGINS; i++) for (const t of targets) logins[t.name]?.push(await timeToFirstOutput(ns, t));
+    for (let i = 0; i < LOGINS; i++) for (const t of targets.slice(0, 2)) logins[t.name]?.push(await timeToFirstOutput(ns, t));
     const rate = (v: number[]) => 1000 / (v.reduce((a, b) => a + b, 0) / v.length);
     const handshakes = {
       sshdPerSecond: round2(rate(logins.sshd ?? [])),
@@ -142,10 +150,11 @@ export async function bench(): Promise<Record<string, unknown>> {
       bulk,
       handshakes,
       idleSessionPssMiB: { sshd: sshdMem, mpsshd: mpMem, ratio: round2(mpMem.mib / sshdMem.mib) },
-      note: 'both servers on loopback in one namespace; mpsshd over MPTCP (one subflow), sshd over TCP',
+      note: 'all servers on loopback in one namespace, one fresh account; mpsshd over MPTCP (one subflow) and, as mpsshdTcp, over TCP; sshd over TCP',
     };
   } finally {
     await mp.stop();
+    await mpTcp.stop();
     sshd.stop();
     user.remove();
     ns.close();
