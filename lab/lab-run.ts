@@ -59,7 +59,7 @@ export class LabRun {
     const rates = ratesByInterface(this.sampler.samples);
     const ifaces = this.topo.paths.map((p) => p.ifname).filter((n) => rates[n]);
     const series = ifaces.map((n) => ({
-      name: `${n} down`,
+      name: `${n} received`,
       points: (rates[n] ?? []).map((r) => ({ t: (r.at - this.t0) / 1000, v: r.rxMbit })),
     }));
     fs.writeFileSync(

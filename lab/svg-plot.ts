@@ -60,12 +60,16 @@ export function throughputSvg(opts: { title: string; yLabel: string; series: Plo
   out.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   out.push(`<text x="${m.l + pw / 2}" y="${H - 12}" text-anchor="middle">time (s)</text>`);
   out.push(`<text transform="translate(15 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(opts.yLabel)}</text>`);
-  opts.events.forEach((e, i) => {
-    const ex = f(x(e.t));
-    out.push(`<line x1="${ex}" y1="${m.t}" x2="${ex}" y2="${m.t + ph}" stroke="#888" stroke-dasharray="4 3"/>`);
-    // Labels are staggered down the plot so that close events stay readable.
-    const ly = m.t + 12 + (i % 6) * 14;
-    out.push(`<text x="${f(x(e.t) + 3)}" y="${ly}" fill="#555">${esc(e.label)}</text>`);
+  // Each label runs down its own line, haloed in white so it stays readable
+  // over the curves; a label whose line is too close to the previous one
+  // starts below that one's text instead of overwriting it.
+  let prev = { x: -Infinity, end: m.t };
+  opts.events.forEach((e) => {
+    const ex = x(e.t);
+    out.push(`<line x1="${f(ex)}" y1="${m.t}" x2="${f(ex)}" y2="${m.t + ph}" stroke="#888" stroke-dasharray="4 3"/>`);
+    const start = ex - prev.x < 14 ? prev.end + 8 : m.t + 4;
+    out.push(`<text transform="translate(${f(ex + 3)} ${f(start)}) rotate(90)" fill="#444" stroke="white" stroke-width="3" paint-order="stroke">${esc(e.label)}</text>`);
+    prev = { x: ex, end: start + e.label.length * 6.5 };
   });
   opts.series.forEach((s, i) => {
     const c = COLOURS[i % COLOURS.length] as string;
