@@ -41,6 +41,11 @@ const DEBIAN_PACKAGE: Record<string, string> = {
   'dpkg-deb': 'dpkg',
   'dpkg-shlibdeps': 'dpkg-dev',
   lintian: 'lintian',
+  'ssh-keygen': 'openssh-client',
+  'ssh-agent': 'openssh-client',
+  'ssh-add': 'openssh-client',
+  tmux: 'tmux',
+  '/usr/lib/openssh/sftp-server': 'openssh-sftp-server',
 };
 
 function programExists(p: string): boolean {
@@ -55,6 +60,18 @@ function programExists(p: string): boolean {
 export function requireNetns(t: TestContext, opts: { programs?: string[] } = {}): boolean {
   const missing = (opts.programs ?? []).find((p) => !programExists(p));
   const why = netnsUnavailableReason() ?? (missing ? `${missing} is not installed (Debian: ${DEBIAN_PACKAGE[missing] ?? missing})` : null);
+  return why === null ? true : skipOrFail(t, why);
+}
+
+/** For tests that need no namespace but real programs: the name of the first one missing, with its Debian package, or null. */
+export function missingProgram(programs: string[]): string | null {
+  const missing = programs.find((p) => !programExists(p));
+  return missing ? `${missing} is not installed (Debian: ${DEBIAN_PACKAGE[missing] ?? missing})` : null;
+}
+
+/** Returns true when every program is there; otherwise skips the test (or fails under MPSSH_REQUIRE_NETNS=1). */
+export function requirePrograms(t: TestContext, programs: string[]): boolean {
+  const why = missingProgram(programs);
   return why === null ? true : skipOrFail(t, why);
 }
 

@@ -14,6 +14,10 @@ import { attachChannels } from '../../src/ssh/server/channels.js';
 import type { ChannelPolicy } from '../../src/ssh/server/context.js';
 import { waitFor } from '../helpers/netns.js';
 import { currentAccount, startSshHarness, type SshHarness } from '../helpers/ssh-harness.js';
+import { requirePrograms } from '../helpers/require-netns.js';
+
+/** The OpenSSH tools these tests drive. */
+const PROGRAMS = ['ssh', 'ssh-keygen', 'ssh-agent', 'ssh-add'];
 
 const user = currentAccount().name;
 let echo: net.Server;
@@ -64,7 +68,8 @@ function roundTrip(port: number, payload: Buffer): Promise<Buffer> {
   });
 }
 
-test('-L carries a connection to a server-side port, both ways', async () => {
+test('-L carries a connection to a server-side port, both ways', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const h = await harness();
   try {
     const lport = await freePort();
@@ -79,7 +84,8 @@ test('-L carries a connection to a server-side port, both ways', async () => {
   }
 });
 
-test('-L to a destination PermitOpen does not list is refused, and so is any -L with AllowTcpForwarding remote', async () => {
+test('-L to a destination PermitOpen does not list is refused, and so is any -L with AllowTcpForwarding remote', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   for (const policy of [{ permitOpen: [{ raw: '127.0.0.1:1', host: '127.0.0.1', port: 1 }] }, { tcpForwarding: 'remote' as const }]) {
     const h = await harness(policy);
     try {
@@ -95,7 +101,8 @@ test('-L to a destination PermitOpen does not list is refused, and so is any -L 
   }
 });
 
-test('-R listens on the server and carries connections back to the client side; port 0 lets the server choose', async () => {
+test('-R listens on the server and carries connections back to the client side; port 0 lets the server choose', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const h = await harness();
   try {
     const rport = await freePort();
@@ -117,7 +124,8 @@ test('-R listens on the server and carries connections back to the client side; 
   }
 });
 
-test('-R is refused with AllowTcpForwarding local', async () => {
+test('-R is refused with AllowTcpForwarding local', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const h = await harness({ tcpForwarding: 'local' });
   try {
     const r = await h.ssh(['-o', 'ExitOnForwardFailure=yes', '-R', `0:127.0.0.1:${echoPort}`, 'echo should-not-run']);
@@ -128,7 +136,8 @@ test('-R is refused with AllowTcpForwarding local', async () => {
   }
 });
 
-test('agent forwarding: ssh-add -l on the server lists the client agent key; refused when not allowed', async () => {
+test('agent forwarding: ssh-add -l on the server lists the client agent key; refused when not allowed', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const h = await harness();
   const h2 = await harness({ agentForwarding: false });
   const agentSock = path.join(h.dir, 'agent.sock');

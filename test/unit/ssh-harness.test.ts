@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startSshHarness } from '../helpers/ssh-harness.js';
+import { requirePrograms } from '../helpers/require-netns.js';
 
-test('the SSH test harness authenticates OpenSSH and hands the connection to the handlers', async () => {
+/** The OpenSSH tools these tests drive. */
+const PROGRAMS = ['ssh', 'ssh-keygen'];
+
+test('the SSH test harness authenticates OpenSSH and hands the connection to the handlers', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const h = await startSshHarness({
     attach(client) {
       client.on('session', (accept) => {

@@ -12,9 +12,14 @@ import { after, before, test } from 'node:test';
 import { serveSessions } from '../../src/ssh/session/index.js';
 import { currentAccount, startSshHarness, type SshHarness } from '../helpers/ssh-harness.js';
 import { waitFor } from '../helpers/netns.js';
+import { missingProgram, requirePrograms } from '../helpers/require-netns.js';
 
 let h: SshHarness;
+const PROGRAMS = ['ssh', 'ssh-keygen', 'scp', 'sftp', '/usr/lib/openssh/sftp-server'];
+const missing = missingProgram(PROGRAMS) !== null;
+
 before(async () => {
+  if (missing) return;
   h = await startSshHarness({
     attach: (client, ctx) => {
       const sessions = serveSessions(client, ctx);
@@ -23,29 +28,33 @@ before(async () => {
     },
   });
 });
-after(async () => h.close());
+after(async () => h?.close());
 
-test('exec: output, stderr and the exit status reach the client', async () => {
+test('exec: output, stderr and the exit status reach the client', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const r = await h.ssh(['echo out; echo err >&2; exit 7']);
   assert.equal(r.stdout.toString(), 'out\n');
   assert.match(r.stderr, /^err$/m);
   assert.equal(r.code, 7);
 });
 
-test('exec: stdin is passed through and its EOF reaches the command', async () => {
+test('exec: stdin is passed through and its EOF reaches the command', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const input = crypto.randomBytes(3 << 20);
   const r = await h.ssh(['sha256sum'], { input });
   assert.equal(r.stdout.toString().split(' ')[0], crypto.createHash('sha256').update(input).digest('hex'));
   assert.equal(r.code, 0);
 });
 
-test('exec: a command killed by a signal is reported as exit-signal (ssh exits 255)', async () => {
+test('exec: a command killed by a signal is reported as exit-signal (ssh exits 255)', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const r = await h.ssh(['kill -TERM $$']);
   assert.equal(r.code, 255);
   assert.equal(r.stdout.length, 0);
 });
 
-test('exec: the environment is what sshd gives, with AcceptEnv applied', async () => {
+test('exec: the environment is what sshd gives, with AcceptEnv applied', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const r = await h.ssh(['-o', 'SendEnv=LANG FOO', 'env'], { env: { ...process.env, LANG: 'C.UTF-8', FOO: 'bar' } });
   const env = Object.fromEntries(r.stdout.toString().trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   const ctx = h.contexts.at(-1)!;
@@ -62,7 +71,8 @@ test('exec: the environment is what sshd gives, with AcceptEnv applied', async (
   assert.equal(env.PWD ?? ctx.account.home, ctx.account.home);
 });
 
-test('exec: a client that stops reading ends the command (cat /dev/zero | head -c 1M returns)', async () => {
+test('exec: a client that stops reading ends the command (cat /dev/zero | head -c 1M returns)', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   // Async: the server runs in this process and must keep serving meanwhile.
   const ssh = ['ssh', ...h.clientOptions, '-p', String(h.port), `${currentAccount().name}@127.0.0.1`].map((w) => `'${w}'`).join(' ');
   const out = await new Promise<string>((resolve, reject) => {
@@ -72,7 +82,8 @@ test('exec: a client that stops reading ends the command (cat /dev/zero | head -
   await waitFor('cat gone', () => spawnSync('pgrep', ['-f', '^cat /dev/zero$'], { encoding: 'utf8' }).stdout.trim() === '', 5000);
 });
 
-test('exec: closing the channel ends the whole process group, background children too', async () => {
+test('exec: closing the channel ends the whole process group, background children too', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const marker = `mpssh-pg-${crypto.randomBytes(4).toString('hex')}`;
   const child = h.spawn('ssh', [`${currentAccount().name}@127.0.0.1`, `sh -c 'sleep 300; : ${marker}' & sleep 301; : ${marker}`], { stdio: 'ignore' });
   const count = () => Number(spawnSync('pgrep', ['-c', '-f', marker], { encoding: 'utf8' }).stdout.trim() || 0);
@@ -81,17 +92,16 @@ test('exec: closing the channel ends the whole process group, background childre
   await waitFor('process group gone', () => count() === 0, 5000);
 });
 
-test('exec: a large output arrives whole and in order', async () => {
+test('exec: a large output arrives whole and in order', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const r = await h.ssh(['head -c 20000000 /dev/urandom | tee /tmp/mpssh-bulk-check | sha256sum >&2; cat /tmp/mpssh-bulk-check; rm -f /tmp/mpssh-bulk-check']);
   assert.equal(r.code, 0);
   assert.equal(r.stdout.length, 20_000_000);
   assert.equal(crypto.createHash('sha256').update(r.stdout).digest('hex'), r.stderr.trim().split(' ')[0]);
 });
 
-test('sftp and scp put and get files with equal checksums', async () => {
-  if (!fs.existsSync('/usr/lib/openssh/sftp-server')) {
-    throw new Error('openssh-sftp-server is not installed (/usr/lib/openssh/sftp-server)');
-  }
+test('sftp and scp put and get files with equal checksums', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const user = currentAccount().name;
   const local = path.join(h.dir, 'payload');
   const data = crypto.randomBytes(3 << 20);

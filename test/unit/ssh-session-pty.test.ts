@@ -14,6 +14,10 @@ import type { ChannelPolicy } from '../../src/ssh/server/context.js';
 import { serveSessions } from '../../src/ssh/session/index.js';
 import { waitFor } from '../helpers/netns.js';
 import { currentAccount, startSshHarness, type SshHarness } from '../helpers/ssh-harness.js';
+import { requirePrograms } from '../helpers/require-netns.js';
+
+/** The OpenSSH tools these tests drive. */
+const PROGRAMS = ['ssh', 'ssh-keygen'];
 
 const user = currentAccount().name;
 
@@ -39,7 +43,7 @@ function tmux(socket: string) {
 }
 
 test('pty shell from a terminal: SSH_TTY, TERM, size, window-change, exit status', async (t) => {
-  if (spawnSync('tmux', ['-V']).status !== 0) return t.skip('tmux is not installed');
+  if (!requirePrograms(t, [...PROGRAMS, 'tmux'])) return;
   const h = await harness();
   const socket = path.join(h.dir, 'tmux.sock');
   const tm = tmux(socket);
@@ -62,7 +66,8 @@ test('pty shell from a terminal: SSH_TTY, TERM, size, window-change, exit status
   }
 });
 
-test('exec with -tt gets a pty; no-pty (key option) refuses it, which the client takes as fatal', async () => {
+test('exec with -tt gets a pty; no-pty (key option) refuses it, which the client takes as fatal', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const h = await harness();
   const h2 = await harness({ pty: false });
   try {
@@ -80,7 +85,8 @@ test('exec with -tt gets a pty; no-pty (key option) refuses it, which the client
   }
 });
 
-test('forced command runs instead of the request, which lands in SSH_ORIGINAL_COMMAND', async () => {
+test('forced command runs instead of the request, which lands in SSH_ORIGINAL_COMMAND', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const h = await harness({ forcedCommand: 'echo "forced: $SSH_ORIGINAL_COMMAND"; exit 3' });
   try {
     const r = await h.ssh(['rm -rf /nonexistent']);
@@ -93,7 +99,8 @@ test('forced command runs instead of the request, which lands in SSH_ORIGINAL_CO
   }
 });
 
-test('MaxSessions: a second session on one connection is refused at the limit', async () => {
+test('MaxSessions: a second session on one connection is refused at the limit', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const h = await harness({ maxSessions: 1 });
   const control = path.join(h.dir, `cm-${crypto.randomBytes(3).toString('hex')}`);
   try {
@@ -114,7 +121,8 @@ test('MaxSessions: a second session on one connection is refused at the limit', 
   }
 });
 
-test('signal request: the client signals the whole process group of the command', async () => {
+test('signal request: the client signals the whole process group of the command', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   // OpenSSH's client has no command for the signal request; ssh2's client sends one.
   const { default: ssh2 } = await import('ssh2');
   const h = await harness();
@@ -139,7 +147,8 @@ test('signal request: the client signals the whole process group of the command'
   }
 });
 
-test('the login shell and programs start in the home directory', async () => {
+test('the login shell and programs start in the home directory', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
   const h = await harness();
   try {
     const r = await h.ssh(['pwd']);
