@@ -43,8 +43,9 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.loaded.config;
     this.log = opts.log;
-    this.net = opts.makeNetMonitor(this.log.child({ mod: 'rtnetlink' }));
-    this.pm = opts.makeMptcpPm(this.log.child({ mod: 'mptcp_pm' }));
+    // The monitor and the mptcp_pm client name their own module in the log.
+    this.net = opts.makeNetMonitor(this.log);
+    this.pm = opts.makeMptcpPm(this.log);
     this.store = new OwnershipStore(this.config.stateDir, this.log.child({ mod: 'ownership' }));
     this.reconciler = new Reconciler({
       net: this.net,
