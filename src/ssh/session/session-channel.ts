@@ -42,7 +42,7 @@ export class SessionChannel {
   ) {
     const log = ctx.log;
     session.on('pty', (accept, reject, info) => {
-      if (!ctx.policy.pty || this.child) return reject?.();
+      if (!ctx.policy.pty || this.child || hasNul(info.term)) return reject?.();
       this.ptyReq = { term: info.term, cols: info.cols, rows: info.rows };
       accept?.();
     });
@@ -54,7 +54,7 @@ export class SessionChannel {
     session.on('env', (accept, reject, info) => {
       if (this.child) return reject?.();
       // Kept whatever AcceptEnv says; the environment builder filters. Cap the count against a flood.
-      if (this.clientEnv.length >= 1024) return reject?.();
+      if (this.clientEnv.length >= 1024 || hasNul(info.key) || hasNul(info.val)) return reject?.();
       this.clientEnv.push({ name: info.key, value: info.val });
       accept?.();
     });
@@ -74,8 +74,10 @@ export class SessionChannel {
       }
     });
     session.on('shell', (accept, reject) => void this.start({ kind: 'shell' }, accept, reject));
-    session.on('exec', (accept, reject, info) => void this.start({ kind: 'exec', command: info.command }, accept, reject));
-    session.on('subsystem', (accept, reject, info) => void this.start({ kind: 'subsystem', name: info.name }, accept, reject));
+    // sshd reads these as C strings and drops a connection that puts a NUL
+    // in one; refusing the request is enough to keep it out of argv and env.
+    session.on('exec', (accept, reject, info) => (hasNul(info.command) ? reject?.() : void this.start({ kind: 'exec', command: info.command }, accept, reject)));
+    session.on('subsystem', (accept, reject, info) => (hasNul(info.name) ? reject?.() : void this.start({ kind: 'subsystem', name: info.name }, accept, reject)));
     session.on('eow', () => {
       this.outputRefused = true;
       this.child?.endOfWrite?.();
@@ -118,7 +120,7 @@ export class SessionChannel {
     } catch (err) {
       // As a shell that cannot be executed: a message and status 127.
       this.ctx.log.warn({ err: (err as Error).message }, `cannot start ${req.kind} for ${this.ctx.account.name}`);
-      channel.stderr.write(`${program.file}: ${(err as Error).message}\r\n`);
+      channel.stderr.write(`${program.file}: cannot be started\r\n`);
       channel.exit(127);
       channel.end();
       this.finish();
@@ -182,6 +184,10 @@ export class SessionChannel {
     }
     return this.ending;
   }
+}
+
+function hasNul(s: string | undefined): boolean {
+  return typeof s === 'string' && s.includes('\0');
 }
 
 /** Copies a program's stream into the channel with backpressure; resolves when the stream has ended and its data has left. */
