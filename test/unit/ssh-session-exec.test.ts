@@ -92,6 +92,25 @@ test('exec: closing the channel ends the whole process group, background childre
   await waitFor('process group gone', () => count() === 0, 5000);
 });
 
+test('exec: what the command started with nohup outlives the session, as after a terminal hangup', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
+  const marker = `mpssh-nohup-${crypto.randomBytes(4).toString('hex')}`;
+  const count = () => Number(spawnSync('pgrep', ['-c', '-f', marker], { encoding: 'utf8' }).stdout.trim() || 0);
+  try {
+    // The command ends normally: its background job is left alone.
+    const r = await h.ssh([`nohup sh -c 'sleep 300; : ${marker}-a' >/dev/null 2>&1 & echo started`]);
+    assert.equal(r.stdout.toString(), 'started\n');
+    // The client goes away mid-command: the command is hung up, the nohup job is not.
+    const child = h.spawn('ssh', [`${currentAccount().name}@127.0.0.1`, `nohup sh -c 'sleep 300; : ${marker}-b' >/dev/null 2>&1 & exec sleep 302`], { stdio: 'ignore' });
+    await waitFor('both jobs running', () => count() >= 2 && spawnSync('pgrep', ['-f', '^sleep 302$']).status === 0, 5000);
+    child.kill('SIGKILL');
+    await waitFor('the command hung up', () => spawnSync('pgrep', ['-f', '^sleep 302$']).status !== 0, 5000);
+    assert.equal(count(), 2, 'both nohup jobs still run');
+  } finally {
+    spawnSync('pkill', ['-f', marker]);
+  }
+});
+
 test('exec: a large output arrives whole and in order', async (t) => {
   if (!requirePrograms(t, PROGRAMS)) return;
   const r = await h.ssh(['head -c 20000000 /dev/urandom | tee /tmp/mpssh-bulk-check | sha256sum >&2; cat /tmp/mpssh-bulk-check; rm -f /tmp/mpssh-bulk-check']);

@@ -118,26 +118,32 @@ function clampSize(n: number, fallback: number): number {
   return Math.min(n, 0xffff);
 }
 
-/** Hangs up the program's whole process group; those still there after `graceMs` are killed. Resolves when none is left. */
+/**
+ * Hangs up the program's whole process group, as closing a terminal does:
+ * SIGHUP (and SIGCONT, for stopped jobs) to every process in it. The
+ * program itself is killed if it is still there after `graceMs`; what it
+ * started with nohup, which chose to outlive a hangup, is left alone.
+ * Resolves when the program has gone.
+ */
 export function endProcessGroup(pid: number, graceMs: number): Promise<void> {
-  const send = (sig: NodeJS.Signals): boolean => {
+  const signal = (target: number, sig: NodeJS.Signals | 0): boolean => {
     try {
-      process.kill(-pid, sig);
+      process.kill(target, sig);
       return true;
     } catch {
-      return false; // ESRCH: the group is gone
+      return false; // ESRCH: gone
     }
   };
-  if (!send('SIGHUP')) return Promise.resolve();
-  send('SIGCONT'); // stopped jobs would never see the hangup
+  if (!signal(-pid, 'SIGHUP')) return Promise.resolve();
+  signal(-pid, 'SIGCONT');
   return new Promise((resolve) => {
     const started = Date.now();
     const poll = setInterval(() => {
-      if (!send(0 as unknown as NodeJS.Signals)) {
+      if (!signal(pid, 0)) {
         clearInterval(poll);
         resolve();
       } else if (Date.now() - started >= graceMs) {
-        send('SIGKILL');
+        signal(pid, 'SIGKILL');
         clearInterval(poll);
         resolve();
       }

@@ -7,7 +7,7 @@
  *
  * Order of the end, as sshd sends it: all output, exit-status (or
  * exit-signal), EOF, close. When the channel or the connection goes first,
- * the program's whole process group is hung up.
+ * the program's whole process group is hung up, as a terminal hangup does.
  */
 import type { ServerChannel, Session } from 'ssh2';
 import type { Writable } from 'node:stream';
@@ -33,6 +33,10 @@ export class SessionChannel {
   private channel?: ServerChannel;
   private ended = false;
   private ending?: Promise<void>;
+  /** A forced command or a subsystem: the client may not signal it. */
+  private restricted = false;
+  /** The client sent eow@openssh.com: output still queued will never be read. */
+  private outputRefused = false;
 
   constructor(
     session: Session,
@@ -85,10 +89,6 @@ export class SessionChannel {
     session.on('close', () => void this.end());
     session.on('error', (err: Error) => log.debug({ err: err.message }, 'session channel error'));
   }
-
-  private restricted = false;
-  /** The client sent eow@openssh.com: output still queued will never be read. */
-  private outputRefused = false;
 
   private async start(req: SessionRequest, accept: () => ServerChannel | undefined, reject?: () => void): Promise<void> {
     if (this.child || this.channel || this.ended) return reject?.();
@@ -154,8 +154,8 @@ export class SessionChannel {
       } catch {
         // Channel already closing: nothing to report to.
       }
-      // The program is gone but something it started may still hold the pipes: hang up the group.
-      void endProcessGroup(child.pid, HANGUP_GRACE_MS);
+      // What the program left running in the background stays, as with sshd:
+      // its output has ended, so nothing of it is tied to this channel.
       if (this.outputRefused) {
         // Queued output would wait for window the client no longer opens: close past it.
         channel.eof();
