@@ -89,3 +89,24 @@ test('a flood of env requests is capped and the session still runs', async (t) =
   assert.ok(Number(r.out.trim()) <= 1024, r.out);
   await stillServes();
 });
+
+test('input and window-change racing the exit of a pty program do not take the connection down', async (t) => {
+  if (!requirePrograms(t, PROGRAMS)) return;
+  for (let round = 0; round < 5; round++) {
+    await new Promise<void>((resolve, reject) => {
+      conn.exec('exit 0', { pty: { term: 'xterm', rows: 24, cols: 80 } }, (err, ch: ClientChannel) => {
+        if (err) return reject(err);
+        const spam = setInterval(() => {
+          ch.setWindow(30 + round, 100, 0, 0);
+          ch.write('x');
+        }, 1);
+        // ssh2's client may not report the close while it is being made to write; the exit is enough.
+        ch.on('exit', () => {
+          clearInterval(spam);
+          resolve();
+        });
+      });
+    });
+  }
+  await stillServes();
+});

@@ -98,17 +98,34 @@ function startPty(spec: SpawnSpec, term: { term: string; cols: number; rows: num
     // Bytes, not strings: program output is passed on unchanged.
     encoding: null,
   });
+  // Input or a window-change that races the program's exit must not reach
+  // the closed terminal: node-pty throws from there, which would end the
+  // whole connection's worker.
+  let gone = false;
+  const whileRunning = (f: () => void): void => {
+    if (gone) return;
+    try {
+      f();
+    } catch {
+      // the terminal closed under us; the exit report follows
+    }
+  };
   return {
     pid: t.pid,
     tty: (t as unknown as { ptsName?: string }).ptsName,
     stdout: {
       onData: (cb) => t.onData((d: string | Buffer) => cb(typeof d === 'string' ? Buffer.from(d) : d)),
-      pause: () => t.pause(),
-      resume: () => t.resume(),
+      pause: () => whileRunning(() => t.pause()),
+      resume: () => whileRunning(() => t.resume()),
     },
-    stdin: { write: (d: Buffer) => t.write(d as unknown as string) },
-    resize: (cols, rows) => t.resize(clampSize(cols, 80), clampSize(rows, 24)),
-    exited: new Promise((resolve) => t.onExit(({ exitCode, signal }) => resolve({ code: signal ? null : exitCode, signal: signal ? signal : null }))),
+    stdin: { write: (d: Buffer) => whileRunning(() => t.write(d as unknown as string)) },
+    resize: (cols, rows) => whileRunning(() => t.resize(clampSize(cols, 80), clampSize(rows, 24))),
+    exited: new Promise((resolve) =>
+      t.onExit(({ exitCode, signal }) => {
+        gone = true;
+        resolve({ code: signal ? null : exitCode, signal: signal ? signal : null });
+      }),
+    ),
   };
 }
 
