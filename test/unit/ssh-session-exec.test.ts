@@ -102,7 +102,9 @@ test('exec: what the command started with nohup outlives the session, as after a
     assert.equal(r.stdout.toString(), 'started\n');
     // The client goes away mid-command: the command is hung up, the nohup job is not.
     const child = h.spawn('ssh', [`${currentAccount().name}@127.0.0.1`, `nohup sh -c 'sleep 300; : ${marker}-b' >/dev/null 2>&1 & exec sleep 302`], { stdio: 'ignore' });
-    await waitFor('both jobs running', () => count() >= 2 && spawnSync('pgrep', ['-f', '^sleep 302$']).status === 0, 5000);
+    // Wait until nohup has made the job ignore SIGHUP and become `sh` (it is `nohup` until then).
+    const jobB = `^sh -c sleep 300; : ${marker}-b$`;
+    await waitFor('both jobs running', () => spawnSync('pgrep', ['-f', jobB]).status === 0 && spawnSync('pgrep', ['-f', '^sleep 302$']).status === 0, 5000);
     child.kill('SIGKILL');
     await waitFor('the command hung up', () => spawnSync('pgrep', ['-f', '^sleep 302$']).status !== 0, 5000);
     assert.equal(count(), 2, 'both nohup jobs still run');
