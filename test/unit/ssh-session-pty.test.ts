@@ -106,8 +106,8 @@ test('MaxSessions: a second session on one connection is refused at the limit', 
   try {
     const master = h.spawn('ssh', ['-M', '-S', control, '-N', `${user}@127.0.0.1`], { stdio: 'ignore' });
     await waitFor('control master', () => fs.existsSync(control), 10_000);
-    const first = h.spawn('ssh', ['-S', control, `${user}@127.0.0.1`, 'sleep 3'], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 500));
+    const first = h.spawn('ssh', ['-S', control, `${user}@127.0.0.1`, 'echo started; sleep 3'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise((r) => first.stdout!.once('data', r));
     // Refused on the shared connection (the client then falls back to a connection of its own).
     const second = await h.ssh(['-S', control, 'echo second']);
     assert.match(second.stderr, /Session open refused by peer/);
