@@ -37,6 +37,8 @@ export class SessionChannel {
   private restricted = false;
   /** The client sent eow@openssh.com: output still queued will never be read. */
   private outputRefused = false;
+  /** The program has exited (its output may still be draining). */
+  private programEnded = false;
 
   constructor(
     session: Session,
@@ -145,6 +147,7 @@ export class SessionChannel {
     else channel.on('data', (d: Buffer) => stdin.write(d));
 
     void child.exited.then(async ({ code, signal }) => {
+      this.programEnded = true;
       await Promise.all(outputs);
       if (this.ended) return;
       const report = exitReport(code, signal);
@@ -174,7 +177,9 @@ export class SessionChannel {
   /** The channel or the connection is gone: hang up the program's group. Resolves when it has ended. */
   end(): Promise<void> {
     if (this.ending) return this.ending;
-    const child = this.child;
+    // Only a program still running is hung up: once it has ended, what it
+    // left in the background is no longer this channel's.
+    const child = this.programEnded ? undefined : this.child;
     this.finish();
     this.ending = child ? endProcessGroup(child.pid, HANGUP_GRACE_MS) : Promise.resolve();
     try {
