@@ -39,8 +39,12 @@ export function currentAccount(): UserAccount {
 }
 
 export interface HarnessOptions {
-  /** Called once per authenticated connection, before the client sends channel requests. */
-  attach(client: Connection, ctx: ConnectionContext): void;
+  /**
+   * Called once per authenticated connection, before the client sends
+   * channel requests. What it returns is closed when the connection ends,
+   * as the worker closes its channel services.
+   */
+  attach(client: Connection, ctx: ConnectionContext): { close(): unknown } | void;
   policy?: Partial<ChannelPolicy>;
   account?: UserAccount;
   extraEnv?: Record<string, string>;
@@ -55,6 +59,8 @@ export interface SshHarness {
   ssh(args: string[], opts?: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: Buffer; stderr: string }>;
   /** Spawns ssh (or scp/sftp with `program`) with the harness options; the caller drives it. */
   spawn(program: 'ssh' | 'scp' | 'sftp', args: string[], opts?: SpawnOptions): ChildProcess;
+  /** An ssh2 client logged in with the harness key: it sends requests OpenSSH has no command for. */
+  ssh2Client(): Promise<ssh2.Client>;
   /** Contexts handed to `attach`, in order, for assertions. */
   contexts: ConnectionContext[];
   close(): Promise<void>;
@@ -93,7 +99,8 @@ export async function startSshHarness(opts: HarnessOptions): Promise<SshHarness>
         extraEnv: { ...opts.extraEnv },
       };
       contexts.push(ctx);
-      opts.attach(client, ctx);
+      const services = opts.attach(client, ctx);
+      if (services) client.on('close', () => void services.close());
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -125,6 +132,13 @@ export async function startSshHarness(opts: HarnessOptions): Promise<SshHarness>
         if (o.input !== undefined) child.stdin?.end(o.input);
         else child.stdin?.end();
       });
+    },
+    async ssh2Client() {
+      const conn = new ssh2.Client();
+      await new Promise<void>((resolve, reject) => {
+        conn.on('ready', () => resolve()).on('error', reject).connect({ host: '127.0.0.1', port, username: account.name, privateKey: fs.readFileSync(path.join(dir, 'id')) });
+      });
+      return conn;
     },
     spawn(program, args, o = {}) {
       const portFlag = program === 'ssh' ? ['-p', String(port)] : ['-P', String(port)];

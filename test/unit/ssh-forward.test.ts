@@ -34,10 +34,7 @@ after(() => echo.close());
 async function harness(policy: Partial<ChannelPolicy> = {}): Promise<SshHarness> {
   return startSshHarness({
     policy,
-    attach(client, ctx) {
-      const ch = attachChannels(client, ctx, () => {});
-      client.on('close', () => void ch.close());
-    },
+    attach: (client, ctx) => attachChannels(client, ctx, () => {}),
   });
 }
 

@@ -21,11 +21,7 @@ const missing = missingProgram(PROGRAMS) !== null;
 before(async () => {
   if (missing) return;
   h = await startSshHarness({
-    attach: (client, ctx) => {
-      const sessions = serveSessions(client, ctx);
-      // As the worker does when the connection ends.
-      client.on('close', () => void sessions.close());
-    },
+    attach: (client, ctx) => serveSessions(client, ctx),
   });
 });
 after(async () => h?.close());

@@ -6,14 +6,12 @@
  * the server keeps serving the next request on the same connection.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 import { serveSessions } from '../../src/ssh/session/index.js';
 import { missingProgram, requirePrograms } from '../helpers/require-netns.js';
-import { currentAccount, startSshHarness, type SshHarness } from '../helpers/ssh-harness.js';
+import { startSshHarness, type SshHarness } from '../helpers/ssh-harness.js';
 
 const PROGRAMS = ['ssh-keygen'];
 let h: SshHarness;
@@ -23,15 +21,9 @@ before(async () => {
   if (missingProgram(PROGRAMS)) return;
   h = await startSshHarness({
     policy: { acceptEnv: ['*'] },
-    attach(client, ctx) {
-      const s = serveSessions(client, ctx);
-      client.on('close', () => void s.close());
-    },
+    attach: (client, ctx) => serveSessions(client, ctx),
   });
-  conn = new ssh2.Client();
-  await new Promise<void>((resolve, reject) => {
-    conn.on('ready', () => resolve()).on('error', reject).connect({ host: '127.0.0.1', port: h.port, username: currentAccount().name, privateKey: fs.readFileSync(path.join(h.dir, 'id')) });
-  });
+  conn = await h.ssh2Client();
 });
 after(async () => {
   conn?.end();

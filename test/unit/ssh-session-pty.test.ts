@@ -24,10 +24,7 @@ const user = currentAccount().name;
 async function harness(policy: Partial<ChannelPolicy> = {}): Promise<SshHarness> {
   return startSshHarness({
     policy,
-    attach(client, ctx) {
-      const s = serveSessions(client, ctx);
-      client.on('close', () => void s.close());
-    },
+    attach: (client, ctx) => serveSessions(client, ctx),
   });
 }
 
@@ -124,13 +121,9 @@ test('MaxSessions: a second session on one connection is refused at the limit', 
 test('signal request: the client signals the whole process group of the command', async (t) => {
   if (!requirePrograms(t, PROGRAMS)) return;
   // OpenSSH's client has no command for the signal request; ssh2's client sends one.
-  const { default: ssh2 } = await import('ssh2');
   const h = await harness();
   try {
-    const conn = new ssh2.Client();
-    await new Promise<void>((resolve, reject) => {
-      conn.on('ready', () => resolve()).on('error', reject).connect({ host: '127.0.0.1', port: h.port, username: user, privateKey: fs.readFileSync(path.join(h.dir, 'id')) });
-    });
+    const conn = await h.ssh2Client();
     const result = await new Promise<{ code: unknown; signal: unknown }>((resolve, reject) => {
       conn.exec('trap "echo got-int; exit 9" INT; echo ready; while :; do sleep 0.1; done', (err, ch) => {
         if (err) return reject(err);
