@@ -28,8 +28,7 @@ export async function startAgentSocket(client: Connection, ctx: ConnectionContex
         sock.destroy();
         return;
       }
-      onChannel?.(true);
-      splice(ch, sock, () => onChannel?.(false));
+      splice(ch, sock, onChannel);
       sock.resume();
     });
   });

@@ -31,8 +31,7 @@ export function serveLocalForwards(client: Connection, ctx: ConnectionContext, t
         sock.destroy();
         return;
       }
-      onChannel?.(true);
-      splice(ch, sock, () => onChannel?.(false));
+      splice(ch, sock, onChannel);
     });
   });
 }

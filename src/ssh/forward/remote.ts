@@ -37,8 +37,7 @@ export function serveRemoteForwards(client: Connection, ctx: ConnectionContext, 
         sock.destroy();
         return;
       }
-      onChannel?.(true);
-      splice(ch, sock, () => onChannel?.(false));
+      splice(ch, sock, onChannel);
       sock.resume();
     });
   };
