@@ -12,7 +12,8 @@
         "src/fdpass.cc",
         "src/subflow_diag.cc",
         "src/passwd.cc",
-        "src/sd_notify.cc"
+        "src/sd_notify.cc",
+        "src/fds.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

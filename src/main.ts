@@ -10,6 +10,7 @@ import { StatusPublisher } from './daemon/status.js';
 import { MptcpPmClient } from './netlink/mptcp-pm.js';
 import { RtnlMonitor } from './netlink/rtnetlink.js';
 import { createLogger } from './util/logger.js';
+import { closeInheritedFds } from './native/fds.js';
 import { VERSION } from './version.js';
 
 function fail(message: string, status = 1): never {
@@ -18,6 +19,9 @@ function fail(message: string, status = 1): never {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // Whatever the starter left open (an fd on /etc/shadow, say) must not reach
+  // the workers and through them the users' programs.
+  const inherited = closeInheritedFds();
   let args;
   try {
     args = parseDaemonArgs(argv);
@@ -50,6 +54,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const log = createLogger({ debug: args.debug, level: args.debug ? 'debug' : loaded.config.log.level });
   log.info({ version: VERSION, config: loaded.file ?? '(built-in defaults)', overrides: loaded.overrides }, 'mpsshd starting');
+  if (inherited.length > 0) log.warn({ fds: inherited }, `closed ${inherited.length} descriptor(s) inherited from the starting process`);
   const notifier = systemdNotifier(log.child({ mod: 'sd-notify' }));
   let ready = false;
   const daemon = new Daemon({

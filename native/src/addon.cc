@@ -10,6 +10,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mpssh::InitFdPass(env, exports);
   mpssh::InitPasswd(env, exports);
   mpssh::InitSdNotify(env, exports);
+  mpssh::InitFds(env, exports);
   return exports;
 }
 

@@ -11,4 +11,5 @@ void InitMptcpInfo(Napi::Env env, Napi::Object exports);
 void InitFdPass(Napi::Env env, Napi::Object exports);
 void InitPasswd(Napi::Env env, Napi::Object exports);
 void InitSdNotify(Napi::Env env, Napi::Object exports);
+void InitFds(Napi::Env env, Napi::Object exports);
 }  // namespace mpssh

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import * as pty from 'node-pty';
+import { cloexecAll } from '../../native/fds.js';
 import type { Program } from './command.js';
 
 export interface Child {
@@ -44,6 +45,10 @@ export interface SpawnSpec {
 
 /** Starts the program; throws (ENOENT and the like) when it cannot start. */
 export function startChild(spec: SpawnSpec): Child {
+  // Only 0-2 may reach the program: node-pty opens terminal masters without
+  // close-on-exec, and another session's master would let this program type
+  // into that session's shell.
+  cloexecAll();
   return spec.pty ? startPty(spec, spec.pty) : startPiped(spec);
 }
 

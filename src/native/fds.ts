@@ -1,0 +1,26 @@
+/**
+ * Descriptor hygiene: what the daemon inherited from whoever started it, and
+ * what a library opened without close-on-exec, must never reach a user's
+ * program. Node.js and libuv open every descriptor close-on-exec, so one
+ * without the flag is foreign by construction.
+ */
+import { addon } from './load.js';
+
+interface FdsAddon {
+  closeInheritedFds(minFd: number, keep?: number[]): number[];
+  cloexecFrom(minFd: number): number;
+}
+
+/**
+ * Closes every descriptor from 3 up that is not close-on-exec (inherited),
+ * except `keep`, which are made close-on-exec. Returns the closed numbers.
+ * Call first thing in a process's life.
+ */
+export function closeInheritedFds(keep: readonly number[] = []): number[] {
+  return addon<FdsAddon>().closeInheritedFds(3, [...keep]);
+}
+
+/** Marks every descriptor from 3 up close-on-exec; call right before starting a program. */
+export function cloexecAll(): number {
+  return addon<FdsAddon>().cloexecFrom(3);
+}
