@@ -20,6 +20,7 @@ export interface HandoffMessage {
   transport: 'mptcp' | 'tcp-fallback';
   /** The `ssh` config section as parsed (already validated by the daemon). */
   ssh: unknown;
+  /** Public host keys (`type base64`); the daemon signs with the private halves on request. */
   hostKeys: string[];
   /** Where the worker puts its session socket. */
   sessionDir: string;
@@ -36,10 +37,10 @@ export const handoffSchema = z.object({
   local: endpoint,
   transport: z.enum(['mptcp', 'tcp-fallback']),
   ssh: z.record(z.string(), z.unknown()),
-  hostKeys: z.array(z.string()).min(1),
+  hostKeys: z.array(z.string().max(8192).regex(/^[a-z0-9@.-]+ [A-Za-z0-9+/=]+$/)).min(1).max(16),
   sessionDir: z.string().startsWith('/'),
   logLevel: z.string(),
-  early: z.string().max(4096),
+  early: z.string().max(256 * 1024),
 });
 
 /** Daemon → worker. */

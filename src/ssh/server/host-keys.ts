@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { Logger } from '../../util/logger.js';
+import type { SigningKey } from './host-key-signer.js';
 
 /** OpenSSH's host keys, in the order sshd offers them. */
 export const OPENSSH_HOST_KEYS = ['/etc/ssh/ssh_host_ed25519_key', '/etc/ssh/ssh_host_ecdsa_key', '/etc/ssh/ssh_host_rsa_key'];
@@ -19,7 +20,10 @@ export interface HostKey {
   type: string;
   /** SHA256:... of the public key, as ssh-keygen -l prints it. */
   fingerprint: string;
-  pem: Buffer;
+  /** The public half as an OpenSSH line (`type base64`): all a worker is given. */
+  publicLine: string;
+  /** The private key; it stays in the daemon, which signs for the workers. */
+  signer: SigningKey;
 }
 
 export class HostKeyError extends Error {
@@ -40,8 +44,9 @@ export function loadHostKey(file: string): HostKey {
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (key === undefined || key instanceof Error) throw new HostKeyError(`${file}: not a usable private key${key instanceof Error ? `: ${key.message}` : ''}`);
   if (!key.isPrivateKey()) throw new HostKeyError(`${file}: is a public key; HostKey needs the private key`);
-  const fingerprint = `SHA256:${crypto.createHash('sha256').update(key.getPublicSSH()).digest('base64').replace(/=+$/, '')}`;
-  return { file, type: key.type, fingerprint, pem };
+  const blob = key.getPublicSSH();
+  const fingerprint = `SHA256:${crypto.createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+  return { file, type: key.type, fingerprint, publicLine: `${key.type} ${blob.toString('base64')}`, signer: key as unknown as SigningKey };
 }
 
 /**

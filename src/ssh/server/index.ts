@@ -12,6 +12,7 @@ import type { ListenerStatus } from '../../status/types.js';
 import type { Logger } from '../../util/logger.js';
 import { graceTimeoutLine, logAuthLine, normaliseClientAddress, shouldDropConnection, startupDroppedLine } from '../auth/index.js';
 import type { HandoffMessage } from './control-protocol.js';
+import { serveSigner } from './host-key-signer.js';
 import { loadHostKeys, type HostKey } from './host-keys.js';
 import { listenTargets } from './listen-targets.js';
 import { Listeners } from './listeners.js';
@@ -148,6 +149,8 @@ export class SshServer {
     const rest = socket.readableLength > 0 ? (socket.read() as Buffer | null) : null;
     if (rest) early = Buffer.concat([early, rest]);
     const id = crypto.randomBytes(8).toString('hex');
+    // The keys this connection signs with, even if a reload changes them meanwhile.
+    const keys = this.keys;
     let transport: 'mptcp' | 'tcp-fallback' = 'tcp-fallback';
     try {
       transport = connectionTransport(socket);
@@ -162,7 +165,7 @@ export class SshServer {
       local,
       transport,
       ssh: this.cfg,
-      hostKeys: this.keys.map((k) => k.pem.toString('utf8')),
+      hostKeys: keys.map((k) => k.publicLine),
       sessionDir: this.sessions.sessionDir,
       logLevel: this.opts.logLevel,
       early: early.toString('base64'),
@@ -174,7 +177,8 @@ export class SshServer {
     }
     try {
       const w = this.pool.handOff(socket, msg);
-      this.sessions.adopt(id, w.control);
+      serveSigner(w.signer, keys.map((k) => k.signer), this.log.child({ session: id }));
+      this.sessions.adopt(w.control, { id, pid: w.pid, remote, local, acceptedAt: msg.acceptedAt });
       this.log.debug({ session: id, pid: w.pid, listen: label, remote, transport }, `Connection from ${peer.ip} port ${peer.port} on ${local.address} port ${local.port} (${transport})`);
     } catch (err) {
       this.log.error({ err, remote }, 'could not hand the connection to a worker, closing it');

@@ -13,6 +13,7 @@ import { sendFd, socketPair } from '../../mptcp/fdpass.js';
 import { native } from '../../mptcp/native.js';
 import type { Logger } from '../../util/logger.js';
 import type { HandoffMessage } from './control-protocol.js';
+import { SIGNER_FD } from './sign-protocol.js';
 
 /** The worker's entry point, next to this file once compiled. */
 export const WORKER_SCRIPT = path.join(__dirname, 'worker-main.js');
@@ -22,12 +23,23 @@ export const HANDOFF_FD = 3;
 interface Idle {
   proc: ChildProcess;
   fd: number;
+  /** The daemon's end of the worker's host-key signing channel. */
+  signerFd: number;
 }
 
-/** A worker that now owns a connection; `control` is its JSON-lines channel. */
+/** A worker that now owns a connection; `control` is its JSON-lines channel, `signer` its signing channel. */
 export interface HandedOff {
   pid: number;
   control: net.Socket;
+  signer: net.Socket;
+}
+
+/**
+ * The environment a worker starts with: the daemon's, without anything that
+ * changes how Node.js runs (NODE_OPTIONS could open an inspector).
+ */
+export function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('NODE_')));
 }
 
 export class WorkerPool {
@@ -73,7 +85,8 @@ export class WorkerPool {
     }
     socket.destroy();
     const control = new net.Socket({ fd: w.fd, readable: true, writable: true });
-    return { pid: w.proc.pid ?? 0, control };
+    const signer = new net.Socket({ fd: w.signerFd, readable: true, writable: true });
+    return { pid: w.proc.pid ?? 0, control, signer };
   }
 
   /** Stops the waiting workers; workers serving connections are not touched. */
@@ -106,18 +119,30 @@ export class WorkerPool {
 
   private spawnWorker(): Idle {
     const [mine, theirs] = socketPair();
+    let signer: [number, number];
+    try {
+      signer = socketPair();
+    } catch (err) {
+      native().closeFd(mine);
+      native().closeFd(theirs);
+      throw err;
+    }
     let proc: ChildProcess;
     try {
-      proc = spawn(process.execPath, [...this.nodeArgs, WORKER_SCRIPT], {
-        detached: true,
-        stdio: ['ignore', 'inherit', 'inherit', theirs],
-      });
+      const stdio: ('ignore' | 'inherit' | number)[] = ['ignore', 'inherit', 'inherit', theirs, signer[1]];
+      if (stdio.length !== SIGNER_FD + 1) throw new Error('signer descriptor number mismatch');
+      proc = spawn(process.execPath, [...this.nodeArgs, WORKER_SCRIPT], { detached: true, stdio, env: workerEnv(process.env) });
+    } catch (err) {
+      native().closeFd(mine);
+      native().closeFd(signer[0]);
+      throw err;
     } finally {
       native().closeFd(theirs);
+      native().closeFd(signer[1]);
     }
     proc.unref();
     const started = Date.now();
-    const entry: Idle = { proc, fd: mine };
+    const entry: Idle = { proc, fd: mine, signerFd: signer[0] };
     proc.on('error', (err) => this.log.error({ err }, 'SSH worker process failed to start'));
     proc.on('exit', (code, signal) => {
       const i = this.idle.indexOf(entry);
@@ -125,6 +150,7 @@ export class WorkerPool {
       // Died while waiting: not expected. Replace it, slowly if this repeats.
       this.idle.splice(i, 1);
       native().closeFd(entry.fd);
+      native().closeFd(entry.signerFd);
       this.recentFailures = Date.now() - started < 2000 ? this.recentFailures + 1 : 0;
       this.log.warn({ pid: proc.pid, code, signal }, 'idle SSH worker exited, starting another');
       this.scheduleFill();
@@ -135,6 +161,7 @@ export class WorkerPool {
   private retire(w: Idle): void {
     // Closing our end makes the worker's blocking receive fail with EPIPE; it then exits.
     native().closeFd(w.fd);
+    native().closeFd(w.signerFd);
   }
 }
 

@@ -3,6 +3,7 @@
  * process blocks until the daemon hands it a connection, so that the
  * connection is served at once. One worker, one connection.
  */
+import { lockInspector } from '../../util/inspector-guard.js';
 import fs from 'node:fs';
 import net from 'node:net';
 import type { SshConfig } from '../../config/ssh-schema.js';
@@ -12,6 +13,8 @@ import { createLogger } from '../../util/logger.js';
 import { attachChannels } from './channels.js';
 import { handoffSchema, type HandoffMessage } from './control-protocol.js';
 import { HANDOFF_FD } from './pool.js';
+import { SIGNER_FD } from './sign-protocol.js';
+import { closeInheritedFds } from '../../native/fds.js';
 import { runConnection } from './worker.js';
 
 function readExactly(fd: number, n: number): Buffer {
@@ -26,6 +29,9 @@ function readExactly(fd: number, n: number): Buffer {
 }
 
 function main(): void {
+  lockInspector('mpsshd worker');
+  // The two socket pairs are ours; anything else inherited must not outlive us into a user's program.
+  closeInheritedFds([HANDOFF_FD, SIGNER_FD]);
   let connFd: number;
   try {
     connFd = receiveFd(HANDOFF_FD, { timeoutMs: -1 });
@@ -37,7 +43,9 @@ function main(): void {
   if (!Number.isInteger(len) || len <= 0 || len > 1024 * 1024) process.exit(1);
   const parsed = handoffSchema.safeParse(JSON.parse(readExactly(HANDOFF_FD, len).toString('utf8')));
   if (!parsed.success) {
-    process.stderr.write(`mpsshd worker: bad handoff message: ${parsed.error.message}\n`);
+    // One line: this goes to the daemon's log stream.
+    const where = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    process.stderr.write(`mpsshd worker: bad handoff message: ${JSON.stringify(where)}\n`);
     process.exit(1);
   }
   const handoff = parsed.data as HandoffMessage;

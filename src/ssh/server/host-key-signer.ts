@@ -1,0 +1,112 @@
+/**
+ * The daemon's side of host-key signing: one signer per handed-off
+ * connection, on that worker's signing socket. What a worker may have signed
+ * is checked first (`signPermit`), so that even a worker taken over by its
+ * user gets no general-purpose signing oracle: only a hash of an exchange
+ * hash's length, with the key's own algorithm (no SHA-1), at key-exchange
+ * pace.
+ */
+import type net from 'node:net';
+import type { Logger } from '../../util/logger.js';
+import { encodeFrame, signRequestSchema, splitFrames, type SignRequest } from './sign-protocol.js';
+
+/** What the daemon signs with (ssh2's parsed private key has this shape). */
+export interface SigningKey {
+  type: string;
+  sign(data: Buffer, hash?: string): Buffer | Error;
+}
+
+/** Exchange-hash lengths of the offered key exchanges: SHA-256, SHA-384, SHA-512. */
+export const EXCHANGE_HASH_LENGTHS: readonly number[] = [32, 48, 64];
+/** A client's rekeys come minutes or gigabytes apart; more often than this is not a key exchange. */
+export const SIGN_MIN_INTERVAL_MS = 1000;
+/** Signatures one connection may ever get (its first key exchange plus rekeys). */
+export const SIGN_MAX_PER_CONNECTION = 10_000;
+/** Refused requests after which the signing channel is closed. */
+export const SIGN_MAX_REFUSALS = 3;
+
+export interface SignerState {
+  signed: number;
+  lastAt: number | undefined;
+}
+
+export type SignVerdict = { ok: true; state: SignerState } | { ok: false; reason: string; state: SignerState };
+
+/** Decides whether one signing request is allowed; pure. */
+export function signPermit(state: SignerState, req: { keyType: string | undefined; hash: SignRequest['hash']; dataLength: number }, now: number): SignVerdict {
+  const no = (reason: string): SignVerdict => ({ ok: false, reason, state });
+  if (req.keyType === undefined) return no('no such host key');
+  if (!EXCHANGE_HASH_LENGTHS.includes(req.dataLength)) return no(`${req.dataLength} bytes is not the length of an exchange hash`);
+  if (req.keyType === 'ssh-rsa' ? req.hash === null : req.hash !== null) {
+    return no(req.keyType === 'ssh-rsa' ? 'RSA signatures with SHA-1 are not made' : `${req.keyType} keys sign with their own hash`);
+  }
+  if (state.signed >= SIGN_MAX_PER_CONNECTION) return no('signature limit of the connection reached');
+  if (state.lastAt !== undefined && now - state.lastAt < SIGN_MIN_INTERVAL_MS) return no('signing requests faster than key exchanges');
+  return { ok: true, state: { signed: state.signed + 1, lastAt: now } };
+}
+
+/**
+ * Answers signing requests on `sock` with `keys` (in the order the worker
+ * was handed their public halves) until the socket closes.
+ */
+export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: Logger, now: () => number = Date.now): { close(): void } {
+  let state: SignerState = { signed: 0, lastAt: undefined };
+  let refusals = 0;
+  let buf: Buffer = Buffer.alloc(0);
+  const refuse = (reason: string): void => {
+    refusals++;
+    log.warn({ event: 'sign-refused', reason }, `host key signature refused to the SSH worker: ${reason}`);
+    sock.write(encodeFrame({ error: reason }));
+    if (refusals >= SIGN_MAX_REFUSALS) {
+      log.warn('SSH worker keeps asking for signatures it may not have, closing its signing channel');
+      sock.destroy();
+    }
+  };
+  const answer = (body: Buffer): void => {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(body.toString('utf8'));
+    } catch {
+      refuse('request is not JSON');
+      return;
+    }
+    const parsed = signRequestSchema.safeParse(raw);
+    if (!parsed.success) {
+      refuse('malformed request');
+      return;
+    }
+    const req = parsed.data;
+    const data = Buffer.from(req.data, 'base64');
+    const key = keys[req.key];
+    const verdict = signPermit(state, { keyType: key?.type, hash: req.hash, dataLength: data.length }, now());
+    if (!verdict.ok || key === undefined) {
+      refuse(verdict.ok ? 'no such host key' : verdict.reason);
+      return;
+    }
+    state = verdict.state;
+    const sig = key.sign(data, req.hash ?? undefined);
+    if (sig instanceof Error) {
+      log.error({ err: sig.message, type: key.type }, 'signing with the host key failed');
+      sock.write(encodeFrame({ error: 'signing failed' }));
+      return;
+    }
+    sock.write(encodeFrame({ sig: Buffer.from(sig).toString('base64') }));
+  };
+  sock.on('data', (chunk: Buffer) => {
+    buf = Buffer.concat([buf, chunk]);
+    const split = splitFrames(buf);
+    if ('error' in split) {
+      log.warn({ why: split.error }, 'SSH worker sent an oversized signing request, closing its signing channel');
+      sock.destroy();
+      return;
+    }
+    buf = split.rest;
+    for (const f of split.frames) if (!sock.destroyed) answer(f);
+  });
+  sock.on('error', () => {});
+  return {
+    close() {
+      sock.destroy();
+    },
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * Host keys as an SSH worker holds them: the public half only, with a
+ * `sign()` that asks the root daemon over the signing socket. ssh2 takes
+ * them as if they were parsed private keys; its key exchange signs the
+ * exchange hash synchronously, so the request blocks this process (one
+ * connection per worker) for the daemon's answer, well under a millisecond.
+ */
+import fs from 'node:fs';
+import ssh2 from 'ssh2';
+import { encodeFrame, MAX_SIGN_FRAME, signAnswerSchema } from './sign-protocol.js';
+
+/** Blocking, exact read; throws on end of file. */
+function readExactly(fd: number, n: number): Buffer {
+  const buf = Buffer.alloc(n);
+  let off = 0;
+  while (off < n) {
+    const got = fs.readSync(fd, buf, off, n - off, null);
+    if (got === 0) throw new Error('the daemon closed the signing channel');
+    off += got;
+  }
+  return buf;
+}
+
+function writeAll(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) off += fs.writeSync(fd, buf, off);
+}
+
+/** Asks the daemon on `fd` to sign `data` with key number `index`; an Error (never thrown) on refusal. */
+export function requestSignature(fd: number, index: number, data: Buffer, hash: string | undefined): Buffer | Error {
+  try {
+    writeAll(fd, encodeFrame({ op: 'sign', key: index, hash: hash ?? null, data: data.toString('base64') }));
+    const len = readExactly(fd, 4).readUInt32BE(0);
+    if (len > MAX_SIGN_FRAME) return new Error(`signing answer of ${len} bytes`);
+    const answer = signAnswerSchema.safeParse(JSON.parse(readExactly(fd, len).toString('utf8')));
+    if (!answer.success) return new Error('malformed signing answer');
+    return 'error' in answer.data ? new Error(`the daemon refused to sign: ${answer.data.error}`) : Buffer.from(answer.data.sig, 'base64');
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/**
+ * ssh2-compatible host keys from OpenSSH public key lines (`type base64`),
+ * signing through the daemon on `fd`. ssh2 accepts an already parsed key;
+ * these inherit everything from the parsed public key but claim to be
+ * private and sign remotely.
+ */
+export function remoteHostKeys(publicLines: readonly string[], fd: number): object[] {
+  return publicLines.map((line, index) => {
+    const parsed = ssh2.utils.parseKey(line);
+    const pub = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (pub === undefined || pub instanceof Error) throw new Error(`host key ${index}: cannot parse its public half`);
+    return Object.create(pub, {
+      isPrivateKey: { value: () => true },
+      // ssh2 only checks that this is not null; the key itself stays with the daemon.
+      getPrivatePEM: { value: () => '(held by mpsshd)' },
+      sign: { value: (data: Buffer, hash?: string) => requestSignature(fd, index, data, hash) },
+    }) as object;
+  });
+}
