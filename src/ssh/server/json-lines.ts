@@ -17,7 +17,7 @@ export interface JsonLines {
  * Reads `socket` line by line; `onMessage` gets each parsed value, `onBad`
  * each unparsable or oversize line (the socket is then destroyed for oversize).
  */
-export function jsonLines(socket: net.Socket, onMessage: (msg: unknown) => void, onBad: (why: string) => void): JsonLines {
+export function jsonLines(socket: net.Socket, onMessage: (msg: unknown) => void, onBad: (why: string) => void, maxLine = MAX_LINE): JsonLines {
   let buf = '';
   socket.setEncoding('utf8');
   socket.on('data', (chunk: string) => {
@@ -36,8 +36,8 @@ export function jsonLines(socket: net.Socket, onMessage: (msg: unknown) => void,
       }
       onMessage(value);
     }
-    if (buf.length > MAX_LINE) {
-      onBad(`line longer than ${MAX_LINE} bytes`);
+    if (buf.length > maxLine) {
+      onBad(`line longer than ${maxLine} bytes`);
       buf = '';
       socket.destroy();
     }

@@ -10,6 +10,8 @@ import path from 'node:path';
 import type { Logger } from '../../util/logger.js';
 import { workerMessageSchema, type SessionReport } from './control-protocol.js';
 import { jsonLines, type JsonLines } from './json-lines.js';
+import { readRecord, removeRecord, writeRecord } from './session-records.js';
+import { MAX_WORKER_LINE, spend, trustedReport, WORKER_MESSAGE_BURST, type Budget, type KnownSession } from './worker-trust.js';
 
 export const POLL_MS = 1000;
 
@@ -23,10 +25,19 @@ interface Tracked {
   id: string;
   ch: JsonLines;
   sock: net.Socket;
+  /** What the daemon knows itself; reports are shown through it. Undefined: an earlier daemon's session without a record. */
+  known: KnownSession | undefined;
   report: SessionReport | undefined;
   authenticated: boolean;
   announced: boolean;
+  budget: Budget;
+  /** Messages dropped since the last warning, and when that was. */
+  dropped: number;
+  warnedAt: number;
 }
+
+/** How often a misbehaving worker may cause a warning. */
+const WARN_EVERY_MS = 60_000;
 
 function subflowKey(s: SessionReport['subflows'][number]): string {
   return `${s.local.address}:${s.local.port}>${s.remote.address}:${s.remote.port}`;
@@ -50,9 +61,10 @@ export class SessionRegistry {
     this.timer.unref();
   }
 
-  /** Tracks a worker that was just handed a connection. */
-  adopt(id: string, control: net.Socket): void {
-    this.track(id, control);
+  /** Tracks a worker that was just handed a connection; `known` is what the daemon itself saw of it. */
+  adopt(control: net.Socket, known: KnownSession): void {
+    this.saveRecord(known);
+    this.track(known.id, control, known);
   }
 
   /** Finds sessions left by an earlier daemon: their workers listen on sessionDir/<id>.sock. */
@@ -74,13 +86,15 @@ export class SessionRegistry {
               const sock = net.connect(file);
               sock.once('connect', () => {
                 found++;
-                const t = this.track(n.slice(0, 16), sock);
+                const id = n.slice(0, 16);
+                const t = this.track(id, sock, readRecord(this.sessionDir, id));
                 t.ch.send({ op: 'hello' });
                 resolve();
               });
               sock.once('error', () => {
                 // No one listens: the worker is gone and could not remove its socket (it runs as the user).
                 fs.rmSync(file, { force: true });
+                removeRecord(this.sessionDir, n.slice(0, 16));
                 resolve();
               });
             }),
@@ -117,12 +131,29 @@ export class SessionRegistry {
     this.sessions.clear();
   }
 
-  private track(id: string, sock: net.Socket): Tracked {
-    const t: Tracked = { id, sock, report: undefined, authenticated: false, announced: false, ch: undefined as unknown as JsonLines };
+  private track(id: string, sock: net.Socket, known: KnownSession | undefined): Tracked {
+    const t: Tracked = {
+      id,
+      sock,
+      known,
+      report: undefined,
+      authenticated: known?.user !== undefined,
+      announced: false,
+      ch: undefined as unknown as JsonLines,
+      budget: { tokens: WORKER_MESSAGE_BURST, at: Date.now() },
+      dropped: 0,
+      warnedAt: 0,
+    };
     t.ch = jsonLines(
       sock,
-      (raw) => this.onMessage(t, raw),
-      (why) => this.log.warn({ session: id, why }, 'bad message from an SSH worker, ignoring'),
+      (raw) => {
+        const b = spend(t.budget, Date.now());
+        t.budget = b.budget;
+        if (b.ok) this.onMessage(t, raw);
+        else this.misbehaving(t, 'sends more messages than it is asked for; dropping them');
+      },
+      (why) => this.misbehaving(t, `sent a bad message (${why.slice(0, 100)}), ignoring it`),
+      MAX_WORKER_LINE,
     );
     sock.on('close', () => this.gone(t));
     this.sessions.set(id, t);
@@ -130,25 +161,49 @@ export class SessionRegistry {
     return t;
   }
 
+  /** Logs a worker's misbehaviour at most once a minute, with how much was dropped meanwhile. */
+  private misbehaving(t: Tracked, what: string): void {
+    t.dropped++;
+    const now = Date.now();
+    if (now - t.warnedAt < WARN_EVERY_MS) return;
+    this.log.warn({ session: t.id, dropped: t.dropped }, `SSH worker ${what}`);
+    t.warnedAt = now;
+    t.dropped = 0;
+  }
+
+  private saveRecord(known: KnownSession): void {
+    try {
+      writeRecord(this.sessionDir, known);
+    } catch (err) {
+      this.log.warn({ err, session: known.id }, 'cannot record the session, a restarted daemon will not know its user, ignoring');
+    }
+  }
+
   private onMessage(t: Tracked, raw: unknown): void {
     const parsed = workerMessageSchema.safeParse(raw);
     if (!parsed.success || (parsed.data.op === 'status' && parsed.data.session.id !== t.id)) {
-      this.log.warn({ session: t.id }, 'SSH worker sent a malformed message, ignoring');
+      this.misbehaving(t, 'sent a malformed message, ignoring it');
       return;
     }
     const msg = parsed.data;
     if (msg.op === 'authenticated') {
+      // Sent once, before the worker drops to the user: the first one is the truth.
+      if (t.known !== undefined && t.known.user === undefined) {
+        t.known = { ...t.known, user: msg.user, authenticatedAt: Date.now() };
+        this.saveRecord(t.known);
+      }
       t.authenticated = true;
       t.ch.send({ op: 'status', seq: ++this.seq });
     } else if (msg.op === 'status') {
-      this.update(t, msg.session);
+      this.update(t, t.known ? trustedReport(msg.session, t.known) : msg.session);
     }
   }
 
   private update(t: Tracked, report: SessionReport): void {
     const before = t.report;
     t.report = report;
-    if (report.user !== '') t.authenticated = true;
+    // Only a session without a daemon record (left by an older daemon) is judged by its report.
+    if (t.known === undefined && report.user !== '') t.authenticated = true;
     const remote = `${report.remote.address}:${report.remote.port}`;
     let opening = false;
     if (t.authenticated && !t.announced) {
@@ -168,6 +223,7 @@ export class SessionRegistry {
     if (this.stopping || this.sessions.get(t.id) !== t) return;
     this.sessions.delete(t.id);
     fs.rmSync(path.join(this.sessionDir, `${t.id}.sock`), { force: true });
+    removeRecord(this.sessionDir, t.id);
     if (t.announced && t.report) this.onEvent({ type: 'session-closed', session: t.id, user: t.report.user, remote: `${t.report.remote.address}:${t.report.remote.port}` });
   }
 

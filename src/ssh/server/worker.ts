@@ -22,6 +22,8 @@ import { jsonLines, type JsonLines } from './json-lines.js';
 import { dropPrivileges, PrivilegeDropError } from './privileges.js';
 import { graceTimeoutLine, logAuthLine, normaliseClientAddress } from '../auth/index.js';
 import { SERVER_SOFTWARE, serverIdentLine } from './ident.js';
+import { remoteHostKeys } from './remote-host-key.js';
+import { SIGNER_FD } from './sign-protocol.js';
 
 /** What serves the channels of an authenticated connection (sessions, forwarding). */
 export type AttachChannels = (client: Connection, ctx: ConnectionContext, counts: (kind: string, open: boolean) => void) => { close(): Promise<void> | void };
@@ -76,7 +78,8 @@ export function runConnection(deps: WorkerDeps): void {
   const algos = chooseAlgorithms(cfg, supported());
   for (const p of algos.problems) log.warn(p);
   const server = new ssh2.Server({
-    hostKeys: handoff.hostKeys.map((k) => Buffer.from(k)),
+    // ssh2 takes a parsed key in the {key} form only.
+    hostKeys: remoteHostKeys(handoff.hostKeys, SIGNER_FD).map((key) => ({ key })) as unknown as Buffer[],
     algorithms: algos.algorithms,
     ident: SERVER_SOFTWARE,
     ...applyKeepalive(cfg),
@@ -191,6 +194,8 @@ export function runConnection(deps: WorkerDeps): void {
         return;
       }
       clearTimeout(grace);
+      // Said while still root: the daemon believes only the first such message.
+      broadcast({ op: 'authenticated', user: ok.user.account.name });
       try {
         dropPrivileges(ok.user.account);
       } catch (err) {
@@ -201,7 +206,6 @@ export function runConnection(deps: WorkerDeps): void {
       }
       user = ok.user.account.name;
       authenticatedAt = Date.now();
-      broadcast({ op: 'authenticated', user });
       const ctx: ConnectionContext = {
         log,
         account: ok.user.account,
