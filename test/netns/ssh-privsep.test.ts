@@ -1,0 +1,161 @@
+/**
+ * What a logged-in user can reach of mpsshd, tried from inside a real
+ * session as an ordinary account: Node's inspector (SIGUSR1 to the worker),
+ * ptrace and /proc/PID/mem of the worker, descriptors of other sessions and
+ * of the daemon's starter; and, as root, whether any host private key is in
+ * the worker's memory at all (the daemon signs for it).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Netns, waitFor } from '../helpers/netns.js';
+import { netnsUnavailableReason } from '../helpers/require-netns.js';
+import { startMpsshdSsh, run, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
+import { createTestUser, type TestUser } from '../helpers/test-user.js';
+import { findInMemory, keySecrets } from '../helpers/memory-scan.js';
+import { MPSSHD } from '../helpers/daemon-process.js';
+
+const skip = netnsUnavailableReason();
+
+let ns: Netns;
+let srv: MpsshdSsh;
+let user: TestUser;
+let secrets: Buffer[];
+
+function ssh(command: string, extra: string[] = []) {
+  return run(ns, 'ssh', [...srv.clientOptions, ...extra, `${user.name}@127.0.0.1`, command]);
+}
+
+function listening(port: number): boolean {
+  const out = execFileSync('ip', ['netns', 'exec', ns.name, 'ss', '-Hltn', `sport = :${port}`], { encoding: 'utf8' });
+  return out.trim() !== '';
+}
+
+/** The worker (parent) of `uid`'s program `name`, once it runs. */
+function workerRunning(uid: number, name: string): number | undefined {
+  try {
+    const pid = execFileSync('pgrep', ['-u', String(uid), '-x', name], { encoding: 'utf8' }).trim().split('\n')[0];
+    const ppid = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+    return /\[session [0-9a-f]{16}\]/.test(fs.readFileSync(`/proc/${ppid}/cmdline`, 'utf8')) ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+before(async () => {
+  if (skip) return;
+  ns = Netns.create('privsep');
+  const dir = fs.mkdtempSync('/tmp/mpssh-hostkeys-');
+  for (const t of ['ed25519', 'ecdsa']) execFileSync('ssh-keygen', ['-q', '-t', t, '-N', '', '-f', path.join(dir, `host_${t}`)]);
+  srv = await startMpsshdSsh(ns, { port: 22, extraYaml: 'pathManager:\n  enabled: false', sshYaml: [`HostKey: [${path.join(dir, 'host_ed25519')}, ${path.join(dir, 'host_ecdsa')}]`] });
+  secrets = ['ed25519', 'ecdsa'].flatMap((t) => keySecrets(fs.readFileSync(path.join(dir, `host_${t}`), 'utf8')));
+  fs.rmSync(dir, { recursive: true, force: true });
+  user = createTestUser();
+  user.authorize(srv.clientPub);
+});
+
+after(async () => {
+  if (skip) return;
+  await srv?.stop();
+  user?.remove();
+  ns?.close();
+});
+
+test('SIGUSR1 from the user to the worker and to the daemon opens no inspector', { skip: skip ?? false }, async () => {
+  const r = await ssh('kill -USR1 $PPID && sleep 1 && echo sent');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'sent\n');
+  assert.equal(listening(9229), false, 'an inspector listens on 9229 after SIGUSR1 to the worker');
+  process.kill(srv.daemon.proc.pid as number, 'SIGUSR1');
+  await new Promise((res) => setTimeout(res, 1000));
+  assert.equal(listening(9229), false, 'an inspector listens on 9229 after SIGUSR1 to the daemon');
+  const again = await ssh('echo still here');
+  assert.equal(again.stdout, 'still here\n', 'the daemon serves on');
+});
+
+test('the user can neither ptrace the worker nor read its memory or environment', { skip: skip ?? false }, async () => {
+  const probe = [
+    'head -c 1 /proc/$PPID/mem >/dev/null 2>&1 && echo mem-readable || echo mem-denied',
+    'cat /proc/$PPID/environ >/dev/null 2>&1 && echo environ-readable || echo environ-denied',
+    // PTRACE_ATTACH (16) on the worker, which is the shell's parent ($PPID), not python's.
+    `/usr/bin/python3 -c "import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); r=l.ptrace(16,int(sys.argv[1]),0,0); print('ptrace-attached' if r==0 else 'ptrace-denied')" $PPID`,
+    'grep -E "^(Uid|CapEff):" /proc/$PPID/status',
+  ].join('; ');
+  const r = await ssh(probe);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.deepEqual(lines.slice(0, 3), ['mem-denied', 'environ-denied', 'ptrace-denied']);
+  assert.match(lines[3] as string, new RegExp(`^Uid:\\s+${user.uid}\\s+${user.uid}\\s+${user.uid}\\s+${user.uid}$`));
+  assert.match(lines[4] as string, /^CapEff:\s+0+$/);
+});
+
+test('no host private key is in a logged-in worker\'s memory; the daemon holds them', { skip: skip ?? false }, async () => {
+  const client = spawn('ip', ['netns', 'exec', ns.name, 'ssh', ...srv.clientOptions, `${user.name}@127.0.0.1`, 'sleep 30'], { stdio: 'ignore' });
+  try {
+    const worker = await waitFor('the worker to run the user\'s program', () => workerRunning(user.uid, 'sleep'), 10_000);
+    assert.deepEqual(findInMemory(worker, secrets), [], 'host key material found in the worker');
+    // The scan itself works: the daemon, which signs, has every key.
+    assert.deepEqual(findInMemory(srv.daemon.proc.pid as number, secrets), secrets.map((_s, i) => i));
+  } finally {
+    client.kill('SIGKILL');
+  }
+});
+
+test('a session sees only descriptors 0-2: not another session\'s terminal, not what the daemon inherited', { skip: skip ?? false }, async () => {
+  const ctl = path.join(srv.dir, 'ctl');
+  // One connection, one worker, several sessions: OpenSSH's connection sharing.
+  const master = spawn('ip', ['netns', 'exec', ns.name, 'ssh', ...srv.clientOptions, '-M', '-S', ctl, '-N', `${user.name}@127.0.0.1`], { stdio: 'ignore' });
+  await waitFor('the connection master', () => fs.existsSync(ctl), 10_000);
+  const first = spawn('ip', ['netns', 'exec', ns.name, 'ssh', ...srv.clientOptions, '-tt', '-S', ctl, `${user.name}@127.0.0.1`, 'sleep 30'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  try {
+    await waitFor('the first session\'s terminal', () => execFileSync('ps', ['-u', String(user.uid), '-o', 'tty=,args='], { encoding: 'utf8' }).split('\n').some((l) => /^pts\/\d+\s+sleep 30/.test(l.trim())), 10_000);
+    for (const tty of ['-T', '-tt']) {
+      const r = await ssh('ls /proc/$$/fd; true', ['-S', ctl, tty]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.replace(/\r/g, '').trim().split(/\s+/).map(Number).sort(), [0, 1, 2], `descriptors with ${tty}: ${r.stdout}`);
+    }
+  } finally {
+    first.kill('SIGKILL');
+    master.kill('SIGKILL');
+  }
+});
+
+test('a descriptor open when the daemon starts (fd 200 on /etc/shadow) is closed at once', { skip: skip ?? false }, async () => {
+  const dir = fs.mkdtempSync('/tmp/mpssh-inherit-');
+  const cfg = path.join(dir, 'mpsshd.yaml');
+  fs.writeFileSync(cfg, `ssh:\n  Enabled: no\npathManager:\n  enabled: false\napi:\n  enabled: false\nstateDir: ${dir}/run\n`, { mode: 0o600 });
+  const log = path.join(dir, 'log');
+  const child = spawn('ip', ['netns', 'exec', ns.name, 'bash', '-c', `exec 200</etc/shadow; exec "$@" >${log} 2>&1`, 'bash', process.execPath, MPSSHD, '-f', cfg], { stdio: 'ignore' });
+  try {
+    let fds: number[] | undefined;
+    await waitFor('the daemon to say what it closed', () => {
+      for (const l of fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n') : []) {
+        if (l.includes('inherited from the starting process')) fds = (JSON.parse(l) as { fds: number[] }).fds;
+      }
+      return fds !== undefined;
+    }, 10_000);
+    assert.ok(fds?.includes(200), `closed: ${String(fds)}`);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((res) => setTimeout(res, 300));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Node options that would open an inspector are refused at start', { skip: skip ?? false }, () => {
+  for (const env of [{ NODE_OPTIONS: '--inspect=127.0.0.1:9230' }, { NODE_OPTIONS: '--max-old-space-size=100 --inspect-port=0 --inspect' }]) {
+    let out = '';
+    let status = 0;
+    try {
+      execFileSync(process.execPath, [MPSSHD, '-t', '-f', srv.daemon.configFile], { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      const e = err as { status: number; stderr: string };
+      status = e.status;
+      out = e.stderr;
+    }
+    assert.equal(status, 1, env.NODE_OPTIONS);
+    assert.match(out, /refusing to run with Node's inspector enabled/);
+  }
+});

@@ -1,0 +1,189 @@
+/**
+ * The decisions behind privilege separation: what the daemon signs for a
+ * worker, what it believes of a worker's reports, how much a worker may
+ * send, and which Node options would open an inspector.
+ */
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import net from 'node:net';
+import { test } from 'node:test';
+import ssh2 from 'ssh2';
+import { native } from '../../src/mptcp/native.js';
+import { serveSigner, signPermit, SIGN_MAX_REFUSALS, SIGN_MIN_INTERVAL_MS, type SignerState, type SigningKey } from '../../src/ssh/server/host-key-signer.js';
+import { encodeFrame, MAX_SIGN_FRAME, splitFrames } from '../../src/ssh/server/sign-protocol.js';
+import { spend, trustedReport, WORKER_MESSAGE_BURST, type KnownSession } from '../../src/ssh/server/worker-trust.js';
+import { SessionRegistry, type SessionEvent } from '../../src/ssh/server/sessions.js';
+import type { SessionReport } from '../../src/ssh/server/control-protocol.js';
+import { inspectorFlag } from '../../src/util/inspector-guard.js';
+import { silentLogger } from '../../src/util/logger.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const fresh: SignerState = { signed: 0, lastAt: undefined };
+
+test('signPermit: only exchange hashes, with the key\'s own algorithm, at key-exchange pace', () => {
+  const rows: [string, SignerState, { keyType: string | undefined; hash: 'sha256' | 'sha512' | null; dataLength: number }, number, boolean | RegExp][] = [
+    ['ed25519, SHA-256 exchange hash', fresh, { keyType: 'ssh-ed25519', hash: null, dataLength: 32 }, 0, true],
+    ['ecdsa, SHA-384 exchange hash', fresh, { keyType: 'ecdsa-sha2-nistp384', hash: null, dataLength: 48 }, 0, true],
+    ['rsa-sha2-512, SHA-512 exchange hash', fresh, { keyType: 'ssh-rsa', hash: 'sha512', dataLength: 64 }, 0, true],
+    ['no such key', fresh, { keyType: undefined, hash: null, dataLength: 32 }, 0, /no such host key/],
+    ['a 20-byte (SHA-1) hash', fresh, { keyType: 'ssh-ed25519', hash: null, dataLength: 20 }, 0, /not the length/],
+    ['arbitrary data', fresh, { keyType: 'ssh-ed25519', hash: null, dataLength: 100 }, 0, /not the length/],
+    ['RSA with SHA-1 (ssh-rsa)', fresh, { keyType: 'ssh-rsa', hash: null, dataLength: 32 }, 0, /SHA-1/],
+    ['ed25519 with a hash override', fresh, { keyType: 'ssh-ed25519', hash: 'sha512', dataLength: 32 }, 0, /own hash/],
+    ['a rekey a while later', { signed: 1, lastAt: 0 }, { keyType: 'ssh-ed25519', hash: null, dataLength: 32 }, SIGN_MIN_INTERVAL_MS, true],
+    ['a second request at once', { signed: 1, lastAt: 0 }, { keyType: 'ssh-ed25519', hash: null, dataLength: 32 }, 10, /faster than key exchanges/],
+    ['past the connection\'s limit', { signed: 10_000, lastAt: 0 }, { keyType: 'ssh-ed25519', hash: null, dataLength: 32 }, 1e9, /limit/],
+  ];
+  for (const [name, state, req, now, want] of rows) {
+    const v = signPermit(state, req, now);
+    if (want === true) {
+      assert.ok(v.ok, name);
+      assert.deepEqual(v.state, { signed: state.signed + 1, lastAt: now }, name);
+    } else {
+      assert.ok(!v.ok, name);
+      assert.match(v.reason, want as RegExp, name);
+      assert.deepEqual(v.state, state, `${name}: a refusal changes nothing`);
+    }
+  }
+});
+
+test('sign frames: split at any byte boundary, oversized frames refused', () => {
+  const a = encodeFrame({ op: 'sign', n: 1 });
+  const b = encodeFrame({ op: 'sign', n: 2 });
+  const all = Buffer.concat([a, b]);
+  for (let cut = 0; cut <= all.length; cut++) {
+    const first = splitFrames(all.subarray(0, cut));
+    assert.ok(!('error' in first));
+    const second = splitFrames(Buffer.concat([first.rest, all.subarray(cut)]));
+    assert.ok(!('error' in second));
+    assert.deepEqual([...first.frames, ...second.frames].map((f) => JSON.parse(f.toString()).n), [1, 2]);
+  }
+  const huge = Buffer.alloc(4);
+  huge.writeUInt32BE(MAX_SIGN_FRAME + 1);
+  assert.ok('error' in splitFrames(huge));
+});
+
+/** A socket pair as two net.Sockets, for talking to serveSigner asynchronously. */
+function pair(): [net.Socket, net.Socket] {
+  const [a, b] = native().socketPair();
+  return [new net.Socket({ fd: a, readable: true, writable: true }), new net.Socket({ fd: b, readable: true, writable: true })];
+}
+
+function answers(sock: net.Socket): () => Promise<Record<string, string>> {
+  let buf: Buffer = Buffer.alloc(0);
+  const queue: Record<string, string>[] = [];
+  const waiting: ((v: Record<string, string>) => void)[] = [];
+  sock.on('data', (c: Buffer) => {
+    buf = Buffer.concat([buf, c]);
+    const s = splitFrames(buf);
+    if ('error' in s) throw new Error(s.error);
+    buf = s.rest;
+    for (const f of s.frames) {
+      const v = JSON.parse(f.toString()) as Record<string, string>;
+      const w = waiting.shift();
+      if (w) w(v);
+      else queue.push(v);
+    }
+  });
+  return () => new Promise((resolve) => {
+    const v = queue.shift();
+    if (v) resolve(v);
+    else waiting.push(resolve);
+  });
+}
+
+test('serveSigner: signs an exchange hash with the right key; refuses and then closes on abuse', async () => {
+  const gen = ssh2.utils.generateKeyPairSync('ed25519');
+  const parsed = ssh2.utils.parseKey(gen.private);
+  const key = (Array.isArray(parsed) ? parsed[0] : parsed) as unknown as SigningKey & { verify(d: Buffer, s: Buffer): boolean };
+  const [daemonEnd, workerEnd] = pair();
+  let clock = 0;
+  serveSigner(daemonEnd, [key], silentLogger(), () => clock);
+  const next = answers(workerEnd);
+  const h = crypto.randomBytes(32);
+  workerEnd.write(encodeFrame({ op: 'sign', key: 0, hash: null, data: h.toString('base64') }));
+  const ok = await next();
+  assert.ok(ok.sig, JSON.stringify(ok));
+  assert.ok(key.verify(h, Buffer.from(ok.sig as string, 'base64')), 'the signature verifies with the public key');
+  clock += 1;
+  for (let i = 0; i < SIGN_MAX_REFUSALS; i++) {
+    workerEnd.write(encodeFrame({ op: 'sign', key: 0, hash: null, data: crypto.randomBytes(32).toString('base64') }));
+    assert.match((await next()).error as string, /faster than key exchanges/);
+  }
+  await new Promise((resolve) => workerEnd.once('close', resolve));
+});
+
+test('trustedReport: the daemon\'s own user, address, pid and times win over the worker\'s', () => {
+  const known: KnownSession = { id: '0123456789abcdef', pid: 4242, remote: { address: '192.0.2.7', port: 50000 }, local: { address: '192.0.2.1', port: 22 }, acceptedAt: 1000, user: 'alice', authenticatedAt: 1100 };
+  const forged: SessionReport = {
+    id: 'ffffffffffffffff', pid: 1, user: 'root', remote: { address: '203.0.113.66', port: 1 }, local: { address: '0.0.0.0', port: 2 },
+    startedAt: 0, authenticatedAt: 0, transport: 'mptcp', channels: { session: 1 }, subflows: [], sampledAt: 5000, bytesSent: 10,
+  };
+  const r = trustedReport(forged, known);
+  assert.deepEqual({ id: r.id, pid: r.pid, user: r.user, remote: r.remote, local: r.local, startedAt: r.startedAt, authenticatedAt: r.authenticatedAt }, { id: known.id, pid: 4242, user: 'alice', remote: known.remote, local: known.local, startedAt: 1000, authenticatedAt: 1100 });
+  assert.equal(r.bytesSent, 10, 'measurements are the worker\'s to report');
+  const pre = trustedReport(forged, { ...known, user: undefined, authenticatedAt: undefined } as unknown as KnownSession);
+  assert.equal(pre.user, '');
+  assert.equal(pre.authenticatedAt, undefined);
+});
+
+test('spend: a burst, then the steady rate; an idle worker earns its burst back', () => {
+  let b = { tokens: WORKER_MESSAGE_BURST, at: 0 };
+  let sent = 0;
+  for (let i = 0; i < 200; i++) {
+    const r = spend(b, 0);
+    b = r.budget;
+    if (r.ok) sent++;
+  }
+  assert.equal(sent, WORKER_MESSAGE_BURST);
+  assert.equal(spend(b, 49).ok, false, 'under 1/20 s later: still nothing');
+  assert.equal(spend(b, 50).ok, true, '1/20 s later: one more');
+  assert.equal(spend(b, 3_600_000).budget.tokens, WORKER_MESSAGE_BURST - 1, 'the bucket never holds more than a burst');
+});
+
+test('SessionRegistry: a worker\'s later claims cannot change who logged in or from where', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-reg-'));
+  const events: SessionEvent[] = [];
+  const reg = new SessionRegistry(silentLogger(), dir, (e) => events.push(e), 60_000);
+  const [daemonEnd, workerEnd] = pair();
+  const id = '0123456789abcdef';
+  reg.adopt(daemonEnd, { id, pid: 4242, remote: { address: '192.0.2.7', port: 50000 }, local: { address: '192.0.2.1', port: 22 }, acceptedAt: 1000 });
+  const say = (m: unknown) => workerEnd.write(`${JSON.stringify(m)}\n`);
+  const report = (user: string): SessionReport => ({ id, pid: 1, user, remote: { address: '203.0.113.66', port: 1 }, local: { address: '0.0.0.0', port: 2 }, startedAt: 0, transport: 'mptcp', channels: {}, subflows: [], sampledAt: 1 });
+  say({ op: 'authenticated', user: 'alice' });
+  say({ op: 'authenticated', user: 'root' });
+  say({ op: 'status', seq: 1, session: report('root') });
+  const deadline = Date.now() + 5000;
+  while (reg.list().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  const [s] = reg.list();
+  assert.equal(s?.user, 'alice');
+  assert.deepEqual(s?.remote, { address: '192.0.2.7', port: 50000 });
+  assert.equal(s?.pid, 4242);
+  const opened = events.find((e) => e.type === 'session-opened');
+  assert.deepEqual(opened && 'user' in opened ? [opened.user, opened.remote] : [], ['alice', '192.0.2.7:50000']);
+  // The daemon's own record, for a restarted daemon, says the same.
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, `${id}.json`), 'utf8')).user, 'alice');
+  reg.stop();
+  workerEnd.destroy();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('inspectorFlag: every way of asking Node for an inspector, and nothing else', () => {
+  const rows: [string[], string | undefined, boolean][] = [
+    [[], undefined, false],
+    [['--max-semi-space-size=1'], undefined, false],
+    [['--inspect'], undefined, true],
+    [['--inspect=0.0.0.0:9229'], undefined, true],
+    [['--inspect-brk'], undefined, true],
+    [['--inspect-port=0'], undefined, true],
+    [['--inspect-wait'], undefined, true],
+    [['--debug-port=1'], undefined, true],
+    [[], '--inspect', true],
+    [[], '--max-old-space-size=64 --inspect=9230', true],
+    [[], '--max-old-space-size=64', false],
+    [[], '--require ./inspector-shim.js', false],
+  ];
+  for (const [argv, opts, want] of rows) assert.equal(inspectorFlag(argv, opts) !== undefined, want, `${argv.join(' ')} | ${opts ?? ''}`);
+});
