@@ -3,6 +3,7 @@
 // them: getpwnam_r(3), getgrouplist(3), getgrgid_r(3). Node has none of these.
 #include <grp.h>
 #include <pwd.h>
+#include <shadow.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -107,12 +108,54 @@ Napi::Value GetGrgid(const Napi::CallbackInfo& info) {
   }
 }
 
+// getspnam(name) -> { lastChange, min, max, warn, inactive, expire, locked } | null
+// Dates are days since the epoch, -1 where the field is empty. Only whether
+// the password field is locked ("!" prefix, as usermod -L and passwd -l set
+// it) leaves this function, never the hash. null: no shadow entry.
+Napi::Value GetSpnam(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "getspnam(name: string)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (name.find('\0') != std::string::npos) return env.Null();
+  size_t size = 4096;
+  for (;;) {
+    std::vector<char> buf(size);
+    spwd sp{};
+    spwd* result = nullptr;
+    int rc = getspnam_r(name.c_str(), &sp, buf.data(), buf.size(), &result);
+    if (rc == ERANGE && size < kMaxBuffer) {
+      size *= 2;
+      continue;
+    }
+    if (rc == ENOENT || (rc == 0 && result == nullptr)) return env.Null();
+    if (rc != 0) {
+      ErrnoError(env, rc, "getspnam_r").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("lastChange", Napi::Number::New(env, static_cast<double>(sp.sp_lstchg)));
+    o.Set("min", Napi::Number::New(env, static_cast<double>(sp.sp_min)));
+    o.Set("max", Napi::Number::New(env, static_cast<double>(sp.sp_max)));
+    o.Set("warn", Napi::Number::New(env, static_cast<double>(sp.sp_warn)));
+    o.Set("inactive", Napi::Number::New(env, static_cast<double>(sp.sp_inact)));
+    o.Set("expire", Napi::Number::New(env, static_cast<double>(sp.sp_expire)));
+    o.Set("locked", Napi::Boolean::New(env, sp.sp_pwdp != nullptr && sp.sp_pwdp[0] == '!'));
+    // The hash was in our buffer; do not leave it in freed memory.
+    explicit_bzero(buf.data(), buf.size());
+    return o;
+  }
+}
+
 }  // namespace
 
 void InitPasswd(Napi::Env env, Napi::Object exports) {
   exports.Set("getpwnam", Napi::Function::New(env, GetPwnam));
   exports.Set("getgrouplist", Napi::Function::New(env, GetGroupList));
   exports.Set("getgrgid", Napi::Function::New(env, GetGrgid));
+  exports.Set("getspnam", Napi::Function::New(env, GetSpnam));
 }
 
 }  // namespace mpssh

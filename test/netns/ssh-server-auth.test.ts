@@ -180,3 +180,28 @@ test('a port held by another server is one log line, the daemon keeps running, a
     await busy.stop();
   }
 });
+
+test('expired, locked and must-change-password accounts are refused with a good key, as sshd refuses them', { skip: skip ?? false }, async () => {
+  user.authorize(root.clientPub);
+  const rows: [string[], string[], string, RegExp][] = [
+    [['usermod', '--expiredate', '1', user.name], ['usermod', '--expiredate', '', user.name], 'account-expired', /^Account \w+ has expired$/],
+    [['usermod', '-L', user.name], ['usermod', '-U', user.name], 'account-locked', /not allowed because account is locked$/],
+    [['chage', '-d', '0', user.name], ['chage', '-d', String(Math.floor(Date.now() / 86_400_000)), user.name], 'password-change-required', /password has expired \(root forced\)$/],
+  ];
+  // usermod -U refuses to leave an empty password; give the account one to lock and unlock.
+  execFileSync('usermod', ['-p', '$6$x$y', user.name]);
+  for (const [set, reset, code, msg] of rows) {
+    execFileSync(set[0] as string, set.slice(1));
+    try {
+      const r = await ssh(root, user.name, 'echo in');
+      assert.equal(r.code, 255, `${code}: ${r.stdout}`);
+      assert.match(r.stderr, /Permission denied/);
+      const line = await root.daemon.waitForLog(code, (l) => l.event === 'account-refused' && l.code === code && l.user === user.name);
+      assert.match(String(line.msg), msg);
+    } finally {
+      execFileSync(reset[0] as string, reset.slice(1));
+    }
+    const ok = await ssh(root, user.name, 'echo in');
+    assert.equal(ok.stdout, 'in\n', `${code} undone: ${ok.stderr}`);
+  }
+});

@@ -13,6 +13,7 @@ import {
   type PermitRootLogin,
   type UserAccessConfig,
 } from '../../src/ssh/auth/access.js';
+import { checkAccountState, shadowDay } from '../../src/ssh/auth/account-state.js';
 import { parseAuthorizedKeys } from '../../src/ssh/auth/authorized-keys.js';
 import { defaultKeyOptions, type KeyOptions } from '../../src/ssh/auth/key-options.js';
 
@@ -172,4 +173,26 @@ test('PermitUserEnvironment filters environment= values', () => {
   assert.deepEqual(filterUserEnvironment(env, 'yes'), env);
   assert.deepEqual(filterUserEnvironment(env, 'LANG,LC_*').map((e) => e.name), ['LANG', 'LC_ALL']);
   assert.deepEqual(filterUserEnvironment(env, '*,!LD_*').map((e) => e.name), ['LANG', 'LC_ALL']);
+});
+
+test('checkAccountState: expiry, lock and forced password change, as sshd without PAM', () => {
+  const ok = { lastChange: 20000, max: 99999, inactive: -1, expire: -1, locked: false };
+  const rows: [string, Parameters<typeof checkAccountState>[1], number, string][] = [
+    ['no shadow data', null, 20000, 'ok'],
+    ['an ordinary account', ok, 20000, 'ok'],
+    ['expires later', { ...ok, expire: 20001 }, 20000, 'ok'],
+    ['expires today: still valid', { ...ok, expire: 20000 }, 20000, 'ok'],
+    ['expired yesterday', { ...ok, expire: 19999 }, 20000, 'account-expired'],
+    ['usermod -e 1', { ...ok, expire: 1 }, 20000, 'account-expired'],
+    ['locked (usermod -L)', { ...ok, locked: true }, 20000, 'account-locked'],
+    ['expired and locked: expiry first', { ...ok, expire: 1, locked: true }, 20000, 'account-expired'],
+    ['chage -d 0', { ...ok, lastChange: 0 }, 20000, 'password-change-required'],
+    ['password aged past max', { ...ok, lastChange: 19000, max: 90 }, 20000, 'password-change-required'],
+    ['aged and inactive too', { ...ok, lastChange: 19000, max: 90, inactive: 30 }, 20000, 'account-inactive'],
+    ['aging off (empty max)', { ...ok, lastChange: 1, max: -1 }, 20000, 'ok'],
+    ['empty last change: no aging', { ...ok, lastChange: -1, max: 1 }, 20000, 'ok'],
+  ];
+  for (const [name, shadow, today, code] of rows) assert.equal(checkAccountState('alice', shadow, today).code, code, name);
+  assert.equal(checkAccountState('alice', { ...ok, expire: 1 }, 20000).reason, 'Account alice has expired');
+  assert.equal(shadowDay(Date.UTC(2026, 11, 1, 23, 59)), 20788);
 });

@@ -11,3 +11,4 @@ export * from './access.js';
 export * from './limits.js';
 export * from './strict-modes.js';
 export * from './auth-log.js';
+export * from './account-state.js';

@@ -6,12 +6,14 @@
 import fs from 'node:fs';
 import { addon } from '../../native/load.js';
 import type { Account } from '../auth/access.js';
+import type { ShadowState } from '../auth/account-state.js';
 import type { UserAccount } from './context.js';
 
 interface PasswdAddon {
   getpwnam(name: string): UserAccount | null;
   getgrouplist(name: string, gid: number): number[];
   getgrgid(gid: number): string | null;
+  getspnam(name: string): ShadowState | null;
 }
 
 /** A user as the authenticator needs it. */
@@ -21,6 +23,8 @@ export interface LookedUpUser {
   gids: number[];
   /** For the access checks of src/ssh/auth (AllowGroups, shell). */
   access: Account;
+  /** Expiry and lock state; null where NSS has no shadow data for the user. */
+  shadow: ShadowState | null;
 }
 
 /** Looks a user up; null when there is no such user. Throws on NSS errors. */
@@ -35,7 +39,17 @@ export function lookupUser(name: string): LookedUpUser | null {
     account: { ...pw, shell },
     gids,
     access: { name: pw.name, groups, shell: { path: shell, status: shellStatus(shell) } },
+    shadow: readShadow(a, pw.name),
   };
+}
+
+/** The shadow entry; unreadable (not root) counts as none, as for sshd. */
+function readShadow(a: PasswdAddon, name: string): ShadowState | null {
+  try {
+    return a.getspnam(name);
+  } catch {
+    return null;
+  }
 }
 
 function shellStatus(shell: string): 'ok' | 'missing' | 'not-executable' {

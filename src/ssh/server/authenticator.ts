@@ -10,7 +10,7 @@ import type { AuthContext, PublicKeyAuthContext } from 'ssh2';
 import type { SshConfig } from '../../config/ssh-schema.js';
 import type { Logger } from '../../util/logger.js';
 import {
-  acceptedLine, checkRootLogin, checkUserAccess, failedLine, findAuthorizedKey, finishAuthRequest, invalidUserLine, keyFileRefusedLine, logAuthLine, maxTriesLine,
+  acceptedLine, checkAccountState, checkRootLogin, shadowDay, checkUserAccess, failedLine, findAuthorizedKey, finishAuthRequest, invalidUserLine, keyFileRefusedLine, logAuthLine, maxTriesLine,
   newAuthTries, normaliseClientAddress, notAllowedLine, parseAuthorizedKeys, postponedLine, readAuthorizedKeysFile, rootRefusedLine, beginAuthRequest,
   type AuthTries, type AuthUser, type KeyInfo, type KeyLookup, type Peer,
 } from '../auth/index.js';
@@ -82,6 +82,12 @@ export class Authenticator {
     );
     if (!access.allowed) {
       logAuthLine(this.log, notAllowedLine(user.account.name, this.peer.ip, access.reason));
+      this.finish(ctx, { ...authUser, valid: false }, { authenticated: false });
+      return;
+    }
+    const state = checkAccountState(user.account.name, user.shadow, shadowDay(this.now()));
+    if (!state.allowed) {
+      this.log.info({ event: 'account-refused', code: state.code, user: user.account.name, remoteAddress: this.peer.ip }, state.reason);
       this.finish(ctx, { ...authUser, valid: false }, { authenticated: false });
       return;
     }
