@@ -7,7 +7,8 @@ import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { StatusSource } from '../status/types.js';
 import type { Logger } from '../util/logger.js';
 import { dashboardRoutes } from './dashboard.js';
-import { installErrorHandlers } from './errors.js';
+import { errorBody, installErrorHandlers } from './errors.js';
+import { hostAllowed } from './host-check.js';
 import { createMetrics } from './metrics.js';
 import { controlRoutes, readRoutes } from './routes.js';
 import { DEFAULT_SSE, SseHub, type SseOptions } from './sse.js';
@@ -18,6 +19,8 @@ export interface BuildAppOptions {
   log: Logger;
   /** True only for the root-only Unix socket: accept POST/PATCH/DELETE. */
   control: boolean;
+  /** Host names the read-only app answers besides IP literals and localhost (DNS rebinding). */
+  allowedHosts?: readonly string[];
   /** The API's own listeners, for /status (startApi passes its state; alone, the app reports none). */
   apiState?: () => ApiListenersState;
   sse?: Partial<SseOptions>;
@@ -35,6 +38,14 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   const hub = new SseHub(opts.source, { ...DEFAULT_SSE, ...opts.sse }, opts.log.child({ mod: 'api-events' }));
   const metrics = createMetrics(opts.source, () => hub.size);
   installErrorHandlers(app);
+  if (!opts.control) {
+    const allowed = opts.allowedHosts ?? [];
+    app.addHook('onRequest', async (req, reply) => {
+      if (hostAllowed(req.headers.host, allowed)) return;
+      req.log.debug({ host: req.headers.host }, 'request for a Host that is not allowed, refused');
+      return reply.code(403).send(errorBody('forbidden', `Host ${JSON.stringify(String(req.headers.host).slice(0, 100))} is not allowed: the status API answers IP addresses, localhost and api.allowedHosts only`));
+    });
+  }
   // One debug line per request: at info, a scraper would fill the journal.
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');

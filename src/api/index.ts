@@ -31,7 +31,7 @@ export async function startApi(opts: { source: StatusSource; config: ApiConfig; 
     log.info('status API disabled by config');
     return { close: async () => undefined, state };
   }
-  const readApp = buildApp({ source: opts.source, log: opts.log, control: false, apiState: state });
+  const readApp = buildApp({ source: opts.source, log: opts.log, control: false, apiState: state, allowedHosts: opts.config.allowedHosts });
   const controlApp = buildApp({ source: opts.source, log: opts.log, control: true, apiState: state });
   await Promise.all([readApp.ready(), controlApp.ready()]);
 

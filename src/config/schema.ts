@@ -117,6 +117,11 @@ const apiSchema = z
     enabled: z.boolean().default(true),
     /** Read-only listeners. Loopback only by default, so `curl localhost/status` works as is. */
     listen: z.array(apiListen).default(['127.0.0.1:80', '[::1]:80']),
+    /**
+     * Host names (besides IP addresses, localhost and *.localhost) that the
+     * read-only listeners answer to; any other Host header is refused (DNS rebinding).
+     */
+    allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'expected a host name')).default([]),
     /** Root-only Unix socket (mode 0600) that also accepts the changing routes (reload, backup flag, session kill). */
     controlSocket: z.string().startsWith('/').default('/run/mpssh/api.sock'),
   })

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { buildApp } from '../../src/api/app.js';
+import { hostAllowed } from '../../src/api/host-check.js';
 import * as S from '../../src/api/schemas.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { FakeSource, sampleSnapshot } from './api-fixture.js';
@@ -233,4 +234,20 @@ test('GET / serves the dashboard and its assets locally, with a CSP that forbids
     assert.ok(res.body.length > 100, ref);
   }
   assert.match((await a.inject('/dashboard/uPlot.min.js')).body, /uPlot/);
+});
+
+test('DNS rebinding: the read-only app answers loopback names, IP literals and allowedHosts only; the control socket any', async () => {
+  const rows: [string | undefined, boolean][] = [
+    ['localhost', true], ['localhost:80', true], ['LOCALHOST.', true], ['mpssh.localhost:8080', true], ['127.0.0.1', true], ['127.0.0.1:80', true],
+    ['[::1]', true], ['[::1]:80', true], ['192.0.2.5:8080', true], ['status.example.net', true], [undefined, true],
+    ['evil.example', false], ['evil.example:80', false], ['localhost.evil.example', false], ['127.0.0.1.nip.io', false], ['[::1', false], ['a b', false], ['', false],
+  ];
+  for (const [host, want] of rows) assert.equal(hostAllowed(host, ['status.example.net']), want, String(host));
+  const { app: readApp } = await app(false);
+  const bad = await readApp.inject({ url: '/sessions', headers: { host: 'rebound.example' } });
+  assert.equal(bad.statusCode, 403);
+  assert.equal(JSON.parse(bad.body).error.code, 'forbidden');
+  assert.equal((await readApp.inject({ url: '/sessions', headers: { host: 'localhost' } })).statusCode, 200);
+  const { app: controlApp } = await app(true);
+  assert.equal((await controlApp.inject({ url: '/sessions', headers: { host: 'rebound.example' } })).statusCode, 200);
 });
