@@ -25,13 +25,24 @@ const wordList = (sep: RegExp = /[\s,]+/) =>
     return items.map((w) => w.trim()).filter((w) => w !== '');
   });
 
+/**
+ * The longest time a setting may hold: Node.js timers take at most 2^31-1 ms
+ * (24.8 days) and fire at once beyond that, which would drop every login at
+ * once or send a keepalive every millisecond.
+ */
+export const MAX_TIME_SECONDS = 24 * 86_400;
+
 /** sshd time format (`120`, `2m`, `1h30m`), in seconds; 0 allowed where sshd allows it. */
 const sshdTime = z.union([z.number().int().min(0), z.string()]).transform((v, ctx): number => {
-  if (typeof v === 'number') return v;
-  if (v.trim() === '0') return 0;
-  const s = parseSshdTime(v.trim());
+  let s: number | null;
+  if (typeof v === 'number') s = v;
+  else s = v.trim() === '0' ? 0 : parseSshdTime(v.trim());
   if (s === null) {
-    ctx.addIssue({ code: 'custom', message: `invalid time "${v}" (examples: 120, 90s, 2m, 1h30m)` });
+    ctx.addIssue({ code: 'custom', message: `invalid time "${String(v)}" (examples: 120, 90s, 2m, 1h30m)` });
+    return z.NEVER;
+  }
+  if (s > MAX_TIME_SECONDS) {
+    ctx.addIssue({ code: 'custom', message: `time "${String(v)}" is longer than the 24 days (24d) mpsshd can wait` });
     return z.NEVER;
   }
   return s;

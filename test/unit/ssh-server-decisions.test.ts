@@ -48,6 +48,10 @@ test('ssh config: mistakes say where and what', () => {
   const rows: [string, RegExp][] = [
     ['  UseMPTCP: maybe\n', /test\.yaml:2:13: ssh\.UseMPTCP: expected yes or no, got "maybe"/],
     ['  LoginGraceTime: soon\n', /ssh\.LoginGraceTime: invalid time "soon"/],
+    // Beyond Node's 24.8-day timers: every login dropped at once, a keepalive every millisecond.
+    ['  LoginGraceTime: 30d\n', /ssh\.LoginGraceTime: time "30d" is longer than the 24 days/],
+    ['  ClientAliveInterval: 30d\n', /ssh\.ClientAliveInterval: time "30d" is longer than the 24 days/],
+    ['  ClientAliveInterval: 2592000\n', /ssh\.ClientAliveInterval: time "2592000" is longer/],
     ['  MaxStartups: 10:200:5\n', /ssh\.MaxStartups: expected start:rate:full/],
     ['  PasswordAuthentication: yes\n', /password authentication is not supported/],
     ['  PermitRootLogin: sometimes\n', /ssh\.PermitRootLogin: expected yes, prohibit-password/],
