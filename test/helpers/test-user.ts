@@ -19,7 +19,9 @@ export interface TestUser {
 
 export function createTestUser(): TestUser {
   const name = `mpt${crypto.randomBytes(3).toString('hex')}`;
-  execFileSync('useradd', ['-m', '-s', '/bin/bash', '-K', 'UMASK=022', name]);
+  // useradd leaves the password "!" (locked), which sshd without PAM, and mpsshd, refuse even
+  // for keys; "*" is a key-only account: no password, not locked.
+  execFileSync('useradd', ['-m', '-s', '/bin/bash', '-K', 'UMASK=022', '-p', '*', name]);
   const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
   const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
   const home = `/home/${name}`;

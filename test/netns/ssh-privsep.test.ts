@@ -159,3 +159,22 @@ test('Node options that would open an inspector are refused at start', { skip: s
     assert.match(out, /refusing to run with Node's inspector enabled/);
   }
 });
+
+test('a client with a 1 GiB window that stops reading cannot make the worker buffer without bound', { skip: skip ?? false }, async () => {
+  const fixture = path.resolve(__dirname, '../../../test/fixtures/stalled-reader.py');
+  const client = spawn('ip', ['netns', 'exec', ns.name, '/usr/bin/python3', fixture, '127.0.0.1', '22', user.name, srv.clientKey], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.stdout.on('data', (d: Buffer) => d.toString().includes('reading stopped') && resolve());
+      client.on('exit', (code) => reject(new Error(`the client exited with ${code}`)));
+    });
+    const worker = await waitFor('the worker running cat', () => workerRunning(user.uid, 'cat'), 10_000);
+    await new Promise((res) => setTimeout(res, 3000));
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${worker}/status`, 'utf8'))?.[1]);
+    assert.ok(rssKb < 150 * 1024, `the worker holds ${Math.round(rssKb / 1024)} MiB with a stalled reader`);
+    const cat = execFileSync('pgrep', ['-u', String(user.uid), '-x', 'cat'], { encoding: 'utf8' }).trim();
+    assert.match(fs.readFileSync(`/proc/${cat}/stat`, 'utf8').split(') ')[1] ?? '', /^S /, 'cat waits, blocked on its full pipe');
+  } finally {
+    client.kill('SIGKILL');
+  }
+});

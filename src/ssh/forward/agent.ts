@@ -28,7 +28,7 @@ export async function startAgentSocket(client: Connection, ctx: ConnectionContex
         sock.destroy();
         return;
       }
-      splice(ch, sock, onChannel);
+      splice(ch, sock, onChannel, ctx.pressure);
       sock.resume();
     });
   });

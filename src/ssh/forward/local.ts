@@ -31,7 +31,7 @@ export function serveLocalForwards(client: Connection, ctx: ConnectionContext, t
         sock.destroy();
         return;
       }
-      splice(ch, sock, onChannel);
+      splice(ch, sock, onChannel, ctx.pressure);
     });
   });
 }

@@ -37,7 +37,7 @@ export function serveRemoteForwards(client: Connection, ctx: ConnectionContext, 
         sock.destroy();
         return;
       }
-      splice(ch, sock, onChannel);
+      splice(ch, sock, onChannel, ctx.pressure);
       sock.resume();
     });
   };

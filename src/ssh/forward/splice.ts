@@ -5,8 +5,9 @@
  * of the status API).
  */
 import type { Duplex } from 'node:stream';
+import { NO_BACKPRESSURE, writeOrPause, type Backpressure } from '../server/backpressure.js';
 
-export function splice(channel: Duplex, sock: Duplex, counts?: (open: boolean) => void): void {
+export function splice(channel: Duplex, sock: Duplex, counts?: (open: boolean) => void, pressure: Backpressure = NO_BACKPRESSURE): void {
   let finished = false;
   counts?.(true);
   const finish = (): void => {
@@ -21,5 +22,7 @@ export function splice(channel: Duplex, sock: Duplex, counts?: (open: boolean) =
   channel.on('close', finish);
   sock.on('close', finish);
   channel.pipe(sock);
-  sock.pipe(channel);
+  // Towards the client: the channel's window and the connection's write buffer both hold the socket back.
+  sock.on('data', (d: Buffer) => writeOrPause(sock, channel, d, pressure));
+  sock.on('end', () => channel.end());
 }

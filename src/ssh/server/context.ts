@@ -5,6 +5,7 @@
  * authorized_keys line that was used. By the time handlers run, the worker
  * process already runs as the user, so everything they start does too.
  */
+import type { Backpressure } from './backpressure.js';
 import type { PermitSpec } from '../auth/key-options.js';
 import type { Logger } from '../../util/logger.js';
 
@@ -63,4 +64,6 @@ export interface ConnectionContext {
   policy: ChannelPolicy;
   /** Variables every user program gets besides the ones the session module sets itself (e.g. SSH_AUTH_SOCK). */
   extraEnv: Record<string, string>;
+  /** The client connection's write buffer, which every source feeding a channel must respect. */
+  pressure?: Backpressure;
 }

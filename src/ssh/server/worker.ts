@@ -23,6 +23,7 @@ import { dropPrivileges, PrivilegeDropError } from './privileges.js';
 import { graceTimeoutLine, logAuthLine, normaliseClientAddress } from '../auth/index.js';
 import { SERVER_SOFTWARE, serverIdentLine } from './ident.js';
 import { remoteHostKeys } from './remote-host-key.js';
+import { socketBackpressure } from './backpressure.js';
 import { SIGNER_FD } from './sign-protocol.js';
 
 /** What serves the channels of an authenticated connection (sessions, forwarding). */
@@ -75,6 +76,7 @@ export function runConnection(deps: WorkerDeps): void {
   let finished = false;
   const controls = new Set<JsonLines>();
 
+  const pressure = socketBackpressure(socket);
   const algos = chooseAlgorithms(cfg, supported());
   for (const p of algos.problems) log.warn(p);
   const server = new ssh2.Server({
@@ -212,6 +214,7 @@ export function runConnection(deps: WorkerDeps): void {
         peer: { remoteAddress: info.ip, remotePort: info.port, localAddress: handoff.local.address, localPort: handoff.local.port },
         policy: channelPolicy(cfg, ok.options),
         extraEnv: {},
+        pressure,
       };
       attached = deps.attach(c, ctx, (kind, open) => {
         channels[kind] = Math.max(0, (channels[kind] ?? 0) + (open ? 1 : -1));

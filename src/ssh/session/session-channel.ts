@@ -9,6 +9,7 @@
  * exit-signal), EOF, close. When the channel or the connection goes first,
  * the program's whole process group is hung up, as a terminal hangup does.
  */
+import { NO_BACKPRESSURE, writeOrPause, type Backpressure } from '../server/backpressure.js';
 import type { ServerChannel, Session } from 'ssh2';
 import type { Writable } from 'node:stream';
 import type { ConnectionContext } from '../server/context.js';
@@ -135,11 +136,12 @@ export class SessionChannel {
 
   private plumb(channel: ServerChannel, child: Child): void {
     const outputs: Promise<void>[] = [];
+    const pressure = this.ctx.pressure ?? NO_BACKPRESSURE;
     if ('pipe' in child.stdout) {
-      outputs.push(pipeInto(child.stdout, channel));
-      if (child.stderr) outputs.push(pipeInto(child.stderr, channel.stderr));
+      outputs.push(pipeInto(child.stdout, channel, pressure));
+      if (child.stderr) outputs.push(pipeInto(child.stderr, channel.stderr, pressure));
     } else {
-      outputs.push(pumpPty(child.stdout, channel));
+      outputs.push(pumpPty(child.stdout, channel, pressure));
     }
     // Client input; EOF from the client closes the program's stdin (pty: sshd leaves the tty open).
     const stdin = child.stdin;
@@ -196,14 +198,9 @@ function hasNul(s: string | undefined): boolean {
 }
 
 /** Copies a program's stream into the channel with backpressure; resolves when the stream has ended and its data has left. */
-function pipeInto(src: NodeJS.ReadableStream, dst: Writable): Promise<void> {
+function pipeInto(src: NodeJS.ReadableStream, dst: Writable, pressure: Backpressure): Promise<void> {
   return new Promise((resolve) => {
-    src.on('data', (d: Buffer) => {
-      if (!dst.write(d)) {
-        src.pause();
-        dst.once('drain', () => src.resume());
-      }
-    });
+    src.on('data', (d: Buffer) => writeOrPause(src, dst, d, pressure));
     src.on('end', () => resolve());
     src.on('error', () => resolve());
     src.on('close', () => resolve());
@@ -211,13 +208,8 @@ function pipeInto(src: NodeJS.ReadableStream, dst: Writable): Promise<void> {
   });
 }
 
-function pumpPty(src: PtyOutput, dst: Writable): Promise<void> {
-  src.onData((d) => {
-    if (!dst.write(d)) {
-      src.pause();
-      dst.once('drain', () => src.resume());
-    }
-  });
+function pumpPty(src: PtyOutput, dst: Writable, pressure: Backpressure): Promise<void> {
+  src.onData((d) => writeOrPause(src, dst, d, pressure));
   // child.exited resolves only after the pty has been read to the end.
   return Promise.resolve();
 }
