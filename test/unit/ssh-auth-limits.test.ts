@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { failureDelayMs, FAILURE_FLOOR_MS, FAILURE_SPREAD_MS, userFloorMs } from '../../src/ssh/auth/failure-delay.js';
 import {
   DEFAULT_MAX_STARTUPS,
   beginAuthRequest,
@@ -142,4 +143,23 @@ test('MaxStartups random early drop uses sshd arithmetic', () => {
   assert.equal(shouldDropConnection({ begin: 3, rate: 100, full: 10 }, 2, 0).allowed, true);
   assert.equal(shouldDropConnection({ begin: 5, rate: 30, full: 5 }, 5, 0.999).allowed, false);
   assert.match(shouldDropConnection(ms, 55, 0.1).reason, /drop probability 65%/);
+});
+
+test('failure floors: stable per name and secret, within the spread; the wait doubles past slow work', () => {
+  const secret = Buffer.alloc(32, 7);
+  const a = userFloorMs('alice', secret);
+  assert.equal(userFloorMs('alice', secret), a);
+  assert.notEqual(userFloorMs('alice', Buffer.alloc(32, 8)), a, 'another process, another floor');
+  for (const name of ['alice', 'bob', 'nosuchuser', 'root', '']) {
+    const f = userFloorMs(name, secret);
+    assert.ok(f >= FAILURE_FLOOR_MS && f < FAILURE_FLOOR_MS + FAILURE_SPREAD_MS, `${name}: ${f}`);
+  }
+  const rows: [number, number, number][] = [
+    [32, 0.2, 31.8], // an unknown name: almost all of it is waiting
+    [32, 15, 17], // a real user's authorized_keys lookup: the rest of the same floor
+    [32, 32, 0],
+    [32, 40, 24], // slower than the floor: the next doubling (64)
+    [32, 100, 28], // 128
+  ];
+  for (const [floor, elapsed, wait] of rows) assert.ok(Math.abs(failureDelayMs(floor, elapsed) - wait) < 1e-9, `${floor}/${elapsed}`);
 });

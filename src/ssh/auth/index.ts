@@ -12,3 +12,4 @@ export * from './limits.js';
 export * from './strict-modes.js';
 export * from './auth-log.js';
 export * from './account-state.js';
+export * from './failure-delay.js';

@@ -5,12 +5,13 @@
  * uid, under StrictModes), key options (from=, expiry-time), signature, then
  * PermitRootLogin. Every decision is logged in sshd's words.
  */
+import crypto from 'node:crypto';
 import ssh2 from 'ssh2';
 import type { AuthContext, PublicKeyAuthContext } from 'ssh2';
 import type { SshConfig } from '../../config/ssh-schema.js';
 import type { Logger } from '../../util/logger.js';
 import {
-  acceptedLine, checkAccountState, checkRootLogin, shadowDay, checkUserAccess, failedLine, findAuthorizedKey, finishAuthRequest, invalidUserLine, keyFileRefusedLine, logAuthLine, maxTriesLine,
+  acceptedLine, checkAccountState, failureDelayMs, userFloorMs, checkRootLogin, shadowDay, checkUserAccess, failedLine, findAuthorizedKey, finishAuthRequest, invalidUserLine, keyFileRefusedLine, logAuthLine, maxTriesLine,
   newAuthTries, normaliseClientAddress, notAllowedLine, parseAuthorizedKeys, postponedLine, readAuthorizedKeysFile, rootRefusedLine, beginAuthRequest,
   type AuthTries, type AuthUser, type KeyInfo, type KeyLookup, type Peer,
 } from '../auth/index.js';
@@ -31,6 +32,9 @@ export function expandKeysFile(pattern: string, user: { name: string; uid: numbe
   return out.startsWith('/') ? out : `${user.home.replace(/\/+$/, '')}/${out}`;
 }
 
+/** Per-process secret of the failure floors: the floor of a name cannot be learned elsewhere. */
+const FAILURE_SECRET = crypto.randomBytes(32);
+
 export class Authenticator {
   private tries: AuthTries = newAuthTries();
   private readonly peer: Peer;
@@ -49,6 +53,14 @@ export class Authenticator {
 
   /** Handles one ssh2 'authentication' event. Never throws. */
   handle(ctx: AuthContext): void {
+    const started = performance.now();
+    // Every refusal waits out the name's floor, so that it takes as long for a real user as for an unknown name.
+    const reject = ctx.reject.bind(ctx);
+    // "none" only asks which methods exist; sshd does not pad it either.
+    if (ctx.method !== 'none') ctx.reject = ((...args: Parameters<AuthContext['reject']>) => {
+      const wait = failureDelayMs(userFloorMs(ctx.username, FAILURE_SECRET), performance.now() - started);
+      setTimeout(() => reject(...args), wait).unref();
+    }) as AuthContext['reject'];
     try {
       this.decide(ctx);
     } catch (err) {
