@@ -6,7 +6,7 @@
  * lists; zod turns both into one typed shape.
  */
 import { z } from 'zod';
-import { parseMaxStartups, parseSshdTime, parsePermitRootLogin, type MaxStartups, type PermitRootLogin } from '../ssh/auth/index.js';
+import { parseMaxStartups, parseSshdTime, parsePermitRootLogin, validateUserAccessConfig, type MaxStartups, type PermitRootLogin } from '../ssh/auth/index.js';
 
 /** yes/no as sshd writes it, or a YAML boolean. */
 const yesNo = z.union([z.boolean(), z.string()]).transform((v, ctx): boolean => {
@@ -128,7 +128,14 @@ export const sshSchema = z
     /** Worker processes kept started and waiting, so a login does not wait for Node.js to start. */
     PreforkWorkers: z.number().int().min(0).max(64).default(2),
   })
-  .strict();
+  .strict()
+  .superRefine((cfg, ctx) => {
+    // What sshd refuses to start with (AllowUsers alice@10.0.0.0/99, empty entries) is refused here too.
+    for (const problem of validateUserAccessConfig({ allowUsers: cfg.AllowUsers, denyUsers: cfg.DenyUsers, allowGroups: cfg.AllowGroups, denyGroups: cfg.DenyGroups })) {
+      const key = /^invalid (\w+) pattern/.exec(problem)?.[1] ?? 'AllowUsers';
+      ctx.addIssue({ code: 'custom', path: [key], message: problem });
+    }
+  });
 export type SshConfig = z.infer<typeof sshSchema>;
 
 /** sshd option names in their canonical spelling, keyed by lower case, for `-o Name=value`. */

@@ -49,6 +49,8 @@ test('ssh config: mistakes say where and what', () => {
     ['  UseMPTCP: maybe\n', /test\.yaml:2:13: ssh\.UseMPTCP: expected yes or no, got "maybe"/],
     ['  LoginGraceTime: soon\n', /ssh\.LoginGraceTime: invalid time "soon"/],
     // Beyond Node's 24.8-day timers: every login dropped at once, a keepalive every millisecond.
+    ['  AllowUsers: alice@10.0.0.0/99\n', /ssh\.AllowUsers: invalid AllowUsers pattern: "alice@10\.0\.0\.0\/99"/],
+    ['  DenyUsers: "bob@10.0.0.0/33"\n', /ssh\.DenyUsers: invalid DenyUsers pattern/],
     ['  LoginGraceTime: 30d\n', /ssh\.LoginGraceTime: time "30d" is longer than the 24 days/],
     ['  ClientAliveInterval: 30d\n', /ssh\.ClientAliveInterval: time "30d" is longer than the 24 days/],
     ['  ClientAliveInterval: 2592000\n', /ssh\.ClientAliveInterval: time "2592000" is longer/],

@@ -11,7 +11,7 @@ import type { AuthContext, PublicKeyAuthContext } from 'ssh2';
 import type { SshConfig } from '../../config/ssh-schema.js';
 import type { Logger } from '../../util/logger.js';
 import {
-  acceptedLine, checkAccountState, failureDelayMs, userFloorMs, checkRootLogin, shadowDay, checkUserAccess, failedLine, findAuthorizedKey, finishAuthRequest, invalidUserLine, keyFileRefusedLine, logAuthLine, maxTriesLine,
+  acceptedLine, splitAuthUser, checkAccountState, failureDelayMs, userFloorMs, checkRootLogin, shadowDay, checkUserAccess, failedLine, findAuthorizedKey, finishAuthRequest, invalidUserLine, keyFileRefusedLine, logAuthLine, maxTriesLine,
   newAuthTries, normaliseClientAddress, notAllowedLine, parseAuthorizedKeys, postponedLine, readAuthorizedKeysFile, rootRefusedLine, beginAuthRequest,
   type AuthTries, type AuthUser, type KeyInfo, type KeyLookup, type Peer,
 } from '../auth/index.js';
@@ -76,14 +76,16 @@ export class Authenticator {
       this.disconnect(begin.reason);
       return;
     }
-    const user = lookupUser(ctx.username);
-    const authUser: AuthUser = { name: ctx.username, valid: user !== null };
+    // sshd takes "user:style" apart and authenticates the user part only.
+    const name = splitAuthUser(ctx.username).user;
+    const user = lookupUser(name);
+    const authUser: AuthUser = { name, valid: user !== null };
     if (begin.action === 'fail' || ctx.method !== 'publickey' || !this.cfg.PubkeyAuthentication) {
       this.finish(ctx, authUser, { authenticated: false });
       return;
     }
     if (user === null) {
-      logAuthLine(this.log, invalidUserLine(ctx.username, this.peer));
+      logAuthLine(this.log, invalidUserLine(name, this.peer));
       this.finish(ctx, authUser, { authenticated: false });
       return;
     }
