@@ -205,3 +205,10 @@ test('expired, locked and must-change-password accounts are refused with a good 
     assert.equal(ok.stdout, 'in\n', `${code} undone: ${ok.stderr}`);
   }
 });
+
+test('user:style logs in as the user part, as with sshd', { skip: skip ?? false }, async () => {
+  user.authorize(root.clientPub);
+  const r = await ssh(root, `${user.name}:bsdauth`, 'id -un');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${user.name}\n`);
+});
