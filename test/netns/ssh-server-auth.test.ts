@@ -212,3 +212,21 @@ test('user:style logs in as the user part, as with sshd', { skip: skip ?? false 
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, `${user.name}\n`);
 });
+
+test('MaxAuthTries: the client is told "Too many authentication failures" (code 2), as by sshd', { skip: skip ?? false }, async () => {
+  const strict = await startMpsshdSsh(ns, { port: 2204, extraYaml: NO_PM, sshYaml: ['MaxAuthTries: 2'] });
+  try {
+    const keys = [1, 2, 3].map((i) => {
+      const f = path.join(strict.dir, `wrong${i}`);
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', f]);
+      return f;
+    });
+    // The harness's own key out, three unknown ones in.
+    const opts = strict.clientOptions.filter((o, i, a) => o !== '-i' && a[i - 1] !== '-i');
+    const r = await run(ns, 'ssh', [...opts, '-o', 'IdentitiesOnly=yes', ...keys.flatMap((k) => ['-i', k]), '-o', 'LogLevel=INFO', 'root@127.0.0.1', 'true']);
+    assert.equal(r.code, 255);
+    assert.match(r.stderr, /Received disconnect from 127\.0\.0\.1 port 2204:2: Too many authentication failures/);
+  } finally {
+    await strict.stop();
+  }
+});

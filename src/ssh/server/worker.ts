@@ -24,6 +24,7 @@ import { graceTimeoutLine, logAuthLine, normaliseClientAddress } from '../auth/i
 import { SERVER_SOFTWARE, serverIdentLine } from './ident.js';
 import { remoteHostKeys } from './remote-host-key.js';
 import { socketBackpressure } from './backpressure.js';
+import { disconnectWithText } from './ssh2-internals.js';
 import { SIGNER_FD } from './sign-protocol.js';
 
 /** What serves the channels of an authenticated connection (sessions, forwarding). */
@@ -185,8 +186,9 @@ export function runConnection(deps: WorkerDeps): void {
     c.on('close', () => finish('connection closed'));
     c.on('end', () => finish('connection ended'));
     const auth = new Authenticator(cfg, { address: handoff.remote.address, port: handoff.remote.port }, log, (reason) => {
-      c.end();
-      finish(reason);
+      // sshd's words and code: SSH2_DISCONNECT_PROTOCOL_ERROR (2), "Too many authentication failures".
+      disconnectWithText(c, socket, 2, reason);
+      setImmediate(() => finish(reason));
     });
     c.on('authentication', (ctx) => auth.handle(ctx));
     c.on('ready', () => {

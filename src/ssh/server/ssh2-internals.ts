@@ -1,0 +1,39 @@
+/**
+ * Reaches into ssh2's internals (pinned version) for what its API lacks.
+ * Each use says what is missing upstream.
+ */
+import type { Connection } from 'ssh2';
+
+/** SSH_MSG_DISCONNECT (RFC 4253 §11.1). */
+const MSG_DISCONNECT = 1;
+
+interface Ssh2Protocol {
+  _packetRW?: { write: { allocStartKEX: number; alloc(n: number, force: boolean): Buffer; finalize(p: Buffer, force: boolean): Buffer } };
+}
+
+/**
+ * Sends SSH_MSG_DISCONNECT with a reason code and text, then closes, as
+ * sshd does ("Too many authentication failures", code 2). ssh2's own
+ * disconnect sends an empty description and code 11 from Connection.end().
+ */
+export function disconnectWithText(client: Connection, socket: { end(): unknown }, code: number, text: string): void {
+  const proto = (client as unknown as { _protocol?: Ssh2Protocol })._protocol;
+  const rw = proto?._packetRW?.write;
+  if (rw === undefined) {
+    client.end();
+    return;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { sendPacket } = require('ssh2/lib/protocol/utils.js') as { sendPacket(p: unknown, packet: Buffer, bypass: boolean): void };
+  const desc = Buffer.from(text.slice(0, 200), 'utf8');
+  let p = rw.allocStartKEX;
+  // Allocated as during a key exchange: a disconnect may be sent at any time.
+  const packet = rw.alloc(1 + 4 + 4 + desc.length + 4, true);
+  packet[p] = MSG_DISCONNECT;
+  packet.writeUInt32BE(code, ++p);
+  packet.writeUInt32BE(desc.length, (p += 4));
+  desc.copy(packet, (p += 4));
+  packet.writeUInt32BE(0, p + desc.length); // language tag: empty
+  sendPacket(proto, rw.finalize(packet, true), true);
+  socket.end();
+}
