@@ -51,22 +51,29 @@ bool ReadArgs(const Napi::CallbackInfo& info, int* minFd, std::set<int>* keep) {
   return true;
 }
 
+// The arguments and the open descriptors they select; false (with a
+// JavaScript exception pending) when either fails.
+bool Select(const Napi::CallbackInfo& info, const char* usage, std::set<int>* keep, std::vector<int>* fds) {
+  int minFd = 3;
+  if (!ReadArgs(info, &minFd, keep)) {
+    Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
+    return false;
+  }
+  int err = 0;
+  if (!ListFds(minFd, fds, &err)) {
+    ErrnoError(info.Env(), err, "opendir").ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
 // closeInheritedFds(minFd, keep[]) -> closed[]: closes every descriptor >= minFd
 // that lacks FD_CLOEXEC, except those in keep (which get FD_CLOEXEC).
 Napi::Value CloseInheritedFds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int minFd = 3;
   std::set<int> keep;
-  if (!ReadArgs(info, &minFd, &keep)) {
-    Napi::TypeError::New(env, "closeInheritedFds(minFd: number, keep?: number[])").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
   std::vector<int> fds;
-  int err = 0;
-  if (!ListFds(minFd, &fds, &err)) {
-    ErrnoError(env, err, "opendir").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!Select(info, "closeInheritedFds(minFd: number, keep?: number[])", &keep, &fds)) return env.Undefined();
   Napi::Array closed = Napi::Array::New(env);
   uint32_t n = 0;
   for (int fd : fds) {
@@ -86,18 +93,9 @@ Napi::Value CloseInheritedFds(const Napi::CallbackInfo& info) {
 // that lacks it; returns how many needed it.
 Napi::Value CloexecFrom(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int minFd = 3;
   std::set<int> keep;
-  if (!ReadArgs(info, &minFd, &keep)) {
-    Napi::TypeError::New(env, "cloexecFrom(minFd: number)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
   std::vector<int> fds;
-  int err = 0;
-  if (!ListFds(minFd, &fds, &err)) {
-    ErrnoError(env, err, "opendir").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!Select(info, "cloexecFrom(minFd: number)", &keep, &fds)) return env.Undefined();
   uint32_t count = 0;
   for (int fd : fds) {
     int flags = fcntl(fd, F_GETFD);

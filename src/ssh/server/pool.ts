@@ -6,7 +6,6 @@
  * sessions they serve; an idle worker exits when the daemon goes away.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { sendFd, socketPair } from '../../mptcp/fdpass.js';
@@ -14,6 +13,7 @@ import { native } from '../../mptcp/native.js';
 import type { Logger } from '../../util/logger.js';
 import type { HandoffMessage } from './control-protocol.js';
 import { SIGNER_FD } from './sign-protocol.js';
+import { writeAll } from '../../util/blocking-io.js';
 
 /** The worker's entry point, next to this file once compiled. */
 export const WORKER_SCRIPT = path.join(__dirname, 'worker-main.js');
@@ -163,9 +163,4 @@ export class WorkerPool {
     native().closeFd(w.fd);
     native().closeFd(w.signerFd);
   }
-}
-
-function writeAll(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) off += fs.writeSync(fd, buf, off);
 }

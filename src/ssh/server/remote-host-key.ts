@@ -5,34 +5,17 @@
  * exchange hash synchronously, so the request blocks this process (one
  * connection per worker) for the daemon's answer, well under a millisecond.
  */
-import fs from 'node:fs';
 import ssh2 from 'ssh2';
+import { readExactly, writeAll } from '../../util/blocking-io.js';
 import { encodeFrame, MAX_SIGN_FRAME, signAnswerSchema } from './sign-protocol.js';
-
-/** Blocking, exact read; throws on end of file. */
-function readExactly(fd: number, n: number): Buffer {
-  const buf = Buffer.alloc(n);
-  let off = 0;
-  while (off < n) {
-    const got = fs.readSync(fd, buf, off, n - off, null);
-    if (got === 0) throw new Error('the daemon closed the signing channel');
-    off += got;
-  }
-  return buf;
-}
-
-function writeAll(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) off += fs.writeSync(fd, buf, off);
-}
 
 /** Asks the daemon on `fd` to sign `data` with key number `index`; an Error (never thrown) on refusal. */
 export function requestSignature(fd: number, index: number, data: Buffer, hash: string | undefined): Buffer | Error {
   try {
     writeAll(fd, encodeFrame({ op: 'sign', key: index, hash: hash ?? null, data: data.toString('base64') }));
-    const len = readExactly(fd, 4).readUInt32BE(0);
+    const len = readExactly(fd, 4, 'the daemon').readUInt32BE(0);
     if (len > MAX_SIGN_FRAME) return new Error(`signing answer of ${len} bytes`);
-    const answer = signAnswerSchema.safeParse(JSON.parse(readExactly(fd, len).toString('utf8')));
+    const answer = signAnswerSchema.safeParse(JSON.parse(readExactly(fd, len, 'the daemon').toString('utf8')));
     if (!answer.success) return new Error('malformed signing answer');
     return 'error' in answer.data ? new Error(`the daemon refused to sign: ${answer.data.error}`) : Buffer.from(answer.data.sig, 'base64');
   } catch (err) {

@@ -4,7 +4,6 @@
  * connection is served at once. One worker, one connection.
  */
 import { lockInspector } from '../../util/inspector-guard.js';
-import fs from 'node:fs';
 import net from 'node:net';
 import type { SshConfig } from '../../config/ssh-schema.js';
 import { adoptSocket, receiveFd } from '../../mptcp/fdpass.js';
@@ -15,18 +14,8 @@ import { handoffSchema, type HandoffMessage } from './control-protocol.js';
 import { HANDOFF_FD } from './pool.js';
 import { SIGNER_FD } from './sign-protocol.js';
 import { closeInheritedFds } from '../../native/fds.js';
+import { readExactly } from '../../util/blocking-io.js';
 import { runConnection } from './worker.js';
-
-function readExactly(fd: number, n: number): Buffer {
-  const buf = Buffer.alloc(n);
-  let off = 0;
-  while (off < n) {
-    const got = fs.readSync(fd, buf, off, n - off, null);
-    if (got === 0) throw new Error('daemon closed the handoff socket');
-    off += got;
-  }
-  return buf;
-}
 
 function main(): void {
   lockInspector('mpsshd worker');
@@ -39,9 +28,9 @@ function main(): void {
     // EPIPE: the daemon closed our socket pair (stopping, or the pool shrank).
     process.exit(hasCode(err, 'EPIPE', 'ECONNRESET') ? 0 : 1);
   }
-  const len = parseInt(readExactly(HANDOFF_FD, 9).toString('latin1').trim(), 16);
+  const len = parseInt(readExactly(HANDOFF_FD, 9, 'the daemon').toString('latin1').trim(), 16);
   if (!Number.isInteger(len) || len <= 0 || len > 1024 * 1024) process.exit(1);
-  const parsed = handoffSchema.safeParse(JSON.parse(readExactly(HANDOFF_FD, len).toString('utf8')));
+  const parsed = handoffSchema.safeParse(JSON.parse(readExactly(HANDOFF_FD, len, 'the daemon').toString('utf8')));
   if (!parsed.success) {
     // One line: this goes to the daemon's log stream.
     const where = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
