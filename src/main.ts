@@ -11,7 +11,20 @@ import { MptcpPmClient } from './netlink/mptcp-pm.js';
 import { RtnlMonitor } from './netlink/rtnetlink.js';
 import { createLogger } from './util/logger.js';
 import { closeInheritedFds } from './native/fds.js';
+import { loadHostKey } from './ssh/server/host-keys.js';
 import { VERSION } from './version.js';
+
+/** Why each named host key cannot be used (empty: all usable). */
+function hostKeyProblems(files: readonly string[]): string[] {
+  return files.flatMap((f) => {
+    try {
+      loadHostKey(f);
+      return [];
+    } catch (err) {
+      return [(err as Error).message];
+    }
+  });
+}
 
 function fail(message: string, status = 1): never {
   for (const line of message.split('\n')) process.stderr.write(`mpsshd: ${line}\n`);
@@ -46,6 +59,9 @@ async function main(argv: string[]): Promise<void> {
     throw err;
   }
   if (args.check) {
+    // sshd -t refuses host keys it cannot use; so does this, for the ones named.
+    const keyProblems = loaded.config.ssh.Enabled ? hostKeyProblems(loaded.config.ssh.HostKey) : [];
+    if (keyProblems.length > 0) fail(keyProblems.map((p) => `HostKey ${p}`).join('\n'));
     process.stdout.write(`configuration OK: ${loaded.file ?? 'no file, built-in defaults'}${loaded.overrides.length ? ` with ${loaded.overrides.length} -o override(s)` : ''}\n`);
     return;
   }

@@ -75,7 +75,13 @@ export function parseConfig(text: string | null, file: string | null, overrides:
       })),
     );
   }
-  let raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (err) {
+    // The yaml library refuses documents whose aliases expand beyond reason (an "alias bomb").
+    throw new ConfigError([{ where: `${where}:1:1`, key: '', message: `invalid YAML: ${firstLine((err as Error).message)}` }]);
+  }
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError([{ where: `${where}:1:1`, key: '', message: 'the file must be a YAML mapping (key: value lines)' }]);
@@ -107,6 +113,10 @@ function readConfigText(file: string, explicit: boolean): string | null {
     throw new ConfigError([{ where: file, key: '', message: `cannot read: ${code === 'ENOENT' ? 'no such file' : String(code)}` }]);
   }
   if (!st.isFile()) throw new ConfigError([{ where: file, key: '', message: 'not a regular file' }]);
+  if (process.geteuid?.() === 0 && st.uid !== 0) {
+    // Its owner can make it writable at will.
+    throw new ConfigError([{ where: file, key: '', message: `refusing a config file owned by uid ${st.uid}, not root; run: chown root: ${file}` }]);
+  }
   const groupWritable = (st.mode & 0o020) !== 0 && st.gid !== 0;
   if ((st.mode & 0o002) !== 0 || groupWritable) {
     const mode = (st.mode & 0o777).toString(8).padStart(3, '0');

@@ -136,9 +136,9 @@ export const configSchema = z
     api: apiSchema.default(apiSchema.parse({})),
     log: logSchema.default(logSchema.parse({})),
     /** Runtime state (endpoint ownership); tmpfs, so a reboot starts clean. */
-    stateDir: z.string().min(1).default('/run/mpssh'),
+    stateDir: z.string().startsWith('/', 'must be an absolute path').default('/run/mpssh'),
     /** Persistent data: the generated host key when OpenSSH's are absent. */
-    dataDir: z.string().min(1).default('/var/lib/mpssh'),
+    dataDir: z.string().startsWith('/', 'must be an absolute path').default('/var/lib/mpssh'),
   })
   .strict();
 export type Config = z.infer<typeof configSchema>;

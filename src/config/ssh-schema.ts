@@ -6,6 +6,8 @@
  * lists; zod turns both into one typed shape.
  */
 import { z } from 'zod';
+import { ALGORITHM_OPTIONS, unknownAlgorithms } from '../ssh/server/algorithms.js';
+import { listenTargets } from '../ssh/server/listen-targets.js';
 import { parseMaxStartups, parseSshdTime, parsePermitRootLogin, validateUserAccessConfig, type MaxStartups, type PermitRootLogin } from '../ssh/auth/index.js';
 
 /** yes/no as sshd writes it, or a YAML boolean. */
@@ -134,6 +136,13 @@ export const sshSchema = z
     for (const problem of validateUserAccessConfig({ allowUsers: cfg.AllowUsers, denyUsers: cfg.DenyUsers, allowGroups: cfg.AllowGroups, denyGroups: cfg.DenyGroups })) {
       const key = /^invalid (\w+) pattern/.exec(problem)?.[1] ?? 'AllowUsers';
       ctx.addIssue({ code: 'custom', path: [key], message: problem });
+    }
+    const targets = listenTargets(cfg.ListenAddress, cfg.Port);
+    if (!targets.ok) ctx.addIssue({ code: 'custom', path: ['ListenAddress'], message: targets.error });
+    for (const kind of ['kex', 'cipher', 'hmac', 'serverHostKey'] as const) {
+      const option = ALGORITHM_OPTIONS[kind];
+      const unknown = unknownAlgorithms(kind, cfg[option]);
+      if (unknown.length > 0) ctx.addIssue({ code: 'custom', path: [option], message: `unknown ${unknown.length > 1 ? 'names' : 'name'}: ${unknown.join(', ')} (ssh -Q lists the known ones)` });
     }
   });
 export type SshConfig = z.infer<typeof sshSchema>;

@@ -33,11 +33,13 @@ test('dashboard: live per-interface throughput chart from session samples', { ti
   t.after(() => app.close());
   const base = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}`;
 
-  // 8 Mbit/s on Wi-Fi handing over to 4G within about three seconds.
-  const t0 = Date.now();
+  // 8 Mbit/s on Wi-Fi handing over to 4G within about three seconds, from
+  // when the page listens (Chromium may take many seconds to start on a busy machine).
+  let t0 = 0;
   const bytes = { wlan0: 0, wwan0: 0 };
-  let last = t0;
-  const timer = setInterval(() => {
+  let last = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const feed = () => {
     const now = Date.now();
     const share = Math.min(1, (now - t0) / 3000);
     const dt = (now - last) / 1000;
@@ -54,7 +56,7 @@ test('dashboard: live per-interface throughput chart from session samples', { ti
         { ifname: 'wwan0', local: '203.0.113.5', bytesSent: bytes.wwan0, bytesReceived: 0 },
       ],
     });
-  }, 200);
+  };
   t.after(() => clearInterval(timer));
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -67,6 +69,8 @@ test('dashboard: live per-interface throughput chart from session samples', { ti
   page.on('request', (r) => !r.url().startsWith(base) && foreign.push(r.url()));
   await page.goto(base, { waitUntil: 'load' });
   await page.waitForFunction(() => document.querySelector('#stream')?.textContent === 'events: live', undefined, { timeout: 10_000 });
+  t0 = last = Date.now();
+  timer = setInterval(feed, 200);
   await page.waitForFunction(() => window.mpssh.points('s-1') >= 3, undefined, { timeout: 10_000 });
   const points = () => page.evaluate(() => window.mpssh.points('s-1'));
   const n1 = await points();

@@ -25,6 +25,12 @@ test('mpsshd -t accepts the shipped example and reports a broken file with line 
     assert.equal(res.status, 1);
     assert.match(res.stderr, new RegExp(`^mpsshd: ${bad}:2:17: pathManager\\.requireRoute: `));
     assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
+    // A named host key that does not exist fails the check, as with sshd -t.
+    const nokey = path.join(dir, 'nokey.yaml');
+    fs.writeFileSync(nokey, `ssh:\n  HostKey: [${dir}/missing_key]\n`, { mode: 0o600 });
+    const keyRes = spawnSync(process.execPath, [MPSSHD, '-t', '-f', nokey], { encoding: 'utf8' });
+    assert.equal(keyRes.status, 1);
+    assert.equal(keyRes.stderr, `mpsshd: HostKey ${dir}/missing_key: cannot read: ENOENT\n`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -87,7 +87,30 @@ test('files: missing default is fine, missing -f is not, writable by others is r
     assert.equal(loadConfig({ file: f, explicit: true }).config.pathManager.linkDownHoldMs, 7);
     fs.chmodSync(f, 0o666);
     assert.throws(() => loadConfig({ file: f, explicit: true }), /refusing a config file writable by others \(mode 666\)/);
+    fs.chmodSync(f, 0o644);
+    if (process.geteuid?.() === 0) {
+      // Whoever owns the file can make it writable: only root's is taken by a root daemon.
+      fs.chownSync(f, 65534, 65534);
+      assert.throws(() => loadConfig({ file: f, explicit: true }), /refusing a config file owned by uid 65534, not root/);
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('config check: what sshd -t refuses, and YAML that would exhaust memory', () => {
+  const rows: [string, RegExp][] = [
+    ['ssh:\n  ListenAddress: "999.1.1.1:22"\n', /ssh\.ListenAddress: ListenAddress "999\.1\.1\.1:22": expected a numeric address/],
+    ['ssh:\n  Ciphers: aes128-ctr,blowfish-cbc\n', /ssh\.Ciphers: unknown name: blowfish-cbc/],
+    ['ssh:\n  MACs: "+hmac-sha2-256,hmac-sha9"\n', /ssh\.MACs: unknown name: hmac-sha9/],
+    ['ssh:\n  KexAlgorithms: curve25519-sha256,curve448-sha512\n', /ssh\.KexAlgorithms: unknown name: curve448-sha512/],
+    ['stateDir: run/mpssh\n', /stateDir: must be an absolute path/],
+    ['dataDir: var/lib/mpssh\n', /dataDir: must be an absolute path/],
+  ];
+  for (const [yaml, re] of rows) assert.throws(() => parseConfig(yaml, 'test.yaml'), re, yaml);
+  // Known names pass, removal patterns may use wildcards.
+  assert.doesNotThrow(() => parseConfig('ssh:\n  Ciphers: "-aes*-ctr"\n  MACs: "-*-sha1*"\n  KexAlgorithms: "+diffie-hellman-group14-sha1"\n', 'test.yaml'));
+  // Each level of aliases multiplies the document: a few lines, billions of nodes.
+  const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 8 }, (_v, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`)].join('\n');
+  assert.throws(() => parseConfig(bomb, 'bomb.yaml'), (err: Error) => err instanceof ConfigError && /bomb\.yaml:1:1: invalid YAML: .*alias/i.test(err.message));
 });

@@ -14,6 +14,45 @@ export const DEFAULT_ALGORITHMS = {
   compress: ['none', 'zlib@openssh.com'],
 } as const;
 
+/**
+ * Every algorithm name OpenSSH 10 knows (ssh -Q kex/cipher/mac/key-sig).
+ * A name outside these is a typo and fails the config check, as with
+ * `sshd -t`; a known name that ssh2 lacks is a warning at start.
+ */
+export const KNOWN_ALGORITHMS: Readonly<Record<Kind, readonly string[]>> = {
+  kex: [
+    'diffie-hellman-group1-sha1', 'diffie-hellman-group14-sha1', 'diffie-hellman-group14-sha256', 'diffie-hellman-group16-sha512', 'diffie-hellman-group18-sha512',
+    'diffie-hellman-group-exchange-sha1', 'diffie-hellman-group-exchange-sha256', 'ecdh-sha2-nistp256', 'ecdh-sha2-nistp384', 'ecdh-sha2-nistp521',
+    'curve25519-sha256', 'curve25519-sha256@libssh.org', 'sntrup761x25519-sha512', 'sntrup761x25519-sha512@openssh.com', 'mlkem768x25519-sha256',
+    'diffie-hellman-group15-sha512', 'diffie-hellman-group17-sha512',
+  ],
+  cipher: ['3des-cbc', 'aes128-cbc', 'aes192-cbc', 'aes256-cbc', 'aes128-ctr', 'aes192-ctr', 'aes256-ctr', 'aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com'],
+  hmac: [
+    'hmac-sha1', 'hmac-sha1-96', 'hmac-sha2-256', 'hmac-sha2-512', 'hmac-md5', 'hmac-md5-96', 'umac-64@openssh.com', 'umac-128@openssh.com',
+    'hmac-sha1-etm@openssh.com', 'hmac-sha1-96-etm@openssh.com', 'hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-md5-etm@openssh.com',
+    'hmac-md5-96-etm@openssh.com', 'umac-64-etm@openssh.com', 'umac-128-etm@openssh.com',
+  ],
+  serverHostKey: [
+    'ssh-ed25519', 'ssh-ed25519-cert-v01@openssh.com', 'sk-ssh-ed25519@openssh.com', 'sk-ssh-ed25519-cert-v01@openssh.com', 'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp256-cert-v01@openssh.com', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp384-cert-v01@openssh.com', 'ecdsa-sha2-nistp521',
+    'ecdsa-sha2-nistp521-cert-v01@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com', 'sk-ecdsa-sha2-nistp256-cert-v01@openssh.com', 'ssh-rsa',
+    'ssh-rsa-cert-v01@openssh.com', 'rsa-sha2-256', 'rsa-sha2-256-cert-v01@openssh.com', 'rsa-sha2-512', 'rsa-sha2-512-cert-v01@openssh.com', 'ssh-dss',
+    'ssh-dss-cert-v01@openssh.com',
+  ],
+};
+
+/** Option name → kind, for messages. */
+export const ALGORITHM_OPTIONS: Readonly<Record<Kind, 'KexAlgorithms' | 'Ciphers' | 'MACs' | 'HostKeyAlgorithms'>> = { kex: 'KexAlgorithms', cipher: 'Ciphers', hmac: 'MACs', serverHostKey: 'HostKeyAlgorithms' };
+
+/** Names in an algorithm option that no OpenSSH knows (removal patterns with `*`/`?` are not checked). */
+export function unknownAlgorithms(kind: Kind, given: readonly string[] | undefined): string[] {
+  if (given === undefined || given.length === 0) return [];
+  const first = given[0] as string;
+  const mod = first[0] === '+' || first[0] === '-' || first[0] === '^' ? first[0] : '';
+  const names = [first.slice(mod.length), ...given.slice(1)].filter((n) => n !== '');
+  return names.filter((n) => !(mod === '-' && /[*?]/.test(n)) && !KNOWN_ALGORITHMS[kind].includes(n));
+}
+
 /** What ssh2 can do here (its SUPPORTED_* lists depend on the OpenSSL build). */
 export interface Supported {
   kex: readonly string[];
