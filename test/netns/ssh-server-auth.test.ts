@@ -230,3 +230,20 @@ test('MaxAuthTries: the client is told "Too many authentication failures" (code 
     await strict.stop();
   }
 });
+
+test('paramiko with a wrong key first, then the right one, logs in (it asks for the userauth service before each key)', { skip: skip ?? false }, async () => {
+  user.authorize(root.clientPub);
+  const wrong = path.join(root.dir, 'paramiko-wrong');
+  if (!fs.existsSync(wrong)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', wrong]);
+  const script = [
+    'import sys, paramiko',
+    'c = paramiko.SSHClient()',
+    'c.set_missing_host_key_policy(paramiko.AutoAddPolicy())',
+    'c.connect(sys.argv[1], port=22, username=sys.argv[2], key_filename=[sys.argv[3], sys.argv[4]], look_for_keys=False, allow_agent=False, timeout=10)',
+    '_, out, _ = c.exec_command("id -un")',
+    'print(out.read().decode().strip())',
+  ].join('\n');
+  const r = await run(ns, '/usr/bin/python3', ['-c', script, '127.0.0.1', user.name, wrong, root.clientKey]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${user.name}\n`);
+});

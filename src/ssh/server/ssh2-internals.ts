@@ -37,3 +37,30 @@ export function disconnectWithText(client: Connection, socket: { end(): unknown 
   sendPacket(proto, rw.finalize(packet, true), true);
   socket.end();
 }
+
+interface Ssh2Handlers {
+  SERVICE_REQUEST(p: unknown, service: string): void;
+}
+
+/**
+ * Accepts a repeated "ssh-userauth" service request before authentication,
+ * as sshd does: paramiko asks again before each key it tries, and ssh2
+ * disconnects on the second request (Ansible's paramiko mode and Fabric
+ * failed whenever the first key was not the right one).
+ */
+export function allowRepeatedUserauthService(client: Connection): void {
+  const proto = (client as unknown as { _protocol?: { _handlers?: Ssh2Handlers; serviceAccept(s: string): void } })._protocol;
+  const handlers = proto?._handlers;
+  if (proto === undefined || handlers === undefined) return;
+  const original = handlers.SERVICE_REQUEST;
+  let asked = false;
+  handlers.SERVICE_REQUEST = (p: unknown, service: string) => {
+    const authenticated = (client as unknown as { authenticated?: boolean }).authenticated === true;
+    if (asked && service === 'ssh-userauth' && !authenticated) {
+      proto.serviceAccept(service);
+      return;
+    }
+    asked ||= service === 'ssh-userauth';
+    original(p, service);
+  };
+}

@@ -24,7 +24,7 @@ import { graceTimeoutLine, logAuthLine, normaliseClientAddress } from '../auth/i
 import { SERVER_SOFTWARE, serverIdentLine } from './ident.js';
 import { remoteHostKeys } from './remote-host-key.js';
 import { socketBackpressure } from './backpressure.js';
-import { disconnectWithText } from './ssh2-internals.js';
+import { allowRepeatedUserauthService, disconnectWithText } from './ssh2-internals.js';
 import { SIGNER_FD } from './sign-protocol.js';
 
 /** What serves the channels of an authenticated connection (sessions, forwarding). */
@@ -173,6 +173,7 @@ export function runConnection(deps: WorkerDeps): void {
 
   server.on('connection', (c, info) => {
     client = c;
+    allowRepeatedUserauthService(c);
     c.on('error', (err: Error & { level?: string }) => {
       if (err.level === 'client-timeout') {
         // ssh2 only half-closes; a frozen client never answers that, so close for real.
