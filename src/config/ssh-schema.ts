@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { ALGORITHM_OPTIONS, unknownAlgorithms } from '../ssh/server/algorithms.js';
 import { listenTargets } from '../ssh/server/listen-targets.js';
-import { parseMaxStartups, parseSshdTime, parsePermitRootLogin, validateUserAccessConfig, type MaxStartups, type PermitRootLogin } from '../ssh/auth/index.js';
+import { DEFAULT_PENALTIES, parseMaxStartups, parsePenalties, parseSshdTime, parsePermitRootLogin, validateUserAccessConfig, type MaxStartups, type PenaltyConfig, type PermitRootLogin } from '../ssh/auth/index.js';
 
 /** yes/no as sshd writes it, or a YAML boolean. */
 const yesNo = z.union([z.boolean(), z.string()]).transform((v, ctx): boolean => {
@@ -104,6 +104,19 @@ export const sshSchema = z
     MaxAuthTries: z.number().int().min(1).max(1024).default(6),
     LoginGraceTime: sshdTime.default(120),
     MaxStartups: maxStartups.default({ begin: 10, rate: 30, full: 100 }),
+    /** Unauthenticated connections one source (IPv4 address, IPv6 /64) may hold at once; `none` for no limit. */
+    PerSourceMaxStartups: z.union([z.literal('none'), z.number().int().positive()]).default('none'),
+    /** sshd 9.8's penalties for sources that connect without logging in: yes, no, or `authfail:5s noauth:1s ...`. */
+    PerSourcePenalties: z.union([z.boolean(), z.string()]).transform((v, ctx): PenaltyConfig => {
+      const p = parsePenalties(typeof v === 'boolean' ? (v ? 'yes' : 'no') : v);
+      if (typeof p === 'string') {
+        ctx.addIssue({ code: 'custom', message: p });
+        return z.NEVER;
+      }
+      return p;
+    }).default({ ...DEFAULT_PENALTIES }),
+    /** Addresses never penalised (sshd's address/prefix list, e.g. `10.0.0.0/8,192.0.2.7`). */
+    PerSourcePenaltyExemptList: z.string().default(''),
     MaxSessions: z.number().int().min(0).max(1024).default(10),
     /** Environment variables a client may send (patterns). */
     AcceptEnv: wordList(/\s+/).default(['LANG', 'LC_*']),

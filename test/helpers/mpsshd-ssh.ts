@@ -2,7 +2,9 @@
  * mpsshd serving SSH in a test namespace: its own host key, a client key
  * authorised for root through a key file outside any home (StrictModes off
  * for that file only matters to root tests), and the ssh options that make
- * the OpenSSH client non-interactive.
+ * the OpenSSH client non-interactive. Every test connects from loopback, so
+ * PerSourcePenalties is off unless a test turns it on: one source's refused
+ * logins would otherwise lock out the tests that follow.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -40,7 +42,7 @@ export async function startMpsshdSsh(ns: Netns, opts: { port?: number; sshYaml?:
   const stateDir = path.join(dir, 'run');
   // Later lines win: the caller's settings replace these defaults key by key.
   const sshLines = new Map<string, string>();
-  for (const l of [`Port: ${port}`, `HostKey: [${path.join(dir, 'host_key')}]`, `AuthorizedKeysFile: "${authorizedKeys} .ssh/authorized_keys"`, 'StrictModes: no', 'PreforkWorkers: 1', ...(opts.sshYaml ?? [])]) {
+  for (const l of [`Port: ${port}`, `HostKey: [${path.join(dir, 'host_key')}]`, `AuthorizedKeysFile: "${authorizedKeys} .ssh/authorized_keys"`, 'StrictModes: no', 'PreforkWorkers: 1', 'PerSourcePenalties: no', ...(opts.sshYaml ?? [])]) {
     sshLines.set(l.slice(0, l.indexOf(':')), l);
   }
   const yaml = [

@@ -214,7 +214,7 @@ test('user:style logs in as the user part, as with sshd', { skip: skip ?? false 
 });
 
 test('MaxAuthTries: the client is told "Too many authentication failures" (code 2), as by sshd', { skip: skip ?? false }, async () => {
-  const strict = await startMpsshdSsh(ns, { port: 2204, extraYaml: NO_PM, sshYaml: ['MaxAuthTries: 2'] });
+  const strict = await startMpsshdSsh(ns, { port: 2205, extraYaml: NO_PM, sshYaml: ['MaxAuthTries: 2'] });
   try {
     const keys = [1, 2, 3].map((i) => {
       const f = path.join(strict.dir, `wrong${i}`);
@@ -225,7 +225,7 @@ test('MaxAuthTries: the client is told "Too many authentication failures" (code 
     const opts = strict.clientOptions.filter((o, i, a) => o !== '-i' && a[i - 1] !== '-i');
     const r = await run(ns, 'ssh', [...opts, '-o', 'IdentitiesOnly=yes', ...keys.flatMap((k) => ['-i', k]), '-o', 'LogLevel=INFO', 'root@127.0.0.1', 'true']);
     assert.equal(r.code, 255);
-    assert.match(r.stderr, /Received disconnect from 127\.0\.0\.1 port 2204:2: Too many authentication failures/);
+    assert.match(r.stderr, /Received disconnect from 127\.0\.0\.1 port 2205:2: Too many authentication failures/);
   } finally {
     await strict.stop();
   }
@@ -246,4 +246,49 @@ test('paramiko with a wrong key first, then the right one, logs in (it asks for 
   const r = await run(ns, '/usr/bin/python3', ['-c', script, '127.0.0.1', user.name, wrong, root.clientKey]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, `${user.name}\n`);
+});
+
+test('PerSourcePenalties and PerSourceMaxStartups: a flooding source is turned away, a login from elsewhere takes under a second', { skip: skip ?? false }, async () => {
+  const guarded = await startMpsshdSsh(ns, { port: 2206, extraYaml: NO_PM, sshYaml: ['PerSourcePenalties: yes', 'PerSourceMaxStartups: 3'] });
+  // The flood comes from 127.0.0.2: silent connections held open, and garbage ones that close at once.
+  const flood = ns.spawn('/usr/bin/python3', ['-c', [
+    'import socket,time',
+    'held=[]; refused=0',
+    'def conn():',
+    '  s=socket.socket(); s.bind(("127.0.0.2",0)); s.settimeout(2); s.connect(("127.0.0.1",2206)); return s',
+    'for i in range(6):',
+    '  try: held.append(conn())',
+    '  except Exception: pass',
+    'time.sleep(0.5)',
+    'alive=0',
+    'for s in held:',
+    '  try: s.sendall(b"x"); s.settimeout(0.3); alive += 0 if s.recv(100)==b"" else 1',
+    '  except socket.timeout: alive+=1',
+    '  except Exception: pass',
+    'print("held", alive, flush=True)',
+    'end=time.time()+4',
+    'while time.time()<end:',
+    '  try: s=conn(); s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n"); s.close()',
+    '  except Exception: refused+=1',
+    '  time.sleep(0.02)',
+    'print("flood done", flush=True)',
+  ].join('\n')]);
+  try {
+    let out = '';
+    flood.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
+    await waitFor('the held connections', () => /held \d+/.test(out), 10_000);
+    assert.match(out, /held 3\b/, 'PerSourceMaxStartups 3: the other three were closed at once');
+    await guarded.daemon.waitForLog('the flooding source penalised', (l) => l.event === 'source-penalised' && l.source === '127.0.0.2', 10_000);
+    const start = Date.now();
+    const r = await ssh(guarded, 'root', 'echo ok');
+    const ms = Date.now() - start;
+    assert.equal(r.stdout, 'ok\n', r.stderr);
+    assert.ok(ms < 1000, `a login during the flood took ${ms} ms`);
+    const fromFlooder = await run(ns, 'ssh', [...guarded.clientOptions, '-b', '127.0.0.2', 'root@127.0.0.1', 'true']);
+    assert.equal(fromFlooder.code, 255, 'the penalised source is refused');
+    await waitFor('the flood to end', () => out.includes('flood done'), 15_000);
+  } finally {
+    flood.kill('SIGKILL');
+    await guarded.stop();
+  }
 });

@@ -13,3 +13,4 @@ export * from './strict-modes.js';
 export * from './auth-log.js';
 export * from './account-state.js';
 export * from './failure-delay.js';
+export * from './penalties.js';

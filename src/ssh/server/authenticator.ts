@@ -40,6 +40,11 @@ export class Authenticator {
   private readonly peer: Peer;
   success: AuthSuccess | undefined;
 
+  /** Failed attempts so far (PerSourcePenalties tells authfail from noauth by it). */
+  get failures(): number {
+    return this.tries.failures;
+  }
+
   constructor(
     private readonly cfg: SshConfig,
     remote: { address: string; port: number },

@@ -82,6 +82,6 @@ export type SessionReport = z.infer<typeof sessionReportSchema>;
 export const workerMessageSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('authenticated'), user: z.string().max(256) }),
   z.object({ op: z.literal('status'), seq: z.number().int(), session: sessionReportSchema }),
-  z.object({ op: z.literal('closing'), reason: z.string().max(200) }),
+  z.object({ op: z.literal('closing'), reason: z.string().max(200), authFailures: z.number().int().min(0).optional() }),
 ]);
 export type WorkerMessage = z.infer<typeof workerMessageSchema>;

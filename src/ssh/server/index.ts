@@ -10,7 +10,10 @@ import type { SshConfig } from '../../config/ssh-schema.js';
 import { connectionTransport } from '../../mptcp/socket.js';
 import type { ListenerStatus } from '../../status/types.js';
 import type { Logger } from '../../util/logger.js';
-import { graceTimeoutLine, logAuthLine, normaliseClientAddress, shouldDropConnection, startupDroppedLine } from '../auth/index.js';
+import {
+  addrMatchList, graceTimeoutLine, logAuthLine, normaliseClientAddress, penalise, penalised, penaltyEventFor, shouldDropConnection, sourceKey, startupDroppedLine,
+  type PenaltyEvent, type PenaltyState,
+} from '../auth/index.js';
 import type { HandoffMessage } from './control-protocol.js';
 import { serveSigner } from './host-key-signer.js';
 import { loadHostKeys, type HostKey } from './host-keys.js';
@@ -41,15 +44,20 @@ export class SshServer {
   private pool: WorkerPool;
   readonly sessions: SessionRegistry;
   private state: 'up' | 'degraded' | 'disabled' = 'disabled';
-  /** Connections whose identification line is still awaited (they count for MaxStartups). */
+  /** Connections whose identification line is still awaited (they count for MaxStartups), in all and by source. */
   private identPending = 0;
+  private readonly identPendingBy = new Map<string, number>();
+  /** PerSourcePenalties: when each penalised source is forgiven. Kept across reloads. */
+  private readonly penalties: PenaltyState = new Map();
   private startError: string | undefined;
 
   constructor(private readonly opts: SshServerOptions) {
     this.log = opts.log.child({ mod: 'ssh' });
     this.cfg = opts.config;
     this.pool = new WorkerPool(this.log, opts.config.PreforkWorkers);
-    this.sessions = new SessionRegistry(this.log, path.join(opts.runDir, 'sessions'), opts.onEvent, opts.pollMs);
+    this.sessions = new SessionRegistry(this.log, path.join(opts.runDir, 'sessions'), opts.onEvent, opts.pollMs, (e) =>
+      this.penalise(e.remoteAddress, penaltyEventFor({ authenticated: false, reason: e.reason, authFailures: e.authFailures, clean: e.clean })),
+    );
   }
 
   /** Loads host keys, finds sessions of an earlier run, opens the listeners. Never throws for a busy port. */
@@ -111,11 +119,41 @@ export class SshServer {
     this.sessions.stop();
   }
 
+  /** Adds a penalty to the source of a connection that ended without a login; logs when the source becomes refused. */
+  private penalise(address: string, event: PenaltyEvent | undefined): void {
+    if (event === undefined || this.exempt(address)) return;
+    const key = sourceKey(address);
+    const now = Date.now();
+    const before = penalised(this.penalties, this.cfg.PerSourcePenalties, key, now);
+    const owed = penalise(this.penalties, this.cfg.PerSourcePenalties, key, event, now);
+    if (!before && penalised(this.penalties, this.cfg.PerSourcePenalties, key, now)) {
+      this.log.info({ event: 'source-penalised', source: key, penalty: event, seconds: Math.round(owed) }, `Source ${key} penalised for ${Math.round(owed)}s after repeated ${event} connections: refusing its connections`);
+    }
+  }
+
+  private exempt(address: string): boolean {
+    const list = this.cfg.PerSourcePenaltyExemptList.trim();
+    return list !== '' && addrMatchList(normaliseClientAddress(address), list) === 'match';
+  }
+
   private accept(socket: net.Socket, label: string): void {
     const remote = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
     const local = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
     socket.on('error', () => {});
     const peer = { ip: normaliseClientAddress(remote.address), port: remote.port };
+    const key = sourceKey(remote.address);
+    if (penalised(this.penalties, this.cfg.PerSourcePenalties, key, Date.now()) && !this.exempt(remote.address)) {
+      // Turned away before a byte is read or a worker spent; sshd logs these at VERBOSE.
+      this.log.debug({ event: 'penalty-drop', source: key, remotePort: peer.port }, `drop connection from ${peer.ip} port ${peer.port}: source ${key} is penalised`);
+      socket.destroy();
+      return;
+    }
+    const perSource = this.cfg.PerSourceMaxStartups;
+    if (perSource !== 'none' && (this.identPendingBy.get(key) ?? 0) + this.sessions.unauthenticated({ key, of: (a) => sourceKey(a) }) >= perSource) {
+      this.log.info({ event: 'per-source-startups', source: key, limit: perSource }, `drop connection from ${peer.ip} port ${peer.port}: PerSourceMaxStartups ${perSource} reached for ${key}`);
+      socket.destroy();
+      return;
+    }
     const pending = this.sessions.unauthenticated() + this.identPending;
     const drop = shouldDropConnection(this.cfg.MaxStartups, pending, Math.random());
     if (!drop.allowed) {
@@ -124,17 +162,23 @@ export class SshServer {
       return;
     }
     this.identPending++;
+    this.identPendingBy.set(key, (this.identPendingBy.get(key) ?? 0) + 1);
     // Our identification goes out at once, so clients that wait for it speak
     // too; the worker's SSH stack is told not to send it again.
     socket.write(serverIdentLine());
     readIdent(socket, this.cfg.LoginGraceTime * 1000, (early, verdict) => {
       this.identPending--;
+      const left = (this.identPendingBy.get(key) ?? 1) - 1;
+      if (left > 0) this.identPendingBy.set(key, left);
+      else this.identPendingBy.delete(key);
       if (verdict.state === 'need-more') {
         logAuthLine(this.log, graceTimeoutLine(peer));
+        this.penalise(remote.address, 'grace-exceeded');
         socket.destroy();
         return;
       }
       if (verdict.state === 'bad') {
+        this.penalise(remote.address, 'noauth');
         this.log.info({ event: 'bad-ident', remoteAddress: peer.ip, remotePort: peer.port }, `Bad protocol version identification from ${peer.ip} port ${peer.port}: ${verdict.reason}`);
         socket.destroy();
         return;

@@ -16,6 +16,15 @@ import { MAX_WORKER_LINE, spend, trustedReport, WORKER_MESSAGE_BURST, type Budge
 export const POLL_MS = 1000;
 
 /** What the registry tells the status publisher (it adds seq, time and interface names). */
+/** How a connection that never logged in ended, for per-source penalties. */
+export interface UnauthenticatedEnd {
+  remoteAddress: string;
+  reason: string;
+  authFailures: number;
+  /** False when the worker went without saying why (it crashed). */
+  clean: boolean;
+}
+
 export type SessionEvent =
   | { type: 'session-opened' | 'session-closed'; session: string; user: string; remote: string }
   | { type: 'subflow-established' | 'subflow-closed'; session: string; local: string; remote: string; ifindex?: number }
@@ -34,6 +43,7 @@ interface Tracked {
   /** Messages dropped since the last warning, and when that was. */
   dropped: number;
   warnedAt: number;
+  closing?: { reason: string; authFailures: number };
 }
 
 /** How often a misbehaving worker may cause a warning. */
@@ -54,6 +64,8 @@ export class SessionRegistry {
     readonly sessionDir: string,
     private readonly onEvent: (e: SessionEvent) => void,
     private readonly pollMs = POLL_MS,
+    /** Told of every handed-off connection that ended without logging in. */
+    private readonly onUnauthenticatedEnd: (e: UnauthenticatedEnd) => void = () => {},
   ) {}
 
   start(): void {
@@ -108,10 +120,10 @@ export class SessionRegistry {
     return [...this.sessions.values()].flatMap((t) => (t.report ? [t.report] : []));
   }
 
-  /** Connections handed over that have not authenticated yet (MaxStartups). */
-  unauthenticated(): number {
+  /** Connections handed over that have not authenticated yet (MaxStartups), from `source` when given (a sourceKey). */
+  unauthenticated(source?: { key: string; of(address: string): string }): number {
     let n = 0;
-    for (const t of this.sessions.values()) if (!t.authenticated) n++;
+    for (const t of this.sessions.values()) if (!t.authenticated && (source === undefined || (t.known !== undefined && source.of(t.known.remote.address) === source.key))) n++;
     return n;
   }
 
@@ -196,6 +208,8 @@ export class SessionRegistry {
       t.ch.send({ op: 'status', seq: ++this.seq });
     } else if (msg.op === 'status') {
       this.update(t, t.known ? trustedReport(msg.session, t.known) : msg.session);
+    } else if (msg.op === 'closing' && t.closing === undefined) {
+      t.closing = { reason: msg.reason, authFailures: msg.authFailures ?? 0 };
     }
   }
 
@@ -224,6 +238,9 @@ export class SessionRegistry {
     this.sessions.delete(t.id);
     fs.rmSync(path.join(this.sessionDir, `${t.id}.sock`), { force: true });
     removeRecord(this.sessionDir, t.id);
+    if (!t.authenticated && t.known !== undefined) {
+      this.onUnauthenticatedEnd({ remoteAddress: t.known.remote.address, reason: t.closing?.reason ?? 'worker ended', authFailures: t.closing?.authFailures ?? 0, clean: t.closing !== undefined });
+    }
     if (t.announced && t.report) this.onEvent({ type: 'session-closed', session: t.id, user: t.report.user, remote: `${t.report.remote.address}:${t.report.remote.port}` });
   }
 

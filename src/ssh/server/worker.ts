@@ -113,12 +113,13 @@ export function runConnection(deps: WorkerDeps): void {
   };
 
   let client: Connection | undefined;
+  let auth: Authenticator | undefined;
   const finish = (reason: string): void => {
     if (finished) return;
     finished = true;
     clearTimeout(grace);
     log.info({ reason }, `Connection closed by ${normaliseClientAddress(handoff.remote.address)} port ${handoff.remote.port}${user ? ` (user ${user})` : ''}: ${reason}`);
-    broadcast({ op: 'closing', reason });
+    broadcast({ op: 'closing', reason, authFailures: auth?.failures ?? 0 });
     socket.destroy();
     sessionServer?.close();
     // Leave once the user's processes have ended (hung up, killed after a grace time).
@@ -186,14 +187,15 @@ export function runConnection(deps: WorkerDeps): void {
     });
     c.on('close', () => finish('connection closed'));
     c.on('end', () => finish('connection ended'));
-    const auth = new Authenticator(cfg, { address: handoff.remote.address, port: handoff.remote.port }, log, (reason) => {
+    auth = new Authenticator(cfg, { address: handoff.remote.address, port: handoff.remote.port }, log, (reason) => {
       // sshd's words and code: SSH2_DISCONNECT_PROTOCOL_ERROR (2), "Too many authentication failures".
       disconnectWithText(c, socket, 2, reason);
       setImmediate(() => finish(reason));
     });
-    c.on('authentication', (ctx) => auth.handle(ctx));
+    const a = auth;
+    c.on('authentication', (ctx) => a.handle(ctx));
     c.on('ready', () => {
-      const ok = auth.success;
+      const ok = a.success;
       if (ok === undefined) {
         c.end();
         return;
