@@ -225,3 +225,30 @@ test('random garbage never throws and stays fast', () => {
   parseAuthorizedKeys(`from="${'*'.repeat(100_000)}" ssh-ed25519 ${b64(ed())}`.slice(0, MAX_LINE_LENGTH));
   assert.ok(Date.now() - start < 2000, `took ${Date.now() - start} ms`);
 });
+
+test('a 100 000-key file: only the presented key\'s lines are parsed, and the last line is found', () => {
+  const keys = Array.from({ length: 50 }, () => generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).subarray(-32));
+  const blob = (raw: Buffer) => {
+    const t = Buffer.from('ssh-ed25519');
+    const b = Buffer.alloc(4 + t.length + 4 + 32);
+    b.writeUInt32BE(t.length, 0);
+    t.copy(b, 4);
+    b.writeUInt32BE(32, 4 + t.length);
+    raw.copy(b, 8 + t.length);
+    return b;
+  };
+  const others = keys.slice(0, 49).map(blob);
+  const mine = blob(keys[49] as Buffer);
+  const lines: string[] = [];
+  for (let i = 0; i < 100_000; i++) lines.push(`from="10.${i % 250}.0.0/16" ssh-ed25519 ${(others[i % 49] as Buffer).toString('base64')} user${i}@example`);
+  lines.push(`restrict ssh-ed25519 ${mine.toString('base64')} me@example`);
+  lines.push('garbage line that is not a key');
+  const text = lines.join('\n');
+  assert.ok(text.length > 8 * 1024 * 1024, 'past the old 8 MiB cap');
+  const found = parseAuthorizedKeys(text, mine);
+  assert.deepEqual(found.entries.map((e) => [e.line, e.comment]), [[100_001, 'me@example']]);
+  assert.equal(found.entries[0]?.options.restrict, true, 'its options were parsed');
+  assert.deepEqual(found.problems.map((p) => p.line), [100_002], 'lines for other keys are passed over; a line that is no key at all is still reported');
+  // Without the filter every line is parsed, as before.
+  assert.equal(parseAuthorizedKeys(lines.slice(0, 100).join('\n')).entries.length, 100);
+});

@@ -86,8 +86,8 @@ export type KeyFileRead =
   | { status: 'refused'; reason: string }
   | { status: 'error'; reason: string; code?: string };
 
-/** Largest file read; sshd has no limit, a key file this size is not a key file. */
-export const MAX_KEY_FILE_BYTES = 8 * 1024 * 1024;
+/** Largest file read; sshd has no limit. 64 MiB holds several hundred thousand keys. */
+export const MAX_KEY_FILE_BYTES = 64 * 1024 * 1024;
 
 /**
  * auth_openfile(): opens `path` without following it into a FIFO's wait,

@@ -154,7 +154,7 @@ export class Authenticator {
         this.log.debug({ file }, `Could not open user '${account.name}' authorized keys '${file}': No such file or directory`);
         continue;
       }
-      const parsed = parseAuthorizedKeys(read.text);
+      const parsed = parseAuthorizedKeys(read.text, ctx.key.data);
       const lookup = findAuthorizedKey(parsed.entries, ctx.key.data, { user: account.name, client: { ip: this.peer.ip }, now: Math.floor(this.now() / 1000) }, file);
       if (lookup.allowed) return lookup;
       if (last === undefined || lookup.code !== 'key-not-found') last = lookup;
