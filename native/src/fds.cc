@@ -105,11 +105,31 @@ Napi::Value CloexecFrom(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, count);
 }
 
+// devNullStdio(): descriptors 1 and 2 become /dev/null.
+Napi::Value DevNullStdio(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    ErrnoError(env, errno, "open").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  // dup2 leaves the new descriptors without close-on-exec, as 1 and 2 should be.
+  if (dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+    int err = errno;
+    close(fd);
+    ErrnoError(env, err, "dup2").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  close(fd);
+  return env.Undefined();
+}
+
 }  // namespace
 
 void InitFds(Napi::Env env, Napi::Object exports) {
   exports.Set("closeInheritedFds", Napi::Function::New(env, CloseInheritedFds));
   exports.Set("cloexecFrom", Napi::Function::New(env, CloexecFrom));
+  exports.Set("devNullStdio", Napi::Function::New(env, DevNullStdio));
 }
 
 }  // namespace mpssh

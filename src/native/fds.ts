@@ -9,6 +9,7 @@ import { addon } from './load.js';
 interface FdsAddon {
   closeInheritedFds(minFd: number, keep?: number[]): number[];
   cloexecFrom(minFd: number): number;
+  devNullStdio(): void;
 }
 
 /**
@@ -23,4 +24,13 @@ export function closeInheritedFds(keep: readonly number[] = []): number[] {
 /** Marks every descriptor from 3 up close-on-exec; call right before starting a program. */
 export function cloexecAll(): number {
   return addon<FdsAddon>().cloexecFrom(3);
+}
+
+/**
+ * Points standard output and error at /dev/null: a worker that its user
+ * took over must not write into the daemon's log stream (its lines go
+ * through the daemon instead).
+ */
+export function silenceStdio(): void {
+  addon<FdsAddon>().devNullStdio();
 }

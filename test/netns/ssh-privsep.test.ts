@@ -96,6 +96,8 @@ test('no host private key is in a logged-in worker\'s memory; the daemon holds t
   try {
     const worker = await waitFor('the worker to run the user\'s program', () => workerRunning(user.uid, 'sleep'), 10_000);
     assert.deepEqual(findInMemory(worker, secrets), [], 'host key material found in the worker');
+    // Nor can it write into the daemon's log stream: its output is /dev/null, its lines go through the daemon.
+    assert.deepEqual([1, 2].map((fd) => fs.readlinkSync(`/proc/${worker}/fd/${fd}`)), ['/dev/null', '/dev/null']);
     // The scan itself works: the daemon, which signs, has every key.
     assert.deepEqual(findInMemory(srv.daemon.proc.pid as number, secrets), secrets.map((_s, i) => i));
   } finally {
@@ -177,4 +179,16 @@ test('a client with a 1 GiB window that stops reading cannot make the worker buf
   } finally {
     client.kill('SIGKILL');
   }
+});
+
+test('a worker\'s lines reach the log through the daemon; what it says after the login is marked as the user\'s word', { skip: skip ?? false }, async () => {
+  const since = srv.daemon.logs.length;
+  const r = await ssh('true');
+  assert.equal(r.code, 0, r.stderr);
+  const accepted = await srv.daemon.waitForLog('accepted', (l) => srv.daemon.logs.indexOf(l) >= since && l.event === 'auth-accepted' && l.user === user.name);
+  assert.match(String(accepted.msg), /^Accepted publickey for /, 'before the login: sshd\'s words, unchanged');
+  assert.equal(accepted.pid, srv.daemon.proc.pid, 'logged by the daemon');
+  assert.equal(typeof accepted.workerPid, 'number');
+  const closed = await srv.daemon.waitForLog('closed', (l) => srv.daemon.logs.indexOf(l) >= since && typeof l.msg === 'string' && l.msg.includes('Connection closed by') && l.afterLogin === true);
+  assert.match(String(closed.msg), new RegExp(`^session of ${user.name}: Connection closed by`));
 });

@@ -15,6 +15,7 @@ import { spend, trustedReport, WORKER_MESSAGE_BURST, type KnownSession } from '.
 import { SessionRegistry, type SessionEvent } from '../../src/ssh/server/sessions.js';
 import type { SessionReport } from '../../src/ssh/server/control-protocol.js';
 import { inspectorFlag } from '../../src/util/inspector-guard.js';
+import { logRelay, RELAY_BACKLOG, relayedLine } from '../../src/ssh/server/log-relay.js';
 import { silentLogger } from '../../src/util/logger.js';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -186,4 +187,30 @@ test('inspectorFlag: every way of asking Node for an inspector, and nothing else
     [[], '--require ./inspector-shim.js', false],
   ];
   for (const [argv, opts, want] of rows) assert.equal(inspectorFlag(argv, opts) !== undefined, want, `${argv.join(' ')} | ${opts ?? ''}`);
+});
+
+test('relayedLine: the daemon\'s bindings win; after the login the line says whose word it is', () => {
+  const known = { session: '0123456789abcdef', workerPid: 77, afterLogin: false };
+  const pre = relayedLine(JSON.stringify({ level: 30, time: 1, pid: 1, mod: 'x', session: 'ffff', event: 'auth-accepted', user: 'alice', msg: 'Accepted publickey for alice from 192.0.2.7 port 1 ssh2' }), known);
+  assert.deepEqual(pre, { level: 30, msg: 'Accepted publickey for alice from 192.0.2.7 port 1 ssh2', fields: { event: 'auth-accepted', user: 'alice', session: known.session, workerPid: 77 } });
+  const post = relayedLine(JSON.stringify({ level: 30, event: 'auth-failed', msg: 'Failed publickey for root from 203.0.113.9 port 22 ssh2' }), { ...known, afterLogin: true, user: 'alice' });
+  assert.equal(post?.msg, 'session of alice: Failed publickey for root from 203.0.113.9 port 22 ssh2');
+  assert.equal(post?.fields.afterLogin, true);
+  assert.equal(relayedLine(JSON.stringify({ level: 99, msg: 'x' }), known)?.level, 30, 'unknown levels become info');
+  for (const bad of ['not json', '[1,2]', '"text"', 'null']) assert.equal(relayedLine(bad, known), undefined, bad);
+});
+
+test('logRelay: lines kept while nobody listens, in order, at most a backlog', () => {
+  const relay = logRelay();
+  for (let i = 0; i < RELAY_BACKLOG + 5; i++) relay.stream.write(`{"n":${i}}\n`);
+  const got: string[] = [];
+  let listening = true;
+  relay.connect((l) => (listening ? (got.push(l), true) : false));
+  assert.equal(got.length, RELAY_BACKLOG);
+  assert.equal(got[0], '{"n":5}', 'the oldest went first');
+  listening = false;
+  relay.stream.write('{"n":"later"}\n');
+  listening = true;
+  relay.flush();
+  assert.equal(got.at(-1), '{"n":"later"}');
 });

@@ -83,5 +83,6 @@ export const workerMessageSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('authenticated'), user: z.string().max(256) }),
   z.object({ op: z.literal('status'), seq: z.number().int(), session: sessionReportSchema }),
   z.object({ op: z.literal('closing'), reason: z.string().max(200), authFailures: z.number().int().min(0).optional() }),
+  z.object({ op: z.literal('log'), line: z.string().max(8192) }),
 ]);
 export type WorkerMessage = z.infer<typeof workerMessageSchema>;

@@ -11,6 +11,7 @@ import type { Logger } from '../../util/logger.js';
 import { workerMessageSchema, type SessionReport } from './control-protocol.js';
 import { jsonLines, type JsonLines } from './json-lines.js';
 import { readRecord, removeRecord, writeRecord } from './session-records.js';
+import { relayedLine } from './log-relay.js';
 import { MAX_WORKER_LINE, spend, trustedReport, WORKER_MESSAGE_BURST, type Budget, type KnownSession } from './worker-trust.js';
 
 export const POLL_MS = 1000;
@@ -43,8 +44,15 @@ interface Tracked {
   /** Messages dropped since the last warning, and when that was. */
   dropped: number;
   warnedAt: number;
+  /** Relayed log lines have a budget of their own. */
+  logBudget: Budget;
   closing?: { reason: string; authFailures: number };
 }
+
+/** Relayed log lines a worker may send per second, and in one burst (a login writes a handful). */
+const LOG_RATE = 50;
+const LOG_BURST = 200;
+const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 
 /** How often a misbehaving worker may cause a warning. */
 const WARN_EVERY_MS = 60_000;
@@ -153,12 +161,17 @@ export class SessionRegistry {
       announced: false,
       ch: undefined as unknown as JsonLines,
       budget: { tokens: WORKER_MESSAGE_BURST, at: Date.now() },
+      logBudget: { tokens: LOG_BURST, at: Date.now() },
       dropped: 0,
       warnedAt: 0,
     };
     t.ch = jsonLines(
       sock,
       (raw) => {
+        if (typeof raw === 'object' && raw !== null && (raw as { op?: unknown }).op === 'log') {
+          this.relay(t, raw);
+          return;
+        }
         const b = spend(t.budget, Date.now());
         t.budget = b.budget;
         if (b.ok) this.onMessage(t, raw);
@@ -181,6 +194,24 @@ export class SessionRegistry {
     this.log.warn({ session: t.id, dropped: t.dropped }, `SSH worker ${what}`);
     t.warnedAt = now;
     t.dropped = 0;
+  }
+
+  /** Re-logs a worker's line under the daemon's bindings, within the log budget. */
+  private relay(t: Tracked, raw: unknown): void {
+    const b = spend(t.logBudget, Date.now(), LOG_RATE, LOG_BURST);
+    t.logBudget = b.budget;
+    if (!b.ok) {
+      this.misbehaving(t, 'logs more than its share; dropping its lines');
+      return;
+    }
+    const parsed = workerMessageSchema.safeParse(raw);
+    const line = parsed.success && parsed.data.op === 'log' ? relayedLine(parsed.data.line, { session: t.id, workerPid: t.known?.pid ?? 0, afterLogin: t.authenticated, ...(t.known?.user !== undefined ? { user: t.known.user } : {}) }) : undefined;
+    if (line === undefined) {
+      this.misbehaving(t, 'sent a log line that is not a JSON object, ignoring it');
+      return;
+    }
+    const method = LEVELS[line.level] ?? 'info';
+    this.log[method](line.fields, line.msg);
   }
 
   private saveRecord(known: KnownSession): void {

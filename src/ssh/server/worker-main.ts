@@ -13,7 +13,8 @@ import { attachChannels } from './channels.js';
 import { handoffSchema, type HandoffMessage } from './control-protocol.js';
 import { HANDOFF_FD } from './pool.js';
 import { SIGNER_FD } from './sign-protocol.js';
-import { closeInheritedFds } from '../../native/fds.js';
+import { closeInheritedFds, silenceStdio } from '../../native/fds.js';
+import { logRelay } from './log-relay.js';
 import { readExactly } from '../../util/blocking-io.js';
 import { runConnection } from './worker.js';
 
@@ -38,11 +39,15 @@ function main(): void {
     process.exit(1);
   }
   const handoff = parsed.data as HandoffMessage;
-  const log = createLogger({ level: handoff.logLevel as 'info' }).child({ mod: 'ssh', session: handoff.id });
+  // From here on nothing is written to the daemon's output directly: logs go over the control channel.
+  const relay = logRelay();
+  silenceStdio();
+  const log = createLogger({ level: handoff.logLevel as 'info', stream: relay.stream }).child({ mod: 'ssh', session: handoff.id });
   process.title = `mpsshd: ${handoff.remote.address} [session ${handoff.id}]`;
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'unexpected error in the SSH worker, ending the connection');
-    process.exit(1);
+    // A moment for the line to reach the daemon over the control channel.
+    setTimeout(() => process.exit(1), 200);
   });
   const socket = adoptSocket(connFd);
   // What the daemon read to check the identification line goes back in front.
@@ -58,6 +63,7 @@ function main(): void {
     socket,
     daemon,
     attach: attachChannels,
+    relay,
     onDone: () => {
       log.flush();
       process.exit(0);

@@ -24,6 +24,7 @@ import { graceTimeoutLine, logAuthLine, normaliseClientAddress } from '../auth/i
 import { SERVER_SOFTWARE, serverIdentLine } from './ident.js';
 import { remoteHostKeys } from './remote-host-key.js';
 import { socketBackpressure } from './backpressure.js';
+import type { LogRelay } from './log-relay.js';
 import { allowRepeatedUserauthService, disconnectWithText } from './ssh2-internals.js';
 import { SIGNER_FD } from './sign-protocol.js';
 
@@ -38,6 +39,8 @@ export interface WorkerDeps {
   /** The handoff socket, already a JSON-lines channel to the daemon. */
   daemon: net.Socket;
   attach: AttachChannels;
+  /** The worker's log destination, relayed to the daemon over the control channels. */
+  relay?: LogRelay;
   /** Called once the connection is over and everything is cleaned up. */
   onDone(): void;
 }
@@ -108,9 +111,12 @@ export function runConnection(deps: WorkerDeps): void {
     return r;
   };
 
-  const broadcast = (msg: unknown): void => {
-    for (const c of controls) c.send(msg);
+  const broadcast = (msg: unknown): boolean => {
+    let sent = false;
+    for (const c of controls) sent = c.send(msg) || sent;
+    return sent;
   };
+  deps.relay?.connect((line) => broadcast({ op: 'log', line }));
 
   let client: Connection | undefined;
   let auth: Authenticator | undefined;
@@ -148,6 +154,7 @@ export function runConnection(deps: WorkerDeps): void {
     );
     controls.add(ch);
     sock.on('close', () => controls.delete(ch));
+    deps.relay?.flush();
   };
   listen(deps.daemon);
   deps.daemon.on('close', () => log.info('daemon went away; the session goes on'));
