@@ -292,3 +292,10 @@ test('PerSourcePenalties and PerSourceMaxStartups: a flooding source is turned a
     await guarded.stop();
   }
 });
+
+test('a 60 KB command line (one 60 KB packet) is served, as by sshd, which takes packets up to 256 KiB', { skip: skip ?? false }, async () => {
+  const word = 'a'.repeat(60_000);
+  const r = await ssh(root, 'root', `echo ${word} | wc -c`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '60001');
+});

@@ -1,8 +1,61 @@
 /**
  * Reaches into ssh2's internals (pinned version) for what its API lacks.
- * Each use says what is missing upstream.
+ * Each use says what is missing upstream. Importing this module installs
+ * the load-time repairs, so a process that serves SSH imports it before
+ * anything loads ssh2.
  */
+import fs from 'node:fs';
+import Module from 'node:module';
 import type { Connection } from 'ssh2';
+
+/** A change to one of ssh2's files as it is loaded: the exact text replaced, and why. */
+interface SourceRepair {
+  file: string;
+  from: string;
+  to: string;
+  why: string;
+}
+
+export const SOURCE_REPAIRS: readonly SourceRepair[] = [
+  {
+    file: 'ssh2/lib/protocol/crypto.js',
+    from: 'const MAX_PACKET_SIZE = 35000;',
+    // sshd's PACKET_MAX_SIZE (256 KiB) plus room for padding and MAC.
+    to: 'const MAX_PACKET_SIZE = 256 * 1024 + 1024;',
+    why: 'packets over 35 000 bytes ended the connection; OpenSSH sends up to 256 KiB (a 60 KB exec command)',
+  },
+];
+
+/** Which repairs took (by file); a repair whose text is not found leaves that file as shipped. */
+export const appliedRepairs = new Set<string>();
+
+function installLoadRepairs(): void {
+  const byPath = new Map<string, SourceRepair[]>();
+  for (const r of SOURCE_REPAIRS) {
+    let resolved: string;
+    try {
+      resolved = require.resolve(r.file);
+    } catch {
+      continue;
+    }
+    byPath.set(resolved, [...(byPath.get(resolved) ?? []), r]);
+  }
+  const ext = (Module as unknown as { _extensions: Record<string, (m: { _compile(src: string, f: string): void }, f: string) => void> })._extensions;
+  const load = ext['.js'] as (m: { _compile(src: string, f: string): void }, f: string) => void;
+  ext['.js'] = function repairedLoad(m, filename) {
+    const repairs = byPath.get(filename);
+    if (repairs === undefined) return load.call(this, m, filename);
+    let src = fs.readFileSync(filename, 'utf8');
+    for (const r of repairs) {
+      if (!src.includes(r.from)) continue;
+      src = src.replace(r.from, r.to);
+      appliedRepairs.add(r.file);
+    }
+    m._compile(src, filename);
+  };
+}
+
+installLoadRepairs();
 
 /** SSH_MSG_DISCONNECT (RFC 4253 §11.1). */
 const MSG_DISCONNECT = 1;

@@ -4,6 +4,8 @@
  * connection is served at once. One worker, one connection.
  */
 import { lockInspector } from '../../util/inspector-guard.js';
+// Before anything loads ssh2: its load-time repairs.
+import './ssh2-internals.js';
 import net from 'node:net';
 import type { SshConfig } from '../../config/ssh-schema.js';
 import { adoptSocket, receiveFd } from '../../mptcp/fdpass.js';

@@ -1,0 +1,16 @@
+/**
+ * The load-time repairs of ssh2 apply to the pinned version: if ssh2 is
+ * upgraded and a repaired text changed, this fails rather than the repair
+ * silently doing nothing.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { appliedRepairs, SOURCE_REPAIRS } from '../../src/ssh/server/ssh2-internals.js';
+
+test('every source repair finds its text in the installed ssh2', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('ssh2');
+  assert.deepEqual([...appliedRepairs].sort(), SOURCE_REPAIRS.map((r) => r.file).sort());
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  assert.equal((require('ssh2/package.json') as { version: string }).version, '1.17.0', 'ssh2 is pinned; review SOURCE_REPAIRS before moving it');
+});
