@@ -9,7 +9,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import ssh2 from 'ssh2';
 import { native } from '../../src/mptcp/native.js';
-import { serveSigner, signPermit, SIGN_MAX_REFUSALS, SIGN_MIN_INTERVAL_MS, type SignerState, type SigningKey } from '../../src/ssh/server/host-key-signer.js';
+import { freshSigner, serveSigner, signPermit, SIGN_BURST, SIGN_MAX_REFUSALS, SIGN_MIN_INTERVAL_MS, type SignerState, type SigningKey } from '../../src/ssh/server/host-key-signer.js';
 import { encodeFrame, MAX_SIGN_FRAME, splitFrames } from '../../src/ssh/server/sign-protocol.js';
 import { spend, trustedReport, WORKER_MESSAGE_BURST, type KnownSession } from '../../src/ssh/server/worker-trust.js';
 import { SessionRegistry, type SessionEvent } from '../../src/ssh/server/sessions.js';
@@ -21,7 +21,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const fresh: SignerState = { signed: 0, lastAt: undefined };
+const fresh: SignerState = freshSigner(0);
+const spent: SignerState = { signed: SIGN_BURST, tokens: 0, at: 0 };
 
 test('signPermit: only exchange hashes, with the key\'s own algorithm, at key-exchange pace', () => {
   const rows: [string, SignerState, { keyType: string | undefined; hash: 'sha256' | 'sha512' | null; dataLength: number }, number, boolean | RegExp][] = [
@@ -33,15 +34,17 @@ test('signPermit: only exchange hashes, with the key\'s own algorithm, at key-ex
     ['arbitrary data', fresh, { keyType: 'ssh-ed25519', hash: null, dataLength: 100 }, 0, /not the length/],
     ['RSA with SHA-1 (ssh-rsa)', fresh, { keyType: 'ssh-rsa', hash: null, dataLength: 32 }, 0, /SHA-1/],
     ['ed25519 with a hash override', fresh, { keyType: 'ssh-ed25519', hash: 'sha512', dataLength: 32 }, 0, /own hash/],
-    ['a rekey a while later', { signed: 1, lastAt: 0 }, { keyType: 'ssh-ed25519', hash: null, dataLength: 32 }, SIGN_MIN_INTERVAL_MS, true],
-    ['a second request at once', { signed: 1, lastAt: 0 }, { keyType: 'ssh-ed25519', hash: null, dataLength: 32 }, 10, /faster than key exchanges/],
-    ['past the connection\'s limit', { signed: 10_000, lastAt: 0 }, { keyType: 'ssh-ed25519', hash: null, dataLength: 32 }, 1e9, /limit/],
+    ['a rekey right after the first exchange', { signed: 1, tokens: SIGN_BURST - 1, at: 0 }, { keyType: 'ssh-ed25519', hash: null, dataLength: 32 }, 10, true],
+    ['a rekey once the burst is spent, a while later', spent, { keyType: 'ssh-ed25519', hash: null, dataLength: 32 }, SIGN_MIN_INTERVAL_MS, true],
+    ['another request at once after the burst', spent, { keyType: 'ssh-ed25519', hash: null, dataLength: 32 }, 10, /faster than key exchanges/],
+    ['past the connection\'s limit', { signed: 10_000, tokens: SIGN_BURST, at: 0 }, { keyType: 'ssh-ed25519', hash: null, dataLength: 32 }, 1e9, /limit/],
   ];
   for (const [name, state, req, now, want] of rows) {
     const v = signPermit(state, req, now);
     if (want === true) {
       assert.ok(v.ok, name);
-      assert.deepEqual(v.state, { signed: state.signed + 1, lastAt: now }, name);
+      assert.equal(v.state.signed, state.signed + 1, name);
+      assert.equal(v.state.at, now, name);
     } else {
       assert.ok(!v.ok, name);
       assert.match(v.reason, want as RegExp, name);
@@ -109,6 +112,10 @@ test('serveSigner: signs an exchange hash with the right key; refuses and then c
   assert.ok(ok.sig, JSON.stringify(ok));
   assert.ok(key.verify(h, Buffer.from(ok.sig as string, 'base64')), 'the signature verifies with the public key');
   clock += 1;
+  for (let i = 1; i < SIGN_BURST; i++) {
+    workerEnd.write(encodeFrame({ op: 'sign', key: 0, hash: null, data: crypto.randomBytes(32).toString('base64') }));
+    assert.ok((await next()).sig, 'the burst');
+  }
   for (let i = 0; i < SIGN_MAX_REFUSALS; i++) {
     workerEnd.write(encodeFrame({ op: 'sign', key: 0, hash: null, data: crypto.randomBytes(32).toString('base64') }));
     assert.match((await next()).error as string, /faster than key exchanges/);

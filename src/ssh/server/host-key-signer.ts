@@ -18,8 +18,13 @@ export interface SigningKey {
 
 /** Exchange-hash lengths of the offered key exchanges: SHA-256, SHA-384, SHA-512. */
 export const EXCHANGE_HASH_LENGTHS: readonly number[] = [32, 48, 64];
-/** A client's rekeys come minutes or gigabytes apart; more often than this is not a key exchange. */
-export const SIGN_MIN_INTERVAL_MS = 1000;
+/**
+ * Pace of signatures: a few at once (the first key exchange, and a client
+ * such as paramiko may rekey right after), then one every two seconds; a
+ * client's rekeys come minutes or gigabytes apart.
+ */
+export const SIGN_BURST = 4;
+export const SIGN_MIN_INTERVAL_MS = 2000;
 /** Signatures one connection may ever get (its first key exchange plus rekeys). */
 export const SIGN_MAX_PER_CONNECTION = 10_000;
 /** Refused requests after which the signing channel is closed. */
@@ -27,7 +32,14 @@ export const SIGN_MAX_REFUSALS = 3;
 
 export interface SignerState {
   signed: number;
-  lastAt: number | undefined;
+  /** Signatures that may be made now (a token bucket), as of `at`. */
+  tokens: number;
+  at: number;
+}
+
+/** A connection's signer before its first request. */
+export function freshSigner(now: number): SignerState {
+  return { signed: 0, tokens: SIGN_BURST, at: now };
 }
 
 export type SignVerdict = { ok: true; state: SignerState } | { ok: false; reason: string; state: SignerState };
@@ -41,8 +53,9 @@ export function signPermit(state: SignerState, req: { keyType: string | undefine
     return no(req.keyType === 'ssh-rsa' ? 'RSA signatures with SHA-1 are not made' : `${req.keyType} keys sign with their own hash`);
   }
   if (state.signed >= SIGN_MAX_PER_CONNECTION) return no('signature limit of the connection reached');
-  if (state.lastAt !== undefined && now - state.lastAt < SIGN_MIN_INTERVAL_MS) return no('signing requests faster than key exchanges');
-  return { ok: true, state: { signed: state.signed + 1, lastAt: now } };
+  const tokens = Math.min(SIGN_BURST, state.tokens + Math.max(0, now - state.at) / SIGN_MIN_INTERVAL_MS);
+  if (tokens < 1) return no('signing requests faster than key exchanges');
+  return { ok: true, state: { signed: state.signed + 1, tokens: tokens - 1, at: now } };
 }
 
 /**
@@ -50,7 +63,7 @@ export function signPermit(state: SignerState, req: { keyType: string | undefine
  * was handed their public halves) until the socket closes.
  */
 export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: Logger, now: () => number = Date.now): { close(): void } {
-  let state: SignerState = { signed: 0, lastAt: undefined };
+  let state: SignerState = freshSigner(now());
   let refusals = 0;
   let buf: Buffer = Buffer.alloc(0);
   const refuse = (reason: string): void => {
