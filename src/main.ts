@@ -1,6 +1,8 @@
 /**
  * mpsshd's entry point: command line, configuration, logger, start, signals.
  */
+// Before anything loads ssh2: its load-time repairs (see ssh2-internals.ts).
+import { missingRepairs } from './ssh/server/ssh2-internals.js';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type LoadOptions } from './config/loader.js';
 import { hasNetAdmin } from './daemon/capabilities.js';
 import { parseDaemonArgs, UsageError, USAGE } from './daemon/cli.js';
@@ -58,6 +60,8 @@ async function main(argv: string[]): Promise<void> {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
+  const unrepaired = loaded.config.ssh.Enabled ? missingRepairs() : [];
+  if (unrepaired.length > 0) fail(`the installed ssh2 is not the version mpsshd was built for:\n${unrepaired.join('\n')}`);
   if (args.check) {
     // sshd -t refuses host keys it cannot use; so does this, for the ones named.
     const keyProblems = loaded.config.ssh.Enabled ? hostKeyProblems(loaded.config.ssh.HostKey) : [];

@@ -24,10 +24,68 @@ export const SOURCE_REPAIRS: readonly SourceRepair[] = [
     to: 'const MAX_PACKET_SIZE = 256 * 1024 + 1024;',
     why: 'packets over 35 000 bytes ended the connection; OpenSSH sends up to 256 KiB (a 60 KB exec command)',
   },
+  {
+    file: 'ssh2/lib/protocol/kex.js',
+    // The negotiated name has just replaced the remote list (init.kex), so
+    // comparing with remote.kex[0] took its first letter: every correct
+    // first_kex_packet_follows guess was discarded and Dropbear hung.
+    from: 'if (firstFollows && (!remote.kex.length || clientList[i] !== remote.kex[0])) {',
+    to: 'if (firstFollows && clientList[i] !== (self._server ? clientList : serverList)[0]) {',
+    why: "a client's correct first-packet guess (Dropbear's dbclient) was thrown away and the key exchange hung",
+  },
+  {
+    file: 'ssh2/lib/protocol/kex.js',
+    // Marks a key exchange that follows an earlier one (a rekey).
+    from: 'this.sessionID = (protocol._kex ? protocol._kex.sessionID : undefined);',
+    to: 'this.sessionID = (protocol._kex ? protocol._kex.sessionID : undefined); this._mpsshRekey = !!protocol._kex;',
+    why: 'strict key exchange forbids IGNORE/DEBUG only before the first NEWKEYS; a rekey must take them',
+  },
+  {
+    file: 'ssh2/lib/protocol/kex.js',
+    from: '  if (!this._strictMode) {\n    switch (type) {\n      case MESSAGE.IGNORE:',
+    // During a rekey the connection layer (messages 50 and up) goes on, as in sshd, whose key
+    // exchange takes over only the transport messages; what ssh2 answers waits in its queue.
+    to: [
+      '  if (this._kex && this._kex._mpsshRekey && type >= 50) {',
+      '    if (!MESSAGE_HANDLERS)',
+      "      MESSAGE_HANDLERS = require('./handlers.js');",
+      '    const handler = MESSAGE_HANDLERS[type];',
+      '    return handler ? handler(this, payload) : undefined;',
+      '  }',
+      '  if (!this._strictMode || (this._kex && this._kex._mpsshRekey)) {',
+      '    switch (type) {',
+      '      case MESSAGE.IGNORE:',
+    ].join('\n'),
+    why: 'asyncssh sends IGNORE and window adjustments during every rekey; ssh2 ended the connection (KeyExchangeFailed)',
+  },
+  {
+    file: 'ssh2/lib/protocol/Protocol.js',
+    // A missing comma joined two names; ssh-rsa (SHA-1) and ssh-dss are not accepted here.
+    from: "'ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521'\n      + 'rsa-sha2-512,rsa-sha2-256,ssh-rsa,ssh-dss';",
+    to: "'ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,'\n      + 'rsa-sha2-512,rsa-sha2-256';",
+    why: 'server-sig-algs read "...nistp521rsa-sha2-512...": OpenSSH with PubkeyAcceptedAlgorithms=rsa-sha2-512 found no mutual algorithm',
+  },
+  {
+    file: 'ssh2/lib/server.js',
+    from: '          sha1Pos = Infinity;',
+    to: '          sha1Pos = -1;',
+    why: 'an RSA host key always offered ssh-rsa (SHA-1), whatever HostKeyAlgorithms said',
+  },
 ];
 
-/** Which repairs took (by file); a repair whose text is not found leaves that file as shipped. */
-export const appliedRepairs = new Set<string>();
+/** Which repairs took; a repair whose text is not found leaves its file as shipped. */
+export const appliedRepairs = new Set<SourceRepair>();
+
+/**
+ * Repairs that did not take, as one line each; call once ssh2 is loaded.
+ * A process that serves SSH must not run with any missing: the daemon
+ * refuses to start.
+ */
+export function missingRepairs(): string[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('ssh2');
+  return SOURCE_REPAIRS.filter((r) => !appliedRepairs.has(r)).map((r) => `${r.file}: expected text not found (${r.why})`);
+}
 
 function installLoadRepairs(): void {
   const byPath = new Map<string, SourceRepair[]>();
@@ -49,7 +107,7 @@ function installLoadRepairs(): void {
     for (const r of repairs) {
       if (!src.includes(r.from)) continue;
       src = src.replace(r.from, r.to);
-      appliedRepairs.add(r.file);
+      appliedRepairs.add(r);
     }
     m._compile(src, filename);
   };
@@ -116,4 +174,17 @@ export function allowRepeatedUserauthService(client: Connection): void {
     asked ||= service === 'ssh-userauth';
     original(p, service);
   };
+}
+
+/**
+ * Answers a public-key query (no signature yet) with SSH_MSG_USERAUTH_PK_OK
+ * naming the algorithm the client asked about, as RFC 4252 §7 requires:
+ * ssh2 names the key type (ssh-rsa) even for rsa-sha2-256/512, and asyncssh
+ * then stops ("Key mismatch").
+ */
+export function acceptKeyQuery(ctx: { key: { algo: string }; hashAlgo?: string | undefined; accept(): void }): void {
+  if (ctx.key.algo === 'ssh-rsa' && (ctx.hashAlgo === 'sha256' || ctx.hashAlgo === 'sha512')) {
+    ctx.key.algo = ctx.hashAlgo === 'sha256' ? 'rsa-sha2-256' : 'rsa-sha2-512';
+  }
+  ctx.accept();
 }
