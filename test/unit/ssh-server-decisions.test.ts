@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/loader.js';
 import { defaultKeyOptions, parseKeyOptions, type KeyOptions } from '../../src/ssh/auth/key-options.js';
-import { applyModifiers, chooseAlgorithms, DEFAULT_ALGORITHMS } from '../../src/ssh/server/algorithms.js';
-import { expandKeysFile } from '../../src/ssh/server/authenticator.js';
+import { applyModifiers, chooseAlgorithms, DEFAULT_ALGORITHMS, hostKeyOrder } from '../../src/ssh/server/algorithms.js';
+import { ACCEPTED_SIGNATURE_ALGORITHMS, expandKeysFile, signatureAlgorithm } from '../../src/ssh/server/authenticator.js';
 import { checkClientIdent } from '../../src/ssh/server/ident.js';
 import { listenTargets } from '../../src/ssh/server/listen-targets.js';
 import { channelPolicy, configPermits, intersectPermits } from '../../src/ssh/server/policy.js';
@@ -112,7 +112,10 @@ test('algorithm lists: modern defaults, sshd modifiers, unsupported names report
   const all = { kex: [...DEFAULT_ALGORITHMS.kex], cipher: [...DEFAULT_ALGORITHMS.cipher], hmac: [...DEFAULT_ALGORITHMS.hmac], serverHostKey: [...DEFAULT_ALGORITHMS.serverHostKey] };
   const d = chooseAlgorithms({}, all);
   assert.equal(d.algorithms.cipher[0], 'chacha20-poly1305@openssh.com');
-  assert.ok(d.algorithms.hmac.every((m) => m.endsWith('-etm@openssh.com')), 'ETM MACs only');
+  assert.deepEqual(d.algorithms.hmac, ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'], "sshd's MACs: ETM first, no SHA-1");
+  assert.ok(!d.algorithms.kex.some((k) => k.includes('nistp') || k.includes('sha1')), 'no NIST-curve ECDH, no SHA-1 key exchange');
+  assert.deepEqual(hostKeyOrder(['ssh-rsa', 'ecdsa-sha2-nistp256', 'ssh-ed25519'], d.algorithms.serverHostKey), [2, 1, 0], 'keys served in HostKeyAlgorithms order');
+  assert.deepEqual(hostKeyOrder(['ssh-rsa', 'ssh-ed25519'], ['rsa-sha2-256']), [0], 'keys whose algorithms are not offered are not served');
   assert.ok(!d.algorithms.serverHostKey.includes('ssh-rsa'), 'no SHA-1 signatures');
   assert.deepEqual(applyModifiers(['a', 'b', 'c'], ['-b']), ['a', 'c']);
   assert.deepEqual(applyModifiers(['a', 'b', 'c'], ['-aes*']), ['a', 'b', 'c']);
@@ -157,4 +160,21 @@ test('PermitOpen and permitopen= are both checked: one list that allows what bot
   assert.deepEqual((intersectPermits(cfgList, spec('db:5432')) as { raw: string }[]).map((p) => p.raw), ['db:5432']);
   assert.equal(intersectPermits(cfgList, spec('web:80')), 'none');
   assert.equal(intersectPermits(configPermits(['db:5432'], false), spec('db:*')), 'none', 'a key wildcard is wider than the config');
+});
+
+test('user signature algorithms: SHA-2 RSA, ECDSA and ed25519 accepted; SHA-1 ssh-rsa and DSA refused', () => {
+  const rows: [string, string | undefined, string, boolean][] = [
+    ['ssh-ed25519', undefined, 'ssh-ed25519', true],
+    ['ecdsa-sha2-nistp256', undefined, 'ecdsa-sha2-nistp256', true],
+    ['ssh-rsa', 'sha512', 'rsa-sha2-512', true],
+    ['ssh-rsa', 'sha256', 'rsa-sha2-256', true],
+    ['ssh-rsa', undefined, 'ssh-rsa', false],
+    ['ssh-rsa', 'sha1', 'ssh-rsa', false],
+    ['ssh-dss', undefined, 'ssh-dss', false],
+  ];
+  for (const [algo, hashAlgo, name, ok] of rows) {
+    const got = signatureAlgorithm({ key: { algo }, hashAlgo });
+    assert.equal(got, name, `${algo}/${hashAlgo}`);
+    assert.equal(ACCEPTED_SIGNATURE_ALGORITHMS.has(got), ok, name);
+  }
 });

@@ -1,15 +1,17 @@
 /**
  * The algorithms the server offers. Modern ones only, in OpenSSH's order of
- * preference where ssh2 implements them: no SHA-1, no CBC, no non-ETM MACs.
+ * preference where ssh2 implements them: no SHA-1, no CBC.
  * Strict key exchange (the Terrapin mitigation, kex-strict-s-v00@openssh.com)
  * is added by ssh2 itself to every server offer.
  */
 import type { SshConfig } from '../../config/ssh-schema.js';
 
 export const DEFAULT_ALGORITHMS = {
-  kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256', 'ecdh-sha2-nistp384', 'ecdh-sha2-nistp521', 'diffie-hellman-group16-sha512', 'diffie-hellman-group18-sha512', 'diffie-hellman-group14-sha256'],
+  // No NIST-curve ECDH (ssh-audit: weak curves); KexAlgorithms +ecdh-sha2-nistp256 brings it back.
+  kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'diffie-hellman-group16-sha512', 'diffie-hellman-group18-sha512', 'diffie-hellman-group14-sha256'],
   cipher: ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes192-ctr', 'aes256-ctr'],
-  hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com'],
+  // sshd's order: encrypt-then-MAC first; the plain SHA-2 MACs for clients without ETM (libssh2 1.10, curl).
+  hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'],
   serverHostKey: ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'],
   compress: ['none', 'zlib@openssh.com'],
 } as const;
@@ -111,4 +113,23 @@ export function applyModifiers(defaults: readonly string[], given: readonly stri
 
 function dedupe(list: readonly string[]): string[] {
   return [...new Set(list)];
+}
+
+/** The host-key algorithms a key of `type` can serve (no SHA-1 for RSA). */
+function algorithmsOfKey(type: string): string[] {
+  return type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [type];
+}
+
+/**
+ * Which host keys to serve, in HostKeyAlgorithms order: indexes into
+ * `types`, a key dropped when none of its algorithms is offered. ssh2
+ * offers every loaded key in load order, whatever the list says.
+ */
+export function hostKeyOrder(types: readonly string[], offered: readonly string[]): number[] {
+  const rank = (t: string): number => Math.min(...algorithmsOfKey(t).map((a) => (offered.includes(a) ? offered.indexOf(a) : Infinity)));
+  return types
+    .map((t, i) => ({ i, r: rank(t) }))
+    .filter((k) => k.r !== Infinity)
+    .sort((a, b) => a.r - b.r)
+    .map((k) => k.i);
 }

@@ -18,6 +18,7 @@ import {
 import type { KeyOptions } from '../auth/key-options.js';
 import { lookupUser, type LookedUpUser } from './accounts.js';
 import { asUser } from './privileges.js';
+import { acceptKeyQuery } from './ssh2-internals.js';
 
 /** The outcome the worker acts on. */
 export interface AuthSuccess {
@@ -89,6 +90,13 @@ export class Authenticator {
       this.finish(ctx, authUser, { authenticated: false });
       return;
     }
+    const algorithm = signatureAlgorithm(ctx);
+    if (!ACCEPTED_SIGNATURE_ALGORITHMS.has(algorithm)) {
+      // sshd 8.8 and later: SHA-1 RSA (ssh-rsa) and DSA signatures are not accepted.
+      this.log.info({ event: 'auth-algorithm-refused', algorithm, user: name }, `userauth_pubkey: signature algorithm ${algorithm} not in PubkeyAcceptedAlgorithms [preauth]`);
+      this.finish(ctx, authUser, { authenticated: false });
+      return;
+    }
     if (user === null) {
       logAuthLine(this.log, invalidUserLine(name, this.peer));
       this.finish(ctx, authUser, { authenticated: false });
@@ -121,7 +129,7 @@ export class Authenticator {
       // A query: the key would do; the client signs next (SSH_MSG_USERAUTH_PK_OK).
       logAuthLine(this.log, postponedLine('publickey', authUser, this.peer, key));
       this.tries = finishAuthRequest(this.tries, { method: 'publickey', authenticated: false, postponed: true, validUser: true }, this.cfg.MaxAuthTries).state;
-      ctx.accept();
+      acceptKeyQuery(ctx);
       return;
     }
     if (!verifySignature(ctx, lookup)) {
@@ -174,6 +182,15 @@ export class Authenticator {
     }
     ctx.reject(['publickey']);
   }
+}
+
+/** User signature algorithms accepted: sshd 9.x's default PubkeyAcceptedAlgorithms, without certificates. */
+export const ACCEPTED_SIGNATURE_ALGORITHMS: ReadonlySet<string> = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'sk-ssh-ed25519@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com']);
+
+/** The algorithm the client names (ssh2 reports rsa-sha2-* as ssh-rsa plus a hash). */
+export function signatureAlgorithm(ctx: { key: { algo: string }; hashAlgo?: string | undefined }): string {
+  if (ctx.key.algo !== 'ssh-rsa') return ctx.key.algo;
+  return ctx.hashAlgo === 'sha256' ? 'rsa-sha2-256' : ctx.hashAlgo === 'sha512' ? 'rsa-sha2-512' : 'ssh-rsa';
 }
 
 function verifySignature(ctx: PublicKeyAuthContext, lookup: KeyLookup): boolean {

@@ -14,7 +14,7 @@ import type { SshConfig } from '../../config/ssh-schema.js';
 import { mptcpStatus } from '../../mptcp/info.js';
 import type { Logger } from '../../util/logger.js';
 import { channelPolicy } from './policy.js';
-import { chooseAlgorithms } from './algorithms.js';
+import { chooseAlgorithms, hostKeyOrder } from './algorithms.js';
 import { Authenticator } from './authenticator.js';
 import type { ConnectionContext } from './context.js';
 import { daemonRequestSchema, type HandoffMessage, type SessionReport } from './control-protocol.js';
@@ -84,8 +84,8 @@ export function runConnection(deps: WorkerDeps): void {
   const algos = chooseAlgorithms(cfg, supported());
   for (const p of algos.problems) log.warn(p);
   const server = new ssh2.Server({
-    // ssh2 takes a parsed key in the {key} form only.
-    hostKeys: remoteHostKeys(handoff.hostKeys, SIGNER_FD).map((key) => ({ key })) as unknown as Buffer[],
+    // ssh2 takes a parsed key in the {key} form only; HostKeyAlgorithms decides which keys and in what order.
+    hostKeys: servedHostKeys(handoff.hostKeys, algos.algorithms.serverHostKey).map((key) => ({ key })) as unknown as Buffer[],
     algorithms: algos.algorithms,
     ident: SERVER_SOFTWARE,
     ...applyKeepalive(cfg),
@@ -238,6 +238,14 @@ export function runConnection(deps: WorkerDeps): void {
   socket.setNoDelay(true);
   skipFirstWrite(socket, serverIdentLine());
   server.injectSocket(socket);
+}
+
+/** The remote host keys HostKeyAlgorithms lets serve, in its order (each keeps its index at the daemon). */
+function servedHostKeys(publicLines: readonly string[], offered: readonly string[]): object[] {
+  const keys = remoteHostKeys(publicLines, SIGNER_FD);
+  const types = publicLines.map((l) => l.split(' ')[0] as string);
+  const order = hostKeyOrder(types, offered);
+  return (order.length > 0 ? order : types.map((_t, i) => i)).map((i) => keys[i] as object);
 }
 
 /**
