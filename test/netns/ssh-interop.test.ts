@@ -1,0 +1,177 @@
+/**
+ * Clients nobody here wrote, against mpsshd in a namespace: Dropbear's
+ * dbclient, asyncssh (with rekeys), paramiko, PuTTY's plink and pscp, curl
+ * (libssh2), OpenSSH restricted to each algorithm mpsshd offers, and the
+ * SHA-1 refusals; ssh-audit judges the defaults.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Netns } from '../helpers/netns.js';
+import { netnsUnavailableReason, requirePrograms, skipOrFail } from '../helpers/require-netns.js';
+import { startMpsshdSsh, run, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
+import { DEFAULT_ALGORITHMS } from '../../src/ssh/server/algorithms.js';
+
+const skip = netnsUnavailableReason();
+const PY = '/usr/bin/python3';
+
+let ns: Netns;
+let srv: MpsshdSsh;
+let rsaKey: string;
+let dir: string;
+
+function pythonHas(module: string): boolean {
+  try {
+    execFileSync(PY, ['-c', `import ${module}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+before(async () => {
+  if (skip) return;
+  ns = Netns.create('interop');
+  dir = fs.mkdtempSync('/tmp/mpssh-interop-');
+  for (const t of ['ed25519', 'rsa']) execFileSync('ssh-keygen', ['-q', '-t', t, '-N', '', '-f', path.join(dir, `host_${t}`)]);
+  srv = await startMpsshdSsh(ns, { port: 22, extraYaml: 'pathManager:\n  enabled: false', sshYaml: [`HostKey: [${path.join(dir, 'host_ed25519')}, ${path.join(dir, 'host_rsa')}]`] });
+  rsaKey = path.join(dir, 'id_rsa');
+  execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '3072', '-N', '', '-f', rsaKey]);
+  fs.appendFileSync(srv.authorizedKeys, fs.readFileSync(`${rsaKey}.pub`));
+});
+
+after(async () => {
+  if (skip) return;
+  await srv?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+  ns?.close();
+});
+
+test('Dropbear dbclient: command output and exit status (its first key-exchange guess is kept)', { skip: skip ?? false }, async (t) => {
+  if (!requirePrograms(t, ['dbclient', 'dropbearconvert'])) return;
+  const key = path.join(dir, 'id.dropbear');
+  if (!fs.existsSync(key)) execFileSync('dropbearconvert', ['openssh', 'dropbear', srv.clientKey, key], { stdio: 'ignore' });
+  const r = await run(ns, 'dbclient', ['-y', '-y', '-i', key, '-p', '22', 'root@127.0.0.1', 'echo dropbear; exit 3'], { timeoutMs: 15_000 });
+  assert.equal(r.stdout, 'dropbear\n', r.stderr);
+  assert.equal(r.code, 3);
+});
+
+test('asyncssh with ed25519 and RSA keys: exec through rekeys every second and every MiB, then SFTP', { skip: skip ?? false }, async (t) => {
+  if (!pythonHas('asyncssh')) {
+    skipOrFail(t, 'python3-asyncssh is not installed');
+    return;
+  }
+  const script = [
+    'import asyncio, asyncssh, sys',
+    'async def main():',
+    '    async with asyncssh.connect("127.0.0.1", port=22, username="root", client_keys=[sys.argv[1]], known_hosts=None, rekey_seconds=1, rekey_bytes=1 << 20) as c:',
+    '        r = await c.run("for i in 1 2 3; do head -c 1000000 /dev/zero; sleep 1; done | wc -c; exit 4")',
+    '        print(r.stdout.strip(), r.exit_status)',
+    '        async with c.start_sftp_client() as s:',
+    '            async with s.open("/etc/hostname") as f:',
+    '                print(len(await f.read()))',
+    'asyncio.run(main())',
+  ].join('\n');
+  const hostname = fs.readFileSync('/etc/hostname').length;
+  for (const key of [srv.clientKey, rsaKey]) {
+    const r = await run(ns, PY, ['-c', script, key], { timeoutMs: 30_000 });
+    assert.equal(r.stdout, `3000000 4\n${hostname}\n`, `${path.basename(key)}: ${r.stderr.slice(-500)}`);
+  }
+});
+
+test('paramiko: exec, SFTP with equal checksums, and a rekey it asks for', { skip: skip ?? false }, async (t) => {
+  if (!pythonHas('paramiko')) {
+    skipOrFail(t, 'python3-paramiko is not installed');
+    return;
+  }
+  const file = path.join(dir, 'payload');
+  fs.writeFileSync(file, crypto.randomBytes(3 * 1024 * 1024));
+  const script = [
+    'import hashlib, sys, paramiko',
+    'c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy())',
+    'c.connect("127.0.0.1", port=22, username="root", key_filename=sys.argv[1], look_for_keys=False, allow_agent=False)',
+    '_, out, _ = c.exec_command("echo paramiko; exit 2"); print(out.read().decode().strip(), out.channel.recv_exit_status())',
+    'c.get_transport().renegotiate_keys()',
+    's = c.open_sftp(); s.put(sys.argv[2], sys.argv[2] + ".up"); s.get(sys.argv[2] + ".up", sys.argv[2] + ".down")',
+    'print(hashlib.sha256(open(sys.argv[2] + ".down", "rb").read()).hexdigest())',
+  ].join('\n');
+  const r = await run(ns, PY, ['-c', script, srv.clientKey, file], { timeoutMs: 30_000 });
+  const sum = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  assert.equal(r.stdout, `paramiko 2\n${sum}\n`, r.stderr.slice(-500));
+});
+
+test('PuTTY: plink runs a command, pscp copies a file', { skip: skip ?? false }, async (t) => {
+  if (!requirePrograms(t, ['plink', 'pscp', 'puttygen'])) return;
+  const ppk = path.join(dir, 'id.ppk');
+  if (!fs.existsSync(ppk)) execFileSync('puttygen', [srv.clientKey, '-O', 'private', '-o', ppk], { stdio: 'ignore' });
+  const fp = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${path.join(dir, 'host_ed25519')}.pub`], { encoding: 'utf8' }).split(' ')[1] as string;
+  const r = await run(ns, 'plink', ['-batch', '-ssh', '-i', ppk, '-P', '22', '-hostkey', fp, 'root@127.0.0.1', 'echo plink; exit 5'], { timeoutMs: 15_000 });
+  assert.equal(r.stdout, 'plink\n', r.stderr);
+  assert.equal(r.code, 5);
+  const dest = path.join(dir, 'pscp.out');
+  const c = await run(ns, 'pscp', ['-batch', '-i', ppk, '-P', '22', '-hostkey', fp, 'root@127.0.0.1:/etc/hostname', dest], { timeoutMs: 15_000 });
+  assert.equal(c.code, 0, c.stderr);
+  assert.deepEqual(fs.readFileSync(dest), fs.readFileSync('/etc/hostname'));
+});
+
+test('curl sftp:// (libssh2, no ETM MACs) reads a file', { skip: skip ?? false }, async (t) => {
+  if (!requirePrograms(t, ['curl'])) return;
+  const r = await run(ns, 'curl', ['-s', '-S', '-k', '--key', srv.clientKey, '--pubkey', `${srv.clientKey}.pub`, 'sftp://root@127.0.0.1:22/etc/hostname'], { timeoutMs: 15_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, fs.readFileSync('/etc/hostname', 'utf8'));
+});
+
+test('OpenSSH: every offered key exchange, cipher, MAC and host-key algorithm on its own; RSA keys with rsa-sha2-512 only', { skip: skip ?? false }, async () => {
+  const rows: [string, readonly string[]][] = [
+    ['KexAlgorithms', DEFAULT_ALGORITHMS.kex],
+    ['Ciphers', DEFAULT_ALGORITHMS.cipher],
+    ['MACs', DEFAULT_ALGORITHMS.hmac],
+    ['HostKeyAlgorithms', ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256']],
+  ];
+  for (const [option, algos] of rows) {
+    for (const a of algos) {
+      // An AEAD cipher brings its own MAC: pair MAC tests with a plain cipher.
+      const extra = option === 'MACs' ? ['-o', 'Ciphers=aes128-ctr'] : [];
+      const r = await run(ns, 'ssh', [...srv.clientOptions, '-o', `${option}=${a}`, ...extra, 'root@127.0.0.1', 'echo ok']);
+      assert.equal(r.stdout, 'ok\n', `${option}=${a}: ${r.stderr}`);
+    }
+  }
+  const rsa = await run(ns, 'ssh', [...srv.clientOptions, '-i', rsaKey, '-o', 'IdentitiesOnly=yes', '-o', 'PubkeyAcceptedAlgorithms=rsa-sha2-512', 'root@127.0.0.1', 'echo rsa']);
+  assert.equal(rsa.stdout, 'rsa\n', rsa.stderr);
+});
+
+test('SHA-1 is refused: ssh-rsa user signatures and the ssh-rsa host-key algorithm', { skip: skip ?? false }, async () => {
+  const user = await run(ns, 'ssh', [...srv.clientOptions, '-i', rsaKey, '-o', 'IdentitiesOnly=yes', '-o', 'PubkeyAcceptedAlgorithms=ssh-rsa', 'root@127.0.0.1', 'true']);
+  assert.equal(user.code, 255);
+  assert.match(user.stderr, /Permission denied \(publickey\)/, 'OpenSSH does not even try: ssh-rsa is not in server-sig-algs');
+  if (pythonHas('paramiko')) {
+    // paramiko, told to sign with SHA-1 only, finds no algorithm in server-sig-algs either
+    // (the server's own refusal of an ssh-rsa signature is a table test of signatureAlgorithm).
+    const script = [
+      'import sys, paramiko',
+      'c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy())',
+      'try:',
+      '    c.connect("127.0.0.1", port=22, username="root", pkey=paramiko.RSAKey.from_private_key_file(sys.argv[1]), look_for_keys=False, allow_agent=False, disabled_algorithms={"pubkeys": ["rsa-sha2-512", "rsa-sha2-256"]})',
+      '    print("logged in")',
+      'except paramiko.AuthenticationException:',
+      '    print("refused")',
+    ].join('\n');
+    const r = await run(ns, PY, ['-c', script, rsaKey], { timeoutMs: 20_000 });
+    assert.equal(r.stdout, 'refused\n', r.stderr.slice(-300));
+  }
+  // LogLevel first: the first value of an option wins, and the harness asks for ERROR.
+  const host = await run(ns, 'ssh', ['-o', 'LogLevel=INFO', ...srv.clientOptions, '-o', 'HostKeyAlgorithms=ssh-rsa', 'root@127.0.0.1', 'true']);
+  assert.equal(host.code, 255);
+  assert.match(host.stderr, /no matching host key type found\. Their offer: ssh-ed25519,rsa-sha2-512,rsa-sha2-256/);
+});
+
+test('ssh-audit finds no failure in the defaults', { skip: skip ?? false }, async (t) => {
+  if (!requirePrograms(t, ['ssh-audit'])) return;
+  const r = await run(ns, 'ssh-audit', ['-n', '-p', '22', '127.0.0.1'], { timeoutMs: 30_000 });
+  assert.ok(r.stdout.includes('(kex) curve25519-sha256'), r.stdout + r.stderr);
+  const fails = r.stdout.split('\n').filter((l) => l.includes('[fail]'));
+  assert.deepEqual(fails, []);
+});
