@@ -7,8 +7,9 @@
 import type { SshConfig } from '../../config/ssh-schema.js';
 
 export const DEFAULT_ALGORITHMS = {
-  // No NIST-curve ECDH (ssh-audit: weak curves); KexAlgorithms +ecdh-sha2-nistp256 brings it back.
-  kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'diffie-hellman-group16-sha512', 'diffie-hellman-group18-sha512', 'diffie-hellman-group14-sha256'],
+  // The post-quantum hybrid first, as OpenSSH 10. No NIST-curve ECDH (ssh-audit: weak curves);
+  // KexAlgorithms +ecdh-sha2-nistp256 brings it back.
+  kex: ['mlkem768x25519-sha256', 'curve25519-sha256', 'curve25519-sha256@libssh.org', 'diffie-hellman-group16-sha512', 'diffie-hellman-group18-sha512', 'diffie-hellman-group14-sha256'],
   cipher: ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes192-ctr', 'aes256-ctr'],
   // sshd's order: encrypt-then-MAC first; the plain SHA-2 MACs for clients without ETM (libssh2 1.10, curl).
   hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'],

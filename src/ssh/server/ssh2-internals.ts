@@ -6,6 +6,8 @@
  */
 import fs from 'node:fs';
 import Module from 'node:module';
+import path from 'node:path';
+import { HYBRID_KEX_NAME } from './kex-mlkem.js';
 import type { Connection } from 'ssh2';
 
 /** A change to one of ssh2's files as it is loaded: the exact text replaced, and why. */
@@ -64,6 +66,23 @@ export const SOURCE_REPAIRS: readonly SourceRepair[] = [
     from: "'ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521'\n      + 'rsa-sha2-512,rsa-sha2-256,ssh-rsa,ssh-dss';",
     to: "'ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,'\n      + 'rsa-sha2-512,rsa-sha2-256';",
     why: 'server-sig-algs read "...nistp521rsa-sha2-512...": OpenSSH with PubkeyAcceptedAlgorithms=rsa-sha2-512 found no mutual algorithm',
+  },
+  {
+    file: 'ssh2/lib/protocol/kex.js',
+    // Our hybrid (kex-mlkem.ts) is built on ssh2's KeyExchange class, which only this file can name.
+    from: '  return (negotiated, ...args) => {',
+    to: [
+      `  const MpsshHybridExchange = require(${JSON.stringify(path.join(__dirname, 'kex-mlkem.js'))}).defineHybridExchange(KeyExchange);`,
+      `  require('./constants.js').SUPPORTED_KEX.unshift(${JSON.stringify(HYBRID_KEX_NAME)});`,
+      '  return (negotiated, ...args) => {',
+    ].join('\n'),
+    why: 'post-quantum hybrid key exchange (mlkem768x25519-sha256): OpenSSH 10 warns on every login without one',
+  },
+  {
+    file: 'ssh2/lib/protocol/kex.js',
+    from: "        case 'curve25519-sha256':\n        case 'curve25519-sha256@libssh.org':",
+    to: `        case ${JSON.stringify(HYBRID_KEX_NAME)}:\n          return new MpsshHybridExchange('sha256', ...args);\n        case 'curve25519-sha256':\n        case 'curve25519-sha256@libssh.org':`,
+    why: 'the factory names the hybrid',
   },
   {
     file: 'ssh2/lib/server.js',
