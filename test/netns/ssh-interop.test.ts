@@ -189,3 +189,12 @@ test('OpenSSH 10 negotiates the post-quantum hybrid mlkem768x25519-sha256 by def
   assert.match(r.stderr, /kex: algorithm: mlkem768x25519-sha256/);
   assert.doesNotMatch(r.stderr, /post-quantum/i);
 });
+
+test('a forward that cannot connect says why, in sshd\'s words', { skip: skip ?? false }, async () => {
+  // -W is a direct-tcpip channel, as -L opens; nothing listens on port 9.
+  const r = await run(ns, 'ssh', ['-o', 'LogLevel=INFO', ...srv.clientOptions, '-W', '127.0.0.1:9', 'root@127.0.0.1'], { timeoutMs: 15_000 });
+  assert.equal(r.code, 255);
+  assert.match(r.stderr, /open failed: connect failed: Connection refused/);
+  const named = await run(ns, 'ssh', ['-o', 'LogLevel=INFO', ...srv.clientOptions, '-W', 'no-such-host.invalid:22', 'root@127.0.0.1'], { timeoutMs: 15_000 });
+  assert.match(named.stderr, /open failed: connect failed: (Name or service not known|Temporary failure in name resolution)/);
+});

@@ -8,6 +8,27 @@ import type { Connection } from 'ssh2';
 import type { ConnectionContext } from '../server/context.js';
 import { localForwardDecision } from './permits.js';
 import { splice } from './splice.js';
+import { OPEN_FAILURE, rejectChannel } from '../server/ssh2-internals.js';
+
+/** The C library's words for a failed connect, as sshd passes them to the client. */
+export function connectErrorText(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return 'Connection refused';
+    case 'ENOTFOUND':
+      return 'Name or service not known';
+    case 'EAI_AGAIN':
+      return 'Temporary failure in name resolution';
+    case 'ETIMEDOUT':
+      return 'Connection timed out';
+    case 'EHOSTUNREACH':
+      return 'No route to host';
+    case 'ENETUNREACH':
+      return 'Network is unreachable';
+    default:
+      return err.message;
+  }
+}
 
 export function serveLocalForwards(client: Connection, ctx: ConnectionContext, track: (sock: net.Socket) => void, onChannel?: (open: boolean) => void): void {
   client.on('tcpip', (accept, reject, info) => {
@@ -15,14 +36,15 @@ export function serveLocalForwards(client: Connection, ctx: ConnectionContext, t
     const what = `${info.destIP}:${info.destPort} for ${ctx.account.name} from ${info.srcIP}:${info.srcPort}`;
     if (!d.ok) {
       ctx.log.info(`refused local port forward to ${what}: ${d.reason}`);
-      reject();
+      rejectChannel(reject, OPEN_FAILURE.prohibited, 'open failed');
       return;
     }
     const sock = net.connect({ host: info.destIP, port: info.destPort });
     track(sock);
-    sock.once('error', (err) => {
-      ctx.log.info(`connect to ${info.destIP} port ${info.destPort} failed: ${err.message}`);
-      reject();
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      const why = connectErrorText(err);
+      ctx.log.info(`connect to ${info.destIP} port ${info.destPort} failed: ${why}`);
+      rejectChannel(reject, OPEN_FAILURE.connectFailed, why);
     });
     sock.once('connect', () => {
       sock.removeAllListeners('error');

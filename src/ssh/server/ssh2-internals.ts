@@ -86,6 +86,25 @@ export const SOURCE_REPAIRS: readonly SourceRepair[] = [
   },
   {
     file: 'ssh2/lib/server.js',
+    // A channel refusal takes a reason code and text, as sshd sends them.
+    from: '          const reject = () => {',
+    to: '          const reject = (code, text) => {\n            if (code !== undefined) reason = code;\n            rejectText = text;',
+    why: '"open failed" with no reason left users guessing; sshd says "connect failed: Connection refused"',
+  },
+  {
+    file: 'ssh2/lib/server.js',
+    from: "            proto.channelOpenFail(info.sender, reason, '');",
+    to: "            proto.channelOpenFail(info.sender, reason, typeof rejectText === 'string' ? rejectText : '');",
+    why: 'the refusal text reaches the client',
+  },
+  {
+    file: 'ssh2/lib/server.js',
+    from: '          let replied = false;\n\n          let accept;',
+    to: '          let replied = false;\n          let rejectText;\n\n          let accept;',
+    why: 'where the refusal text is kept',
+  },
+  {
+    file: 'ssh2/lib/server.js',
     from: '          sha1Pos = Infinity;',
     to: '          sha1Pos = -1;',
     why: 'an RSA host key always offered ssh-rsa (SHA-1), whatever HostKeyAlgorithms said',
@@ -206,4 +225,12 @@ export function acceptKeyQuery(ctx: { key: { algo: string }; hashAlgo?: string |
     ctx.key.algo = ctx.hashAlgo === 'sha256' ? 'rsa-sha2-256' : 'rsa-sha2-512';
   }
   ctx.accept();
+}
+
+/** SSH_MSG_CHANNEL_OPEN_FAILURE reason codes (RFC 4254 §5.1). */
+export const OPEN_FAILURE = { prohibited: 1, connectFailed: 2, unknownType: 3, resourceShortage: 4 } as const;
+
+/** Refuses a channel with a reason code and sshd's text (ssh2's own reject takes neither; see SOURCE_REPAIRS). */
+export function rejectChannel(reject: () => void, code: number, text: string): void {
+  (reject as (code: number, text: string) => void)(code, text);
 }
