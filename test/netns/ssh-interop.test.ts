@@ -198,3 +198,10 @@ test('a forward that cannot connect says why, in sshd\'s words', { skip: skip ??
   const named = await run(ns, 'ssh', ['-o', 'LogLevel=INFO', ...srv.clientOptions, '-W', 'no-such-host.invalid:22', 'root@127.0.0.1'], { timeoutMs: 15_000 });
   assert.match(named.stderr, /open failed: connect failed: (Name or service not known|Temporary failure in name resolution)/);
 });
+
+test('a client with nothing in common is one log line naming its offer, as sshd words it', { skip: skip ?? false }, async () => {
+  const r = await run(ns, 'ssh', [...srv.clientOptions, '-o', 'KexAlgorithms=diffie-hellman-group1-sha1', 'root@127.0.0.1', 'true']);
+  assert.equal(r.code, 255);
+  const line = await srv.daemon.waitForLog('negotiation failed', (l) => l.event === 'negotiation-failed');
+  assert.match(String(line.msg), /^Unable to negotiate with 127\.0\.0\.1 port \d+: no matching key exchange method found\. Their offer: diffie-hellman-group1-sha1,ext-info-c,kex-strict-c-v00@openssh\.com \[preauth\]$/);
+});

@@ -10,6 +10,24 @@ import path from 'node:path';
 import { HYBRID_KEX_NAME } from './kex-mlkem.js';
 import type { Connection } from 'ssh2';
 
+/** Separates the offers in ssh2's "no matching ..." errors (see negotiationFailure). */
+export const NEGOTIATION_MARK = '\u0000offer\u0000';
+
+/** sshd's words for what could not be agreed on. */
+const NEGOTIATED: Record<string, string> = {
+  'key exchange algorithm': 'key exchange method',
+  'host key format': 'host key type',
+  'C->S cipher': 'cipher',
+  'C->S MAC': 'MAC',
+};
+
+/** From a repaired ssh2 handshake error: what found no match, the client's offer and ours. */
+export function negotiationFailure(message: string): { what: string; theirs: string; ours: string } | undefined {
+  const m = /^Handshake failed: no matching (.+?)\u0000offer\u0000(.*)\u0000offer\u0000(.*)$/s.exec(message);
+  if (!m) return undefined;
+  return { what: NEGOTIATED[m[1] as string] ?? (m[1] as string), theirs: m[2] as string, ours: m[3] as string };
+}
+
 /** A change to one of ssh2's files as it is loaded: the exact text replaced, and why. */
 interface SourceRepair {
   file: string;
@@ -83,6 +101,19 @@ export const SOURCE_REPAIRS: readonly SourceRepair[] = [
     from: "        case 'curve25519-sha256':\n        case 'curve25519-sha256@libssh.org':",
     to: `        case ${JSON.stringify(HYBRID_KEX_NAME)}:\n          return new MpsshHybridExchange('sha256', ...args);\n        case 'curve25519-sha256':\n        case 'curve25519-sha256@libssh.org':`,
     why: 'the factory names the hybrid',
+  },
+  ...(['key exchange algorithm', 'host key format', 'C->S cipher', 'C->S MAC'] as const).map((what) => ({
+    file: 'ssh2/lib/protocol/kex.js',
+    // Both lists ride along in the error, for sshd's "Unable to negotiate ... Their offer: ..." line.
+    from: `'Handshake failed: no matching ${what}',`,
+    to: `'Handshake failed: no matching ${what}' + NEGOTIATION_MARK + clientList + NEGOTIATION_MARK + serverList,`,
+    why: 'a client that shares no algorithm with us was only a debug line; sshd names both offers',
+  })),
+  {
+    file: 'ssh2/lib/protocol/kex.js',
+    from: 'function handleKexInit(self, payload) {',
+    to: `const NEGOTIATION_MARK = ${JSON.stringify(NEGOTIATION_MARK)};\nfunction handleKexInit(self, payload) {`,
+    why: 'the separator of the offers in those errors',
   },
   {
     file: 'ssh2/lib/server.js',

@@ -25,7 +25,7 @@ import { SERVER_SOFTWARE, serverIdentLine } from './ident.js';
 import { remoteHostKeys } from './remote-host-key.js';
 import { socketBackpressure } from './backpressure.js';
 import type { LogRelay } from './log-relay.js';
-import { allowRepeatedUserauthService, disconnectWithText } from './ssh2-internals.js';
+import { allowRepeatedUserauthService, disconnectWithText, negotiationFailure } from './ssh2-internals.js';
 import { SIGNER_FD } from './sign-protocol.js';
 
 /** What serves the channels of an authenticated connection (sessions, forwarding). */
@@ -188,6 +188,12 @@ export function runConnection(deps: WorkerDeps): void {
         const ip = normaliseClientAddress(handoff.remote.address);
         log.info({ event: 'client-timeout', user, remoteAddress: ip, remotePort: handoff.remote.port }, `Timeout, client not responding from user ${user || '(unknown)'} ${ip} port ${handoff.remote.port}`);
         finish('keepalive timeout');
+        return;
+      }
+      const failed = err.level === 'handshake' ? negotiationFailure(err.message) : undefined;
+      if (failed) {
+        const ip = normaliseClientAddress(handoff.remote.address);
+        log.info({ event: 'negotiation-failed', remoteAddress: ip, remotePort: handoff.remote.port, ...failed }, `Unable to negotiate with ${ip} port ${handoff.remote.port}: no matching ${failed.what} found. Their offer: ${failed.theirs} [preauth]`);
         return;
       }
       log.debug({ err: err.message, level: err.level }, 'ssh protocol error');
