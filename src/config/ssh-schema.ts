@@ -140,6 +140,8 @@ export const sshSchema = z
     KexAlgorithms: wordList().optional(),
     MACs: wordList().optional(),
     HostKeyAlgorithms: wordList().optional(),
+    /** User signature algorithms accepted; sshd's list and its + - ^ forms. */
+    PubkeyAcceptedAlgorithms: wordList().optional(),
     /** Worker processes kept started and waiting, so a login does not wait for Node.js to start. */
     PreforkWorkers: z.number().int().min(0).max(64).default(2),
   })
@@ -152,7 +154,7 @@ export const sshSchema = z
     }
     const targets = listenTargets(cfg.ListenAddress, cfg.Port);
     if (!targets.ok) ctx.addIssue({ code: 'custom', path: ['ListenAddress'], message: targets.error });
-    for (const kind of ['kex', 'cipher', 'hmac', 'serverHostKey'] as const) {
+    for (const kind of ['kex', 'cipher', 'hmac', 'serverHostKey', 'pubkey'] as const) {
       const option = ALGORITHM_OPTIONS[kind];
       const unknown = unknownAlgorithms(kind, cfg[option]);
       if (unknown.length > 0) ctx.addIssue({ code: 'custom', path: [option], message: `unknown ${unknown.length > 1 ? 'names' : 'name'}: ${unknown.join(', ')} (ssh -Q lists the known ones)` });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/loader.js';
 import { defaultKeyOptions, parseKeyOptions, type KeyOptions } from '../../src/ssh/auth/key-options.js';
-import { applyModifiers, chooseAlgorithms, DEFAULT_ALGORITHMS, hostKeyOrder } from '../../src/ssh/server/algorithms.js';
+import { acceptedPubkeyAlgorithms, applyModifiers, chooseAlgorithms, DEFAULT_ALGORITHMS, hostKeyOrder } from '../../src/ssh/server/algorithms.js';
 import { ACCEPTED_SIGNATURE_ALGORITHMS, expandKeysFile, signatureAlgorithm } from '../../src/ssh/server/authenticator.js';
 import { checkClientIdent } from '../../src/ssh/server/ident.js';
 import { listenTargets } from '../../src/ssh/server/listen-targets.js';
@@ -177,4 +177,12 @@ test('user signature algorithms: SHA-2 RSA, ECDSA and ed25519 accepted; SHA-1 ss
     assert.equal(got, name, `${algo}/${hashAlgo}`);
     assert.equal(ACCEPTED_SIGNATURE_ALGORITHMS.has(got), ok, name);
   }
+});
+
+test('PubkeyAcceptedAlgorithms: sshd default without SHA-1 or DSA, with + - ^ forms, and unknown names refused', () => {
+  const d = acceptedPubkeyAlgorithms(undefined);
+  assert.ok(d.has('ssh-ed25519') && d.has('rsa-sha2-512') && !d.has('ssh-rsa') && !d.has('ssh-dss'));
+  assert.ok(acceptedPubkeyAlgorithms(['+ssh-rsa']).has('ssh-rsa'), 'a host that must take SHA-1 RSA can say so');
+  assert.deepEqual([...acceptedPubkeyAlgorithms(['-rsa-sha2-*', 'ecdsa*', 'sk-*'])], ['ssh-ed25519']);
+  assert.throws(() => ssh('  PubkeyAcceptedAlgorithms: ssh-ed448\n'), /ssh\.PubkeyAcceptedAlgorithms: unknown name: ssh-ed448/);
 });

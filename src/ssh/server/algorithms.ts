@@ -22,7 +22,7 @@ export const DEFAULT_ALGORITHMS = {
  * A name outside these is a typo and fails the config check, as with
  * `sshd -t`; a known name that ssh2 lacks is a warning at start.
  */
-export const KNOWN_ALGORITHMS: Readonly<Record<Kind, readonly string[]>> = {
+export const KNOWN_ALGORITHMS: Readonly<Record<Kind | 'pubkey', readonly string[]>> = {
   kex: [
     'diffie-hellman-group1-sha1', 'diffie-hellman-group14-sha1', 'diffie-hellman-group14-sha256', 'diffie-hellman-group16-sha512', 'diffie-hellman-group18-sha512',
     'diffie-hellman-group-exchange-sha1', 'diffie-hellman-group-exchange-sha256', 'ecdh-sha2-nistp256', 'ecdh-sha2-nistp384', 'ecdh-sha2-nistp521',
@@ -42,13 +42,29 @@ export const KNOWN_ALGORITHMS: Readonly<Record<Kind, readonly string[]>> = {
     'ssh-rsa-cert-v01@openssh.com', 'rsa-sha2-256', 'rsa-sha2-256-cert-v01@openssh.com', 'rsa-sha2-512', 'rsa-sha2-512-cert-v01@openssh.com', 'ssh-dss',
     'ssh-dss-cert-v01@openssh.com',
   ],
+  pubkey: [] as string[],
 };
+(KNOWN_ALGORITHMS.pubkey as string[]).push(...KNOWN_ALGORITHMS.serverHostKey);
+
+/** sshd 9.x's default PubkeyAcceptedAlgorithms, less certificates (not served yet): no SHA-1, no DSA. */
+export const DEFAULT_PUBKEY_ALGORITHMS: readonly string[] = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'sk-ssh-ed25519@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com', 'rsa-sha2-512', 'rsa-sha2-256'];
+
+/** The user signature algorithms accepted under PubkeyAcceptedAlgorithms. */
+export function acceptedPubkeyAlgorithms(given: readonly string[] | undefined): ReadonlySet<string> {
+  return new Set(applyModifiers(DEFAULT_PUBKEY_ALGORITHMS, given));
+}
 
 /** Option name → kind, for messages. */
-export const ALGORITHM_OPTIONS: Readonly<Record<Kind, 'KexAlgorithms' | 'Ciphers' | 'MACs' | 'HostKeyAlgorithms'>> = { kex: 'KexAlgorithms', cipher: 'Ciphers', hmac: 'MACs', serverHostKey: 'HostKeyAlgorithms' };
+export const ALGORITHM_OPTIONS: Readonly<Record<Kind | 'pubkey', 'KexAlgorithms' | 'Ciphers' | 'MACs' | 'HostKeyAlgorithms' | 'PubkeyAcceptedAlgorithms'>> = {
+  kex: 'KexAlgorithms',
+  cipher: 'Ciphers',
+  hmac: 'MACs',
+  serverHostKey: 'HostKeyAlgorithms',
+  pubkey: 'PubkeyAcceptedAlgorithms',
+};
 
 /** Names in an algorithm option that no OpenSSH knows (removal patterns with `*`/`?` are not checked). */
-export function unknownAlgorithms(kind: Kind, given: readonly string[] | undefined): string[] {
+export function unknownAlgorithms(kind: Kind | 'pubkey', given: readonly string[] | undefined): string[] {
   if (given === undefined || given.length === 0) return [];
   const first = given[0] as string;
   const mod = first[0] === '+' || first[0] === '-' || first[0] === '^' ? first[0] : '';

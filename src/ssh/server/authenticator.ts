@@ -19,6 +19,7 @@ import type { KeyOptions } from '../auth/key-options.js';
 import { lookupUser, type LookedUpUser } from './accounts.js';
 import { asUser } from './privileges.js';
 import { acceptKeyQuery } from './ssh2-internals.js';
+import { acceptedPubkeyAlgorithms } from './algorithms.js';
 
 /** The outcome the worker acts on. */
 export interface AuthSuccess {
@@ -39,6 +40,7 @@ const FAILURE_SECRET = crypto.randomBytes(32);
 export class Authenticator {
   private tries: AuthTries = newAuthTries();
   private readonly peer: Peer;
+  private readonly accepted: ReadonlySet<string>;
   success: AuthSuccess | undefined;
 
   /** Failed attempts so far (PerSourcePenalties tells authfail from noauth by it). */
@@ -55,6 +57,7 @@ export class Authenticator {
     private readonly now: () => number = () => Date.now(),
   ) {
     this.peer = { ip: normaliseClientAddress(remote.address), port: remote.port };
+    this.accepted = acceptedPubkeyAlgorithms(cfg.PubkeyAcceptedAlgorithms);
   }
 
   /** Handles one ssh2 'authentication' event. Never throws. */
@@ -91,7 +94,7 @@ export class Authenticator {
       return;
     }
     const algorithm = signatureAlgorithm(ctx);
-    if (!ACCEPTED_SIGNATURE_ALGORITHMS.has(algorithm)) {
+    if (!this.accepted.has(algorithm)) {
       // sshd 8.8 and later: SHA-1 RSA (ssh-rsa) and DSA signatures are not accepted.
       this.log.info({ event: 'auth-algorithm-refused', algorithm, user: name }, `userauth_pubkey: signature algorithm ${algorithm} not in PubkeyAcceptedAlgorithms [preauth]`);
       this.finish(ctx, authUser, { authenticated: false });
@@ -184,8 +187,8 @@ export class Authenticator {
   }
 }
 
-/** User signature algorithms accepted: sshd 9.x's default PubkeyAcceptedAlgorithms, without certificates. */
-export const ACCEPTED_SIGNATURE_ALGORITHMS: ReadonlySet<string> = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'sk-ssh-ed25519@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com']);
+/** User signature algorithms accepted by default: sshd 9.x's PubkeyAcceptedAlgorithms, without certificates. */
+export const ACCEPTED_SIGNATURE_ALGORITHMS: ReadonlySet<string> = acceptedPubkeyAlgorithms(undefined);
 
 /** The algorithm the client names (ssh2 reports rsa-sha2-* as ssh-rsa plus a hash). */
 export function signatureAlgorithm(ctx: { key: { algo: string }; hashAlgo?: string | undefined }): string {
