@@ -205,3 +205,14 @@ test('a client with nothing in common is one log line naming its offer, as sshd 
   const line = await srv.daemon.waitForLog('negotiation failed', (l) => l.event === 'negotiation-failed');
   assert.match(String(line.msg), /^Unable to negotiate with 127\.0\.0\.1 port \d+: no matching key exchange method found\. Their offer: diffie-hellman-group1-sha1,ext-info-c,kex-strict-c-v00@openssh\.com \[preauth\]$/);
 });
+
+test('UpdateHostKeys: after login the client learns the RSA host key, proven by a signature the daemon made', { skip: skip ?? false }, async () => {
+  const kh = path.join(dir, 'known_hosts');
+  fs.writeFileSync(kh, `127.0.0.1 ${fs.readFileSync(`${path.join(dir, 'host_ed25519')}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
+  const opts = srv.clientOptions.flatMap((o, i, a) => (o === '-o' && /^(StrictHostKeyChecking|UserKnownHostsFile)=/.test(a[i + 1] ?? '')) || /^(StrictHostKeyChecking|UserKnownHostsFile)=/.test(o) ? [] : [o]);
+  const r = await run(ns, 'ssh', ['-o', 'LogLevel=VERBOSE', ...opts, '-o', `UserKnownHostsFile=${kh}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'UpdateHostKeys=yes', '-p', '22', 'root@127.0.0.1', 'echo ok']);
+  assert.equal(r.stdout, 'ok\n', r.stderr);
+  assert.match(r.stderr, /Learned new hostkey: RSA SHA256:/);
+  const rsaBlob = fs.readFileSync(`${path.join(dir, 'host_rsa')}.pub`, 'utf8').split(' ')[1] as string;
+  assert.ok(fs.readFileSync(kh, 'utf8').includes(rsaBlob), 'known_hosts now holds the RSA key');
+});

@@ -192,3 +192,14 @@ test('a worker\'s lines reach the log through the daemon; what it says after the
   const closed = await srv.daemon.waitForLog('closed', (l) => srv.daemon.logs.indexOf(l) >= since && typeof l.msg === 'string' && l.msg.includes('Connection closed by') && l.afterLogin === true);
   assert.match(String(closed.msg), new RegExp(`^session of ${user.name}: Connection closed by`));
 });
+
+test('UpdateHostKeys learns the ECDSA host key too: the daemon signs the proof, the worker converts it', { skip: skip ?? false }, async () => {
+  const kh = path.join(srv.dir, 'known_hosts_update');
+  // The ed25519 key the client already knows, as the daemon offers it first.
+  const scan = await run(ns, 'ssh-keyscan', ['-t', 'ed25519', '127.0.0.1']);
+  fs.writeFileSync(kh, scan.stdout);
+  const opts = srv.clientOptions.flatMap((o, i, a) => (o === '-o' && /^(StrictHostKeyChecking|UserKnownHostsFile)=/.test(a[i + 1] ?? '')) || /^(StrictHostKeyChecking|UserKnownHostsFile)=/.test(o) ? [] : [o]);
+  const r = await run(ns, 'ssh', ['-o', 'LogLevel=VERBOSE', ...opts, '-o', `UserKnownHostsFile=${kh}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'UpdateHostKeys=yes', `${user.name}@127.0.0.1`, 'echo ok']);
+  assert.equal(r.stdout, 'ok\n', r.stderr);
+  assert.match(r.stderr, /Learned new hostkey: ECDSA SHA256:/);
+});

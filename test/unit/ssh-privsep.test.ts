@@ -9,7 +9,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import ssh2 from 'ssh2';
 import { native } from '../../src/mptcp/native.js';
-import { freshSigner, serveSigner, signPermit, SIGN_BURST, SIGN_MAX_REFUSALS, SIGN_MIN_INTERVAL_MS, type SignerState, type SigningKey } from '../../src/ssh/server/host-key-signer.js';
+import { freshSigner, HOSTKEYS_PROVE, isHostKeyProof, serveSigner, signPermit, sshString, SIGN_BURST, SIGN_MAX_REFUSALS, SIGN_MIN_INTERVAL_MS, type SignerState, type SigningKey } from '../../src/ssh/server/host-key-signer.js';
 import { encodeFrame, MAX_SIGN_FRAME, splitFrames } from '../../src/ssh/server/sign-protocol.js';
 import { spend, trustedReport, WORKER_MESSAGE_BURST, type KnownSession } from '../../src/ssh/server/worker-trust.js';
 import { SessionRegistry, type SessionEvent } from '../../src/ssh/server/sessions.js';
@@ -220,4 +220,30 @@ test('logRelay: lines kept while nobody listens, in order, at most a backlog', (
   listening = true;
   relay.flush();
   assert.equal(got.at(-1), '{"n":"later"}');
+});
+
+test('host-key proofs: only the exact statement for this session and that key is signed', async () => {
+  const gen = ssh2.utils.generateKeyPairSync('ed25519');
+  const parsed = ssh2.utils.parseKey(gen.private);
+  const key = (Array.isArray(parsed) ? parsed[0] : parsed) as unknown as SigningKey;
+  const blob = key.getPublicSSH();
+  const sid = crypto.randomBytes(32);
+  const statement = (s: Buffer, b: Buffer) => Buffer.concat([sshString(HOSTKEYS_PROVE), sshString(s), sshString(b)]);
+  assert.equal(isHostKeyProof(statement(sid, blob), sid, blob), true);
+  assert.equal(isHostKeyProof(statement(sid, blob), undefined, blob), false, 'no session yet');
+  assert.equal(isHostKeyProof(statement(crypto.randomBytes(32), blob), sid, blob), false, 'another session');
+  assert.equal(isHostKeyProof(Buffer.concat([statement(sid, blob), Buffer.from('x')]), sid, blob), false, 'trailing bytes');
+  const [daemonEnd, workerEnd] = pair();
+  serveSigner(daemonEnd, [key], silentLogger(), () => 0);
+  const next = answers(workerEnd);
+  const send = (op: string, data: Buffer) => workerEnd.write(encodeFrame({ op, key: 0, hash: null, data: data.toString('base64') }));
+  send('prove', statement(sid, blob));
+  assert.match((await next()).error as string, /not a host-key proof for this session/, 'before the key exchange, no session id');
+  send('sign', sid); // the first exchange hash becomes the session id
+  assert.ok((await next()).sig);
+  send('prove', statement(sid, blob));
+  assert.ok((await next()).sig, 'the exact statement is signed');
+  send('prove', statement(sid, Buffer.from('another key')));
+  assert.match((await next()).error as string, /not a host-key proof/);
+  workerEnd.destroy();
 });

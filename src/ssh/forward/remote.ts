@@ -76,8 +76,8 @@ export function serveRemoteForwards(client: Connection, ctx: ConnectionContext, 
       accept?.();
       return;
     }
-    // Unix socket forwarding (streamlocal) is not offered.
-    reject?.();
+    // Unix socket forwarding (streamlocal) is not offered; other requests are others' to answer.
+    if ((name as string).includes('streamlocal')) reject?.();
   });
 
   return {

@@ -14,6 +14,31 @@ import { encodeFrame, signRequestSchema, splitFrames, type SignRequest } from '.
 export interface SigningKey {
   type: string;
   sign(data: Buffer, hash?: string): Buffer | Error;
+  /** The public key blob (what the worker was given, base64-decoded). */
+  getPublicSSH(): Buffer;
+}
+
+/** The request name of OpenSSH's host-key proof (PROTOCOL, "hostkeys-prove-00@openssh.com"). */
+export const HOSTKEYS_PROVE = 'hostkeys-prove-00@openssh.com';
+/** Proofs one connection may ask for: one per host key and a few clients' worth of retries. */
+export const PROVE_MAX_PER_CONNECTION = 32;
+
+/** SSH string encoding. */
+export function sshString(b: Buffer | string): Buffer {
+  const body = typeof b === 'string' ? Buffer.from(b) : b;
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(body.length);
+  return Buffer.concat([len, body]);
+}
+
+/**
+ * Whether `data` is exactly the statement a proof signs for this
+ * connection: string(HOSTKEYS_PROVE) || string(session id) || string(that
+ * key's blob). Pure.
+ */
+export function isHostKeyProof(data: Buffer, sessionId: Buffer | undefined, blob: Buffer): boolean {
+  if (sessionId === undefined) return false;
+  return data.equals(Buffer.concat([sshString(HOSTKEYS_PROVE), sshString(sessionId), sshString(blob)]));
 }
 
 /** Exchange-hash lengths of the offered key exchanges: SHA-256, SHA-384, SHA-512. */
@@ -32,6 +57,9 @@ export const SIGN_MAX_REFUSALS = 3;
 
 export interface SignerState {
   signed: number;
+  /** The first exchange hash signed: the connection's session id, which proofs must name. */
+  sessionId?: Buffer;
+  proofs?: number;
   /** Signatures that may be made now (a token bucket), as of `at`. */
   tokens: number;
   at: number;
@@ -91,12 +119,16 @@ export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: 
     const req = parsed.data;
     const data = Buffer.from(req.data, 'base64');
     const key = keys[req.key];
+    if (req.op === 'prove') {
+      prove(req, data, key);
+      return;
+    }
     const verdict = signPermit(state, { keyType: key?.type, hash: req.hash, dataLength: data.length }, now());
     if (!verdict.ok || key === undefined) {
       refuse(verdict.ok ? 'no such host key' : verdict.reason);
       return;
     }
-    state = verdict.state;
+    state = { ...verdict.state, sessionId: state.sessionId ?? data };
     const sig = key.sign(data, req.hash ?? undefined);
     if (sig instanceof Error) {
       log.error({ err: sig.message, type: key.type }, 'signing with the host key failed');
@@ -104,6 +136,16 @@ export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: 
       return;
     }
     sock.write(encodeFrame({ sig: Buffer.from(sig).toString('base64') }));
+  };
+  // A host-key proof (OpenSSH's UpdateHostKeys): only the exact statement for this session and that key.
+  const prove = (req: SignRequest, data: Buffer, key: SigningKey | undefined): void => {
+    if (key === undefined) return refuse('no such host key');
+    if ((state.proofs ?? 0) >= PROVE_MAX_PER_CONNECTION) return refuse('host-key proof limit of the connection reached');
+    if (!isHostKeyProof(data, state.sessionId, key.getPublicSSH())) return refuse('not a host-key proof for this session');
+    if (key.type === 'ssh-rsa' ? req.hash === null : req.hash !== null) return refuse('wrong hash for the key');
+    state = { ...state, proofs: (state.proofs ?? 0) + 1 };
+    const sig = key.sign(data, req.hash ?? undefined);
+    sock.write(encodeFrame(sig instanceof Error ? { error: 'signing failed' } : { sig: Buffer.from(sig).toString('base64') }));
   };
   sock.on('data', (chunk: Buffer) => {
     buf = Buffer.concat([buf, chunk]);

@@ -10,9 +10,9 @@ import { readExactly, writeAll } from '../../util/blocking-io.js';
 import { encodeFrame, MAX_SIGN_FRAME, signAnswerSchema } from './sign-protocol.js';
 
 /** Asks the daemon on `fd` to sign `data` with key number `index`; an Error (never thrown) on refusal. */
-export function requestSignature(fd: number, index: number, data: Buffer, hash: string | undefined): Buffer | Error {
+export function requestSignature(fd: number, index: number, data: Buffer, hash: string | undefined, op: 'sign' | 'prove' = 'sign'): Buffer | Error {
   try {
-    writeAll(fd, encodeFrame({ op: 'sign', key: index, hash: hash ?? null, data: data.toString('base64') }));
+    writeAll(fd, encodeFrame({ op, key: index, hash: hash ?? null, data: data.toString('base64') }));
     const len = readExactly(fd, 4, 'the daemon').readUInt32BE(0);
     if (len > MAX_SIGN_FRAME) return new Error(`signing answer of ${len} bytes`);
     const answer = signAnswerSchema.safeParse(JSON.parse(readExactly(fd, len, 'the daemon').toString('utf8')));

@@ -16,13 +16,14 @@ export const MAX_SIGN_FRAME = 16 * 1024;
 export const SIGNER_FD = 4;
 
 export const signRequestSchema = z.object({
-  op: z.literal('sign'),
+  /** sign: an exchange hash; prove: a hostkeys-prove-00@openssh.com statement. */
+  op: z.enum(['sign', 'prove']),
   /** Index into the public keys the worker was handed. */
   key: z.number().int().min(0).max(15),
   /** ssh2's hash override: sha256/sha512 for rsa-sha2-*, null for the key's own. */
   hash: z.enum(['sha256', 'sha512']).nullable(),
   /** The exchange hash H, base64. */
-  data: z.string().max(200),
+  data: z.string().max(8192),
 });
 export type SignRequest = z.infer<typeof signRequestSchema>;
 

@@ -117,6 +117,18 @@ export const SOURCE_REPAIRS: readonly SourceRepair[] = [
   },
   {
     file: 'ssh2/lib/server.js',
+    from: "               || name === 'cancel-streamlocal-forward@openssh.com')\n              && listenerCount(this, 'request')",
+    to: "               || name === 'cancel-streamlocal-forward@openssh.com'\n               || name === 'hostkeys-prove-00@openssh.com')\n              && listenerCount(this, 'request')",
+    why: "OpenSSH's UpdateHostKeys asks the server to prove its host keys; ssh2 refused the request unseen",
+  },
+  {
+    file: 'ssh2/lib/server.js',
+    from: '              accept = (chosenPort) => {\n                if (replied)\n                  return;\n                replied = true;',
+    to: '              accept = (chosenPort) => {\n                if (replied)\n                  return;\n                replied = true;\n                if (Buffer.isBuffer(chosenPort))\n                  return setReply(\'SUCCESS\', chosenPort);',
+    why: 'a global request answered with data (the proofs)',
+  },
+  {
+    file: 'ssh2/lib/server.js',
     // A channel refusal takes a reason code and text, as sshd sends them.
     from: '          const reject = () => {',
     to: '          const reject = (code, text) => {\n            if (code !== undefined) reason = code;\n            rejectText = text;',
@@ -264,4 +276,35 @@ export const OPEN_FAILURE = { prohibited: 1, connectFailed: 2, unknownType: 3, r
 /** Refuses a channel with a reason code and sshd's text (ssh2's own reject takes neither; see SOURCE_REPAIRS). */
 export function rejectChannel(reject: () => void, code: number, text: string): void {
   (reject as (code: number, text: string) => void)(code, text);
+}
+
+/** The connection's session id (the first exchange hash), once the first key exchange is done. */
+export function sessionIdOf(client: Connection): Buffer | undefined {
+  return (client as unknown as { _protocol?: { _kex?: { sessionID?: Buffer } } })._protocol?._kex?.sessionID;
+}
+
+/** SSH_MSG_GLOBAL_REQUEST without a reply wanted (ssh2's server has no call for it). */
+export function sendGlobalRequest(client: Connection, name: string, payload: Buffer): void {
+  const proto = (client as unknown as { _protocol?: Ssh2Protocol })._protocol;
+  const rw = proto?._packetRW?.write as (NonNullable<Ssh2Protocol['_packetRW']>['write'] & { allocStart: number }) | undefined;
+  if (rw === undefined) return;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { sendPacket } = require('ssh2/lib/protocol/utils.js') as { sendPacket(p: unknown, packet: Buffer, bypass?: boolean): void };
+  const nameBuf = Buffer.from(name);
+  let p = rw.allocStart;
+  const packet = rw.alloc(1 + 4 + nameBuf.length + 1 + payload.length, false);
+  packet[p] = 80; // SSH_MSG_GLOBAL_REQUEST
+  packet.writeUInt32BE(nameBuf.length, ++p);
+  nameBuf.copy(packet, (p += 4));
+  packet[(p += nameBuf.length)] = 0; // want reply: no
+  payload.copy(packet, p + 1);
+  sendPacket(proto, rw.finalize(packet, false));
+}
+
+/** ssh2's conversion of a signature into the SSH wire form for `keyType` (ECDSA: DER to r, s). */
+export function toSshSignature(sig: Buffer, keyType: string): Buffer | undefined {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { convertSignature } = require('ssh2/lib/protocol/utils.js') as { convertSignature(s: Buffer, t: string): Buffer | false };
+  const out = convertSignature(sig, keyType);
+  return out === false ? undefined : out;
 }

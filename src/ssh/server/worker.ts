@@ -26,6 +26,7 @@ import { remoteHostKeys } from './remote-host-key.js';
 import { socketBackpressure } from './backpressure.js';
 import type { LogRelay } from './log-relay.js';
 import { allowRepeatedUserauthService, disconnectWithText, negotiationFailure } from './ssh2-internals.js';
+import { serveHostKeyUpdates, type ServedKey } from './host-key-update.js';
 import { SIGNER_FD } from './sign-protocol.js';
 
 /** What serves the channels of an authenticated connection (sessions, forwarding). */
@@ -82,10 +83,11 @@ export function runConnection(deps: WorkerDeps): void {
 
   const pressure = socketBackpressure(socket);
   const algos = chooseAlgorithms(cfg, supported());
+  const served = servedHostKeys(handoff.hostKeys, algos.algorithms.serverHostKey);
   for (const p of algos.problems) log.warn(p);
   const server = new ssh2.Server({
     // ssh2 takes a parsed key in the {key} form only; HostKeyAlgorithms decides which keys and in what order.
-    hostKeys: servedHostKeys(handoff.hostKeys, algos.algorithms.serverHostKey).map((key) => ({ key })) as unknown as Buffer[],
+    hostKeys: served.map((s) => ({ key: s.key })) as unknown as Buffer[],
     algorithms: algos.algorithms,
     ident: SERVER_SOFTWARE,
     ...applyKeepalive(cfg),
@@ -237,6 +239,8 @@ export function runConnection(deps: WorkerDeps): void {
       attached = deps.attach(c, ctx, (kind, open) => {
         channels[kind] = Math.max(0, (channels[kind] ?? 0) + (open ? 1 : -1));
       });
+      // As sshd after login: every host key, for clients that keep known_hosts up to date.
+      serveHostKeyUpdates(c, served, SIGNER_FD, log);
     });
   });
   socket.on('error', (err) => log.debug({ err: err.message }, 'connection socket error'));
@@ -247,11 +251,16 @@ export function runConnection(deps: WorkerDeps): void {
 }
 
 /** The remote host keys HostKeyAlgorithms lets serve, in its order (each keeps its index at the daemon). */
-function servedHostKeys(publicLines: readonly string[], offered: readonly string[]): object[] {
+function servedHostKeys(publicLines: readonly string[], offered: readonly string[]): (ServedKey & { key: object })[] {
   const keys = remoteHostKeys(publicLines, SIGNER_FD);
   const types = publicLines.map((l) => l.split(' ')[0] as string);
   const order = hostKeyOrder(types, offered);
-  return (order.length > 0 ? order : types.map((_t, i) => i)).map((i) => keys[i] as object);
+  return (order.length > 0 ? order : types.map((_t, i) => i)).map((i) => ({
+    index: i,
+    type: types[i] as string,
+    blob: Buffer.from(publicLines[i]?.split(' ')[1] ?? '', 'base64'),
+    key: keys[i] as object,
+  }));
 }
 
 /**
