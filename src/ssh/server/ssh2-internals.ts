@@ -48,9 +48,11 @@ export const SOURCE_REPAIRS: readonly SourceRepair[] = [
     file: 'ssh2/lib/protocol/kex.js',
     // The negotiated name has just replaced the remote list (init.kex), so
     // comparing with remote.kex[0] took its first letter: every correct
-    // first_kex_packet_follows guess was discarded and Dropbear hung.
+    // first_kex_packet_follows guess was discarded and Dropbear hung. A guess
+    // is right when both sides prefer the same key exchange and host-key
+    // algorithm (RFC 4253 §7.1; OpenSSH's proposals_match()).
     from: 'if (firstFollows && (!remote.kex.length || clientList[i] !== remote.kex[0])) {',
-    to: 'if (firstFollows && clientList[i] !== (self._server ? clientList : serverList)[0]) {',
+    to: 'if (firstFollows && (clientList[0] !== serverList[0] || remote.serverHostKey[0] !== local.lists.serverHostKey.array[0])) {',
     why: "a client's correct first-packet guess (Dropbear's dbclient) was thrown away and the key exchange hung",
   },
   {
