@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Connection } from 'ssh2';
 import type { ConnectionContext } from '../server/context.js';
 import { splice } from './splice.js';
+import { openAgentChannel } from '../server/ssh2-internals.js';
 
 export interface AgentSocket {
   path: string;
@@ -22,7 +23,7 @@ export async function startAgentSocket(client: Connection, ctx: ConnectionContex
   fs.chmodSync(dir, 0o700);
   const sockPath = path.join(dir, `agent.${process.pid}`);
   const server = net.createServer({ pauseOnConnect: true }, (sock) => {
-    openAgentChannel(client, (err, ch) => {
+    openAgentChannel(client, WINDOW, PACKET, (err, ch) => {
       if (err || !ch) {
         ctx.log.debug({ err: err?.message }, 'client refused an agent channel');
         sock.destroy();
@@ -46,23 +47,5 @@ export async function startAgentSocket(client: Connection, ctx: ConnectionContex
   };
 }
 
-// ssh2's server side has no public call for this channel type; its protocol
-// writer has the message, and the channel manager pairs the reply with our
-// callback the way it does for forwarded-tcpip.
-interface Internals {
-  _chanMgr: { add(cb: unknown): number };
-  _protocol: { openssh_authAgent(chan: number, window: number, packet: number): void };
-}
 const WINDOW = 2 * 1024 * 1024;
 const PACKET = 32 * 1024;
-
-function openAgentChannel(client: Connection, cb: (err: Error | undefined, ch?: import('ssh2').ServerChannel) => void): void {
-  const c = client as unknown as Internals;
-  const wrapper = Object.assign((err: Error | undefined, ch: import('ssh2').ServerChannel) => cb(err, ch), { type: 'auth-agent@openssh.com' });
-  const id = c._chanMgr.add(wrapper);
-  if (id === -1) {
-    cb(new Error('no free channels'));
-    return;
-  }
-  c._protocol.openssh_authAgent(id, WINDOW, PACKET);
-}

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import Module from 'node:module';
 import path from 'node:path';
 import { HYBRID_KEX_NAME } from './kex-mlkem.js';
-import type { Connection } from 'ssh2';
+import type { Connection, ServerChannel } from 'ssh2';
 
 /** Separates the offers in ssh2's "no matching ..." errors (see negotiationFailure). */
 export const NEGOTIATION_MARK = '\u0000offer\u0000';
@@ -167,7 +167,7 @@ export const appliedRepairs = new Set<SourceRepair>();
 export function missingRepairs(): string[] {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('ssh2');
-  return SOURCE_REPAIRS.filter((r) => !appliedRepairs.has(r)).map((r) => `${r.file}: expected text not found (${r.why})`);
+  return [...SOURCE_REPAIRS.filter((r) => !appliedRepairs.has(r)).map((r) => `${r.file}: expected text not found (${r.why})`), ...shapeProblems()];
 }
 
 function installLoadRepairs(): void {
@@ -309,4 +309,98 @@ export function toSshSignature(sig: Buffer, keyType: string): Buffer | undefined
   const { convertSignature } = require('ssh2/lib/protocol/utils.js') as { convertSignature(s: Buffer, t: string): Buffer | false };
   const out = convertSignature(sig, keyType);
   return out === false ? undefined : out;
+}
+
+type ChannelRequestHandler = (p: unknown, recipient: number, type: string, wantReply: boolean, data: unknown) => void;
+interface ConnectionInternals {
+  _protocol?: { _handlers?: { CHANNEL_REQUEST?: ChannelRequestHandler }; openssh_authAgent?(chan: number, window: number, packet: number): void };
+  _chanMgr?: { get(id: number): unknown; add(cb: unknown): number };
+}
+
+/**
+ * Turns the OpenSSH client's `eow@openssh.com` channel request into an
+ * `eow` event on the session: ssh2 rejects requests it does not know before
+ * any listener sees them, so this wraps its channel-request dispatch.
+ */
+export function emitEndOfWrite(client: Connection): void {
+  const c = client as unknown as ConnectionInternals;
+  const handlers = c._protocol?._handlers;
+  const original = handlers?.CHANNEL_REQUEST;
+  const chanMgr = c._chanMgr;
+  if (!handlers || !original || !chanMgr) return;
+  handlers.CHANNEL_REQUEST = (p, recipient, type, wantReply, data) => {
+    if (type === 'eow@openssh.com') {
+      const session = chanMgr.get(recipient);
+      if (session && typeof (session as NodeJS.EventEmitter).emit === 'function') (session as NodeJS.EventEmitter).emit('eow');
+      return;
+    }
+    original(p, recipient, type, wantReply, data);
+  };
+}
+
+/**
+ * Opens an `auth-agent@openssh.com` channel to the client (agent
+ * forwarding). ssh2's server has no call for it; its protocol writer has the
+ * message, and its channel manager pairs the reply with `cb` the way it
+ * does for forwarded-tcpip.
+ */
+export function openAgentChannel(client: Connection, window: number, packet: number, cb: (err: Error | undefined, ch?: ServerChannel) => void): void {
+  const c = client as unknown as ConnectionInternals;
+  if (!c._chanMgr || !c._protocol?.openssh_authAgent) {
+    cb(new Error('ssh2 cannot open agent channels'));
+    return;
+  }
+  const wrapper = Object.assign((err: Error | undefined, ch: ServerChannel) => cb(err, ch), { type: 'auth-agent@openssh.com' });
+  const id = c._chanMgr.add(wrapper);
+  if (id === -1) {
+    cb(new Error('no free channels'));
+    return;
+  }
+  c._protocol.openssh_authAgent(id, window, packet);
+}
+
+/**
+ * ClientAliveInterval/ClientAliveCountMax. ssh2 keeps a 15 s × 3 keepalive
+ * of its own in class statics unless told otherwise, and treats 0 as "use
+ * the default": set the statics, with -1 to turn it off for real. sshd's
+ * ClientAliveCountMax 0 means "never disconnect", which ssh2 cannot
+ * express; it is then off.
+ */
+export function applyKeepalive(interval: number, countMax: number): { keepaliveInterval?: number; keepaliveCountMax?: number } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const S = (require('ssh2') as typeof import('ssh2')).Server as unknown as { KEEPALIVE_CLIENT_INTERVAL: number; KEEPALIVE_CLIENT_COUNT_MAX: number };
+  if (interval <= 0 || countMax <= 0) {
+    S.KEEPALIVE_CLIENT_INTERVAL = -1;
+    S.KEEPALIVE_CLIENT_COUNT_MAX = -1;
+    return {};
+  }
+  S.KEEPALIVE_CLIENT_INTERVAL = interval * 1000;
+  S.KEEPALIVE_CLIENT_COUNT_MAX = countMax;
+  return { keepaliveInterval: interval * 1000, keepaliveCountMax: countMax };
+}
+
+/** ssh2's supported-algorithm lists (they depend on the OpenSSL build, and include the hybrid). */
+export function supportedAlgorithms(): { kex: string[]; cipher: string[]; hmac: string[]; serverHostKey: string[] } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const c = require('ssh2/lib/protocol/constants.js') as Record<string, string[]>;
+  return { kex: c.SUPPORTED_KEX ?? [], cipher: c.SUPPORTED_CIPHER ?? [], hmac: c.SUPPORTED_MAC ?? [], serverHostKey: c.SUPPORTED_SERVER_HOST_KEY ?? [] };
+}
+
+/** What the reaches above expect of ssh2's shape, checked at start (missingRepairs). */
+function shapeProblems(): string[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ssh2 = require('ssh2') as Record<string, unknown>;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Protocol = require('ssh2/lib/protocol/Protocol.js') as { prototype: Record<string, unknown> };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const utils = require('ssh2/lib/protocol/utils.js') as Record<string, unknown>;
+  const S = ssh2.Server as Record<string, unknown>;
+  const checks: [boolean, string][] = [
+    [typeof S.KEEPALIVE_CLIENT_INTERVAL === 'number' && typeof S.KEEPALIVE_CLIENT_COUNT_MAX === 'number', 'Server.KEEPALIVE_CLIENT_* statics'],
+    [typeof Protocol.prototype.openssh_authAgent === 'function', 'Protocol#openssh_authAgent'],
+    [typeof Protocol.prototype.serviceAccept === 'function', 'Protocol#serviceAccept'],
+    [typeof utils.sendPacket === 'function' && typeof utils.convertSignature === 'function', 'protocol/utils sendPacket, convertSignature'],
+    [Array.isArray(supportedAlgorithms().kex) && supportedAlgorithms().kex.includes(HYBRID_KEX_NAME), 'constants.SUPPORTED_KEX with the hybrid'],
+  ];
+  return checks.filter(([ok]) => !ok).map(([, what]) => `ssh2 has no ${what}`);
 }

@@ -25,7 +25,7 @@ import { SERVER_SOFTWARE, serverIdentLine } from './ident.js';
 import { remoteHostKeys } from './remote-host-key.js';
 import { socketBackpressure } from './backpressure.js';
 import type { LogRelay } from './log-relay.js';
-import { allowRepeatedUserauthService, disconnectWithText, negotiationFailure } from './ssh2-internals.js';
+import { allowRepeatedUserauthService, applyKeepalive, disconnectWithText, negotiationFailure, supportedAlgorithms } from './ssh2-internals.js';
 import { serveHostKeyUpdates, type ServedKey } from './host-key-update.js';
 import { SIGNER_FD } from './sign-protocol.js';
 
@@ -46,31 +46,6 @@ export interface WorkerDeps {
   onDone(): void;
 }
 
-/** ssh2's supported-algorithm lists (they depend on the OpenSSL build). */
-function supported() {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const c = require('ssh2/lib/protocol/constants.js') as Record<string, string[]>;
-  return { kex: c.SUPPORTED_KEX ?? [], cipher: c.SUPPORTED_CIPHER ?? [], hmac: c.SUPPORTED_MAC ?? [], serverHostKey: c.SUPPORTED_SERVER_HOST_KEY ?? [] };
-}
-
-/**
- * ssh2 keeps a 15 s × 3 client keepalive of its own unless told otherwise,
- * and treats an interval of 0 as "use the default": set the class defaults
- * to the config, with -1 to disable it for real. sshd's ClientAliveCountMax
- * 0 means "never disconnect", which ssh2 cannot express; it is then off.
- */
-function applyKeepalive(cfg: SshConfig): { keepaliveInterval?: number; keepaliveCountMax?: number } {
-  const S = ssh2.Server as unknown as { KEEPALIVE_CLIENT_INTERVAL: number; KEEPALIVE_CLIENT_COUNT_MAX: number };
-  if (cfg.ClientAliveInterval <= 0 || cfg.ClientAliveCountMax <= 0) {
-    S.KEEPALIVE_CLIENT_INTERVAL = -1;
-    S.KEEPALIVE_CLIENT_COUNT_MAX = -1;
-    return {};
-  }
-  S.KEEPALIVE_CLIENT_INTERVAL = cfg.ClientAliveInterval * 1000;
-  S.KEEPALIVE_CLIENT_COUNT_MAX = cfg.ClientAliveCountMax;
-  return { keepaliveInterval: cfg.ClientAliveInterval * 1000, keepaliveCountMax: cfg.ClientAliveCountMax };
-}
-
 /** Serves one connection until it closes. */
 export function runConnection(deps: WorkerDeps): void {
   const { log, handoff, ssh: cfg, socket } = deps;
@@ -82,7 +57,7 @@ export function runConnection(deps: WorkerDeps): void {
   const controls = new Set<JsonLines>();
 
   const pressure = socketBackpressure(socket);
-  const algos = chooseAlgorithms(cfg, supported());
+  const algos = chooseAlgorithms(cfg, supportedAlgorithms());
   const served = servedHostKeys(handoff.hostKeys, algos.algorithms.serverHostKey);
   for (const p of algos.problems) log.warn(p);
   const server = new ssh2.Server({
@@ -90,7 +65,7 @@ export function runConnection(deps: WorkerDeps): void {
     hostKeys: served.map((s) => ({ key: s.key })) as unknown as Buffer[],
     algorithms: algos.algorithms,
     ident: SERVER_SOFTWARE,
-    ...applyKeepalive(cfg),
+    ...applyKeepalive(cfg.ClientAliveInterval, cfg.ClientAliveCountMax),
   } as ssh2.ServerConfig);
 
   const report = (): SessionReport => {

@@ -4,7 +4,7 @@
  */
 import type { Connection } from 'ssh2';
 import type { ConnectionContext } from '../server/context.js';
-import { emitEndOfWrite } from './end-of-write.js';
+import { emitEndOfWrite } from '../server/ssh2-internals.js';
 import { SessionChannel, type SessionHooks } from './session-channel.js';
 
 export interface SessionService {
