@@ -36,6 +36,7 @@ function fromSourceError(err: unknown, what: string): ApiError {
   if (code === 'not-found') return new ApiError('not-found', `no ${what}`);
   if (code === 'foreign') return new ApiError('conflict', `${what} belongs to another path manager; mpsshd does not change it`);
   if (code === 'kernel') return new ApiError('kernel', msg);
+  if (code === 'unavailable') return new ApiError('unavailable', msg);
   return new ApiError('internal', msg);
 }
 

@@ -131,10 +131,7 @@ export class Daemon {
     if (!ep) throw Object.assign(new Error(`no endpoint ${id}`), { code: 'not-found' });
     if (ep.owner !== 'mpsshd') throw Object.assign(new Error(`endpoint ${id} (${ep.address}) belongs to another manager`), { code: 'foreign' });
     this.backupOverrides.set(ep.address, backup);
-    const pass = await new Promise<PassResult>((resolve) => {
-      this.reconciler.once('pass', resolve);
-      this.reconciler.schedule('api');
-    });
+    const pass = await this.reconciler.requestPass('api');
     const now = pass.endpoints.find((e) => e.address === ep.address);
     if (!now || now.flags.includes('backup') !== backup) {
       throw Object.assign(new Error(`the kernel did not take the change: ${pass.errors.join('; ') || 'endpoint missing'}`), { code: 'kernel' });

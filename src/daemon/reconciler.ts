@@ -58,7 +58,7 @@ export interface ReconcilerDeps {
 }
 
 /** Converges kernel endpoints and limits to the policy's wish. */
-export class Reconciler extends EventEmitter<{ pass: [result: PassResult] }> {
+export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passStart: [seq: number]; closed: [] }> {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly downSince = new Map<number, number>();
@@ -117,6 +117,40 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult] }> {
     });
   }
 
+  /**
+   * Asks for a pass and resolves with the first pass that *starts* after
+   * this call: one already running was computed without what the caller
+   * just changed. Rejects (code `unavailable`) once the reconciler is closed.
+   */
+  requestPass(trigger: Trigger): Promise<PassResult> {
+    const stopped = () => Object.assign(new Error('the path manager is stopped'), { code: 'unavailable' });
+    if (this.closed) return Promise.reject(stopped());
+    return new Promise((resolve, reject) => {
+      let first: number | undefined;
+      const onStart = (seq: number): void => {
+        first ??= seq;
+      };
+      const onPass = (r: PassResult): void => {
+        if (first === undefined || r.seq < first) return;
+        done();
+        resolve(r);
+      };
+      const onClosed = (): void => {
+        done();
+        reject(stopped());
+      };
+      const done = (): void => {
+        this.off('passStart', onStart);
+        this.off('pass', onPass);
+        this.off('closed', onClosed);
+      };
+      this.on('passStart', onStart);
+      this.on('pass', onPass);
+      this.on('closed', onClosed);
+      this.schedule(trigger);
+    });
+  }
+
   /** Resolves when no pass is running or asked for. */
   async whenIdle(): Promise<void> {
     while (this.kick || this.running) {
@@ -138,6 +172,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult] }> {
     if (this.kick) clearImmediate(this.kick);
     this.kick = null;
     for (const off of this.subscriptions) off();
+    this.emit('closed');
   }
 
   private armResync(): void {
@@ -178,6 +213,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult] }> {
       warnings: [],
       mptcpAvailable: this.deps.pm.available,
     };
+    this.emit('passStart', result.seq);
     try {
       await this.converge(cfg, result);
     } catch (err) {

@@ -259,3 +259,24 @@ test('one pass at a time: triggers during a pass cause exactly one more', async 
     a.close();
   }
 });
+
+test('a change asked for while a pass runs waits for a pass that starts after it; a stopped path manager refuses at once', async (t) => {
+  if (!requireNetns(t)) return;
+  const topo = twoPaths({ subnet: 29 });
+  const pmut = await startPathManager(topo.client, ETH);
+  try {
+    await pmut.settle();
+    // A pass is under way (it started before the request) when the API asks for its own.
+    const running = new Promise<number>((resolve) => pmut.reconciler.once('passStart', resolve));
+    pmut.reconciler.schedule('timer');
+    const runningSeq = await running;
+    const mine = await pmut.reconciler.requestPass('api');
+    assert.ok(mine.seq > runningSeq, `got pass ${mine.seq}, the one running at the request was ${runningSeq}`);
+    assert.ok(mine.triggers.includes('api'), `the pass answering the request was asked for by it: ${mine.triggers.join(',')}`);
+    pmut.reconciler.close();
+    await assert.rejects(pmut.reconciler.requestPass('api'), (err: Error & { code?: string }) => err.code === 'unavailable');
+  } finally {
+    pmut.close();
+    topo.close();
+  }
+});
