@@ -247,3 +247,36 @@ test('host-key proofs: only the exact statement for this session and that key is
   assert.match((await next()).error as string, /not a host-key proof/);
   workerEnd.destroy();
 });
+
+test('SessionRegistry: start and discover twice (a reload) keep one timer and one control channel per session', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-reg2-'));
+  const id = 'fedcba9876543210';
+  let connections = 0;
+  const server = net.createServer((s) => {
+    connections++;
+    s.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(path.join(dir, `${id}.sock`), resolve));
+  const reg = new SessionRegistry(silentLogger(), dir, () => {}, 60_000);
+  const intervals: unknown[] = [];
+  const realSetInterval = global.setInterval;
+  global.setInterval = ((fn: () => void, ms: number) => {
+    const t = realSetInterval(fn, ms);
+    intervals.push(t);
+    return t;
+  }) as typeof setInterval;
+  try {
+    reg.start();
+    reg.start();
+    assert.equal(await reg.discover(), 1);
+    assert.equal(await reg.discover(), 0, 'a tracked session is not found again');
+  } finally {
+    global.setInterval = realSetInterval;
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(intervals.length, 1, 'one polling timer');
+  assert.equal(connections, 1, 'one control connection to the session');
+  reg.stop();
+  server.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});

@@ -76,7 +76,10 @@ export class SessionRegistry {
     private readonly onUnauthenticatedEnd: (e: UnauthenticatedEnd) => void = () => {},
   ) {}
 
+  /** Starts polling; safe to call twice (a reload that reopens the listeners calls it again). */
   start(): void {
+    if (this.timer !== undefined) return;
+    this.stopping = false;
     this.timer = setInterval(() => this.poll(), this.pollMs);
     this.timer.unref();
   }
@@ -98,7 +101,8 @@ export class SessionRegistry {
     let found = 0;
     await Promise.all(
       names
-        .filter((n) => /^[0-9a-f]{16}\.sock$/.test(n))
+        // A session already tracked keeps its one control channel.
+        .filter((n) => /^[0-9a-f]{16}\.sock$/.test(n) && !this.sessions.has(n.slice(0, 16)))
         .map(
           (n) =>
             new Promise<void>((resolve) => {
@@ -147,6 +151,7 @@ export class SessionRegistry {
   stop(): void {
     this.stopping = true;
     clearInterval(this.timer);
+    this.timer = undefined;
     for (const t of this.sessions.values()) t.sock.destroy();
     this.sessions.clear();
   }
