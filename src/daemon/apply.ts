@@ -49,6 +49,18 @@ function isCode(err: unknown, code: string): boolean {
   return (err as { code?: string }).code === code;
 }
 
+/**
+ * Whether a refused delete means the endpoint is already gone. The kernel
+ * answers EINVAL for several reasons (linux 6.18 net/mptcp/pm_netlink.c);
+ * only its "address not found" extended ack says so. Any other EINVAL is a
+ * failure, and the endpoint stays ours to retry.
+ */
+export function deleteMeansGone(err: unknown): boolean {
+  if (isCode(err, 'ENOENT')) return true;
+  const extack = (err as { extack?: unknown }).extack;
+  return isCode(err, 'EINVAL') && typeof extack === 'string' && /\bnot found\b/i.test(extack);
+}
+
 /** Applies `plan` through `pm`; never throws for a failed step. */
 export async function applyPlan(plan: Plan, pm: MptcpPm, log: Logger): Promise<ApplyResult> {
   const res: ApplyResult = { changes: [], added: [], removed: [] };
@@ -76,7 +88,7 @@ export async function applyPlan(plan: Plan, pm: MptcpPm, log: Logger): Promise<A
       await pm.deleteEndpoint(ep);
     } catch (err) {
       // Already gone (someone else deleted it): the goal is reached.
-      if (!isCode(err, 'ENOENT') && !isCode(err, 'EINVAL')) {
+      if (!deleteMeansGone(err)) {
         res.changes.push({ op, address: ep.address, id: ep.id, from: describe(ep.flags), ok: false, error: errText(err) });
         log.warn({ address: ep.address, endpointId: ep.id, err: errText(err) }, `cannot delete endpoint ${ep.address}, ignoring until the next pass`);
         return false;
