@@ -140,6 +140,11 @@ export class Daemon {
     return now;
   }
 
+  /** pathManager.enabled of the running configuration. */
+  pathManagerEnabled(): boolean {
+    return this.config.pathManager.enabled;
+  }
+
   /** The latest reconcile pass, for status. */
   lastPass(): PassResult | null {
     return this.reconciler.lastPass;
@@ -192,5 +197,6 @@ export function statusActions(daemon: Daemon): StatusActions {
     closeSession: async (id) => daemon.ssh?.sessions.close(id, 'closed through the API') ?? false,
     ssh: () => daemon.ssh?.status() ?? { state: 'disabled', listeners: [] },
     sessions: () => daemon.ssh?.sessions.list() ?? [],
+    pathManagerEnabled: () => daemon.pathManagerEnabled(),
   };
 }

@@ -317,8 +317,10 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
   }
 
   private async convergeLimits(cfg: PathManagerConfig, ownCount: number, result: PassResult): Promise<Limits> {
-    const want = desiredLimits(cfg, ownCount);
     const have = await this.deps.pm.getLimits();
+    // A disabled path manager leaves the kernel's limits as they are, like its endpoints.
+    if (!cfg.enabled) return have;
+    const want = desiredLimits(cfg, ownCount);
     if (have.subflows === want.subflows && have.addAddrAccepted === want.addAddrAccepted) return have;
     try {
       await this.deps.pm.setLimits(want);

@@ -21,6 +21,8 @@ export interface StatusActions {
   setEndpointBackup(id: number, backup: boolean): Promise<StatusSnapshot['endpoints'][number]>;
   closeSession(id: string): Promise<boolean>;
   ssh(): StatusSnapshot['ssh'];
+  /** pathManager.enabled of the running configuration. */
+  pathManagerEnabled(): boolean;
   sessions(): SessionReport[];
 }
 
@@ -86,7 +88,7 @@ export class StatusPublisher implements StatusSource {
       version: VERSION,
       startedAt: this.startedAt,
       mptcp: { enabled: this.mptcpEnabled, available: p?.mptcpAvailable ?? false },
-      pathManager: { enabled: true, kind: this.pmType === '0' ? 'in-kernel' : this.pmType === '1' ? 'userspace' : 'unknown' },
+      pathManager: { enabled: this.actions.pathManagerEnabled(), kind: this.pmType === '0' ? 'in-kernel' : this.pmType === '1' ? 'userspace' : 'unknown' },
       limits: p?.limits ?? null,
       interfaces: this.interfaces(),
       endpoints: p?.endpoints ?? [],

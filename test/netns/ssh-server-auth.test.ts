@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { Netns, waitFor } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/require-netns.js';
-import { startMpsshdSsh, run, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
+import { api, startMpsshdSsh, run, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
 import { createTestUser, type TestUser } from '../helpers/test-user.js';
 
 const skip = netnsUnavailableReason();
@@ -298,4 +298,15 @@ test('a 60 KB command line (one 60 KB packet) is served, as by sshd, which takes
   const r = await ssh(root, 'root', `echo ${word} | wc -c`);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), '60001');
+});
+
+test('pathManager.enabled: false leaves the kernel\'s limits alone and says so in /status', { skip: skip ?? false }, async () => {
+  execFileSync('ip', ['-n', ns.name, 'mptcp', 'limits', 'set', 'subflows', '5', 'add_addr_accepted', '3']);
+  const reload = await api(root, 'POST', '/reload');
+  assert.equal(reload.status, 200, JSON.stringify(reload.json));
+  await new Promise((r) => setTimeout(r, 300));
+  const limits = execFileSync('ip', ['-n', ns.name, 'mptcp', 'limits', 'show'], { encoding: 'utf8' });
+  assert.match(limits, /add_addr_accepted 3 subflows 5/);
+  const status = await api(root, 'GET', '/status');
+  assert.equal(status.json.pathManager.enabled, false);
 });
