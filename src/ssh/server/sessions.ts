@@ -274,6 +274,10 @@ export class SessionRegistry {
     this.sessions.delete(t.id);
     fs.rmSync(path.join(this.sessionDir, `${t.id}.sock`), { force: true });
     removeRecord(this.sessionDir, t.id);
+    if (t.closing === undefined && t.known !== undefined) {
+      // Its output goes nowhere but through us: say that it went without a word.
+      this.log.warn({ session: t.id, workerPid: t.known.pid }, 'SSH worker ended without saying why (it crashed or was killed)');
+    }
     if (!t.authenticated && t.known !== undefined) {
       this.onUnauthenticatedEnd({ remoteAddress: t.known.remote.address, reason: t.closing?.reason ?? 'worker ended', authFailures: t.closing?.authFailures ?? 0, clean: t.closing !== undefined });
     }
