@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,35 @@ namespace {
 // Buffer for the *_r calls; grown on ERANGE up to this cap (large LDAP groups).
 constexpr size_t kMaxBuffer = 1 << 20;
 
+// The scratch buffer of one *_r call. With `wipe` (shadow entries: it holds
+// a password hash) every buffer is zeroed before it is freed, on every path.
+class Scratch {
+ public:
+  explicit Scratch(bool wipe) : wipe_(wipe) {}
+  ~Scratch() { Clear(); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+
+  // Calls call(buffer, size), doubling the buffer on ERANGE up to
+  // kMaxBuffer; returns the call's last result.
+  template <typename Call>
+  int Run(Call call) {
+    for (size_t size = 4096;; size *= 2) {
+      Clear();
+      buf_.assign(size, 0);
+      int rc = call(buf_.data(), buf_.size());
+      if (rc != ERANGE || size >= kMaxBuffer) return rc;
+    }
+  }
+
+ private:
+  void Clear() {
+    if (wipe_ && !buf_.empty()) explicit_bzero(buf_.data(), buf_.size());
+  }
+  bool wipe_;
+  std::vector<char> buf_;
+};
+
 // getpwnam(name) -> { name, uid, gid, home, shell, passwd } | null
 Napi::Value GetPwnam(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -30,29 +60,22 @@ Napi::Value GetPwnam(const Napi::CallbackInfo& info) {
   }
   std::string name = info[0].As<Napi::String>().Utf8Value();
   if (name.find('\0') != std::string::npos) return env.Null();
-  size_t size = 4096;
-  for (;;) {
-    std::vector<char> buf(size);
-    passwd pw{};
-    passwd* result = nullptr;
-    int rc = getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &result);
-    if (rc == ERANGE && size < kMaxBuffer) {
-      size *= 2;
-      continue;
-    }
-    if (rc != 0) {
-      ErrnoError(env, rc, "getpwnam_r").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    if (result == nullptr) return env.Null();
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("name", Napi::String::New(env, pw.pw_name));
-    o.Set("uid", Napi::Number::New(env, pw.pw_uid));
-    o.Set("gid", Napi::Number::New(env, pw.pw_gid));
-    o.Set("home", Napi::String::New(env, pw.pw_dir ? pw.pw_dir : ""));
-    o.Set("shell", Napi::String::New(env, pw.pw_shell ? pw.pw_shell : ""));
-    return o;
+  Scratch scratch(false);
+  passwd pw{};
+  passwd* result = nullptr;
+  int rc = scratch.Run([&](char* b, size_t n) { return getpwnam_r(name.c_str(), &pw, b, n, &result); });
+  if (rc != 0) {
+    ErrnoError(env, rc, "getpwnam_r").ThrowAsJavaScriptException();
+    return env.Undefined();
   }
+  if (result == nullptr) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", Napi::String::New(env, pw.pw_name));
+  o.Set("uid", Napi::Number::New(env, pw.pw_uid));
+  o.Set("gid", Napi::Number::New(env, pw.pw_gid));
+  o.Set("home", Napi::String::New(env, pw.pw_dir ? pw.pw_dir : ""));
+  o.Set("shell", Napi::String::New(env, pw.pw_shell ? pw.pw_shell : ""));
+  return o;
 }
 
 // getgrouplist(name, gid) -> number[] (the primary gid included)
@@ -89,23 +112,16 @@ Napi::Value GetGrgid(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   gid_t gid = info[0].As<Napi::Number>().Uint32Value();
-  size_t size = 4096;
-  for (;;) {
-    std::vector<char> buf(size);
-    group gr{};
-    group* result = nullptr;
-    int rc = getgrgid_r(gid, &gr, buf.data(), buf.size(), &result);
-    if (rc == ERANGE && size < kMaxBuffer) {
-      size *= 2;
-      continue;
-    }
-    if (rc != 0) {
-      ErrnoError(env, rc, "getgrgid_r").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    if (result == nullptr) return env.Null();
-    return Napi::String::New(env, gr.gr_name);
+  Scratch scratch(false);
+  group gr{};
+  group* result = nullptr;
+  int rc = scratch.Run([&](char* b, size_t n) { return getgrgid_r(gid, &gr, b, n, &result); });
+  if (rc != 0) {
+    ErrnoError(env, rc, "getgrgid_r").ThrowAsJavaScriptException();
+    return env.Undefined();
   }
+  if (result == nullptr) return env.Null();
+  return Napi::String::New(env, gr.gr_name);
 }
 
 // getspnam(name) -> { lastChange, min, max, warn, inactive, expire, locked } | null
@@ -120,33 +136,25 @@ Napi::Value GetSpnam(const Napi::CallbackInfo& info) {
   }
   std::string name = info[0].As<Napi::String>().Utf8Value();
   if (name.find('\0') != std::string::npos) return env.Null();
-  size_t size = 4096;
-  for (;;) {
-    std::vector<char> buf(size);
-    spwd sp{};
-    spwd* result = nullptr;
-    int rc = getspnam_r(name.c_str(), &sp, buf.data(), buf.size(), &result);
-    if (rc == ERANGE && size < kMaxBuffer) {
-      size *= 2;
-      continue;
-    }
-    if (rc == ENOENT || (rc == 0 && result == nullptr)) return env.Null();
-    if (rc != 0) {
-      ErrnoError(env, rc, "getspnam_r").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("lastChange", Napi::Number::New(env, static_cast<double>(sp.sp_lstchg)));
-    o.Set("min", Napi::Number::New(env, static_cast<double>(sp.sp_min)));
-    o.Set("max", Napi::Number::New(env, static_cast<double>(sp.sp_max)));
-    o.Set("warn", Napi::Number::New(env, static_cast<double>(sp.sp_warn)));
-    o.Set("inactive", Napi::Number::New(env, static_cast<double>(sp.sp_inact)));
-    o.Set("expire", Napi::Number::New(env, static_cast<double>(sp.sp_expire)));
-    o.Set("locked", Napi::Boolean::New(env, sp.sp_pwdp != nullptr && sp.sp_pwdp[0] == '!'));
-    // The hash was in our buffer; do not leave it in freed memory.
-    explicit_bzero(buf.data(), buf.size());
-    return o;
+  // The hash lands in this buffer: wiped before it is freed, whatever happens.
+  Scratch scratch(true);
+  spwd sp{};
+  spwd* result = nullptr;
+  int rc = scratch.Run([&](char* b, size_t n) { return getspnam_r(name.c_str(), &sp, b, n, &result); });
+  if (rc == ENOENT || (rc == 0 && result == nullptr)) return env.Null();
+  if (rc != 0) {
+    ErrnoError(env, rc, "getspnam_r").ThrowAsJavaScriptException();
+    return env.Undefined();
   }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("lastChange", Napi::Number::New(env, static_cast<double>(sp.sp_lstchg)));
+  o.Set("min", Napi::Number::New(env, static_cast<double>(sp.sp_min)));
+  o.Set("max", Napi::Number::New(env, static_cast<double>(sp.sp_max)));
+  o.Set("warn", Napi::Number::New(env, static_cast<double>(sp.sp_warn)));
+  o.Set("inactive", Napi::Number::New(env, static_cast<double>(sp.sp_inact)));
+  o.Set("expire", Napi::Number::New(env, static_cast<double>(sp.sp_expire)));
+  o.Set("locked", Napi::Boolean::New(env, sp.sp_pwdp != nullptr && sp.sp_pwdp[0] == '!'));
+  return o;
 }
 
 }  // namespace
