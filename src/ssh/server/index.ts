@@ -44,9 +44,8 @@ export class SshServer {
   private pool: WorkerPool;
   readonly sessions: SessionRegistry;
   private state: 'up' | 'degraded' | 'disabled' = 'disabled';
-  /** Connections whose identification line is still awaited (they count for MaxStartups), in all and by source. */
-  private identPending = 0;
-  private readonly identPendingBy = new Map<string, number>();
+  /** Connections whose identification line is still awaited, by source (they count for MaxStartups). */
+  private readonly identPending = new Map<string, number>();
   /** PerSourcePenalties: when each penalised source is forgiven. Kept across reloads. */
   private readonly penalties: PenaltyState = new Map();
   private startError: string | undefined;
@@ -149,28 +148,27 @@ export class SshServer {
       return;
     }
     const perSource = this.cfg.PerSourceMaxStartups;
-    if (perSource !== 'none' && (this.identPendingBy.get(key) ?? 0) + this.sessions.unauthenticated({ key, of: (a) => sourceKey(a) }) >= perSource) {
+    if (perSource !== 'none' && (this.identPending.get(key) ?? 0) + this.sessions.unauthenticated(key) >= perSource) {
       this.log.info({ event: 'per-source-startups', source: key, limit: perSource }, `drop connection from ${peer.ip} port ${peer.port}: PerSourceMaxStartups ${perSource} reached for ${key}`);
       socket.destroy();
       return;
     }
-    const pending = this.sessions.unauthenticated() + this.identPending;
+    let pending = this.sessions.unauthenticated();
+    for (const n of this.identPending.values()) pending += n;
     const drop = shouldDropConnection(this.cfg.MaxStartups, pending, Math.random());
     if (!drop.allowed) {
       logAuthLine(this.log, startupDroppedLine(pending, peer, { ip: normaliseClientAddress(local.address), port: local.port }));
       socket.destroy();
       return;
     }
-    this.identPending++;
-    this.identPendingBy.set(key, (this.identPendingBy.get(key) ?? 0) + 1);
+    this.identPending.set(key, (this.identPending.get(key) ?? 0) + 1);
     // Our identification goes out at once, so clients that wait for it speak
     // too; the worker's SSH stack is told not to send it again.
     socket.write(serverIdentLine());
     readIdent(socket, this.cfg.LoginGraceTime * 1000, (early, verdict) => {
-      this.identPending--;
-      const left = (this.identPendingBy.get(key) ?? 1) - 1;
-      if (left > 0) this.identPendingBy.set(key, left);
-      else this.identPendingBy.delete(key);
+      const left = (this.identPending.get(key) ?? 1) - 1;
+      if (left > 0) this.identPending.set(key, left);
+      else this.identPending.delete(key);
       if (verdict.state === 'need-more') {
         logAuthLine(this.log, graceTimeoutLine(peer));
         this.penalise(remote.address, 'grace-exceeded');

@@ -12,11 +12,11 @@ import { workerMessageSchema, type SessionReport } from './control-protocol.js';
 import { jsonLines, type JsonLines } from './json-lines.js';
 import { readRecord, removeRecord, writeRecord } from './session-records.js';
 import { relayedLine } from './log-relay.js';
+import { sourceKey } from '../auth/penalties.js';
 import { MAX_WORKER_LINE, spend, trustedReport, WORKER_MESSAGE_BURST, type Budget, type KnownSession } from './worker-trust.js';
 
 export const POLL_MS = 1000;
 
-/** What the registry tells the status publisher (it adds seq, time and interface names). */
 /** How a connection that never logged in ended, for per-source penalties. */
 export interface UnauthenticatedEnd {
   remoteAddress: string;
@@ -26,6 +26,7 @@ export interface UnauthenticatedEnd {
   clean: boolean;
 }
 
+/** What the registry tells the status publisher (it adds seq, time and interface names). */
 export type SessionEvent =
   | { type: 'session-opened' | 'session-closed'; session: string; user: string; remote: string }
   | { type: 'subflow-established' | 'subflow-closed'; session: string; local: string; remote: string; ifindex?: number }
@@ -132,10 +133,13 @@ export class SessionRegistry {
     return [...this.sessions.values()].flatMap((t) => (t.report ? [t.report] : []));
   }
 
-  /** Connections handed over that have not authenticated yet (MaxStartups), from `source` when given (a sourceKey). */
-  unauthenticated(source?: { key: string; of(address: string): string }): number {
+  /** Connections handed over that have not authenticated yet (MaxStartups); with `source`, only those from that sourceKey(). */
+  unauthenticated(source?: string): number {
     let n = 0;
-    for (const t of this.sessions.values()) if (!t.authenticated && (source === undefined || (t.known !== undefined && source.of(t.known.remote.address) === source.key))) n++;
+    for (const t of this.sessions.values()) {
+      if (t.authenticated) continue;
+      if (source === undefined || (t.known !== undefined && sourceKey(t.known.remote.address) === source)) n++;
+    }
     return n;
   }
 
