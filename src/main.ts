@@ -3,7 +3,10 @@
  */
 // Before anything loads ssh2: its load-time repairs (see ssh2-internals.ts).
 import { missingRepairs } from './ssh/server/ssh2-internals.js';
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type LoadOptions } from './config/loader.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig, type LoadOptions } from './config/loader.js';
 import { hasNetAdmin } from './daemon/capabilities.js';
 import { parseDaemonArgs, UsageError, USAGE } from './daemon/cli.js';
 import { Daemon, statusActions } from './daemon/daemon.js';
@@ -14,6 +17,8 @@ import { RtnlMonitor } from './netlink/rtnetlink.js';
 import { createLogger } from './util/logger.js';
 import { closeInheritedFds } from './native/fds.js';
 import { loadHostKey } from './ssh/server/host-keys.js';
+import { checkSshd, sshdArgv } from './ssh/openssh/sshd-command.js';
+import { snapshotSshdConfig } from './ssh/openssh/sshd-config-snapshot.js';
 import { VERSION } from './version.js';
 
 /** Why each named host key cannot be used (empty: all usable). */
@@ -26,6 +31,19 @@ function hostKeyProblems(files: readonly string[]): string[] {
       return [(err as Error).message];
     }
   });
+}
+
+/** Checks sshd's configuration as a start would (a copy, sshd -t) and returns the command line a connection gets. */
+async function checkOpenSsh(ssh: LoadedConfig['config']['ssh']): Promise<string[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpsshd-check-'));
+  try {
+    const snap = snapshotSshdConfig(ssh.OpenSSH.Config, dir);
+    const effective = await checkSshd(ssh.OpenSSH, snap.main);
+    // The command a running daemon uses names its own copy of the configuration, not this one.
+    return sshdArgv(ssh.OpenSSH, `<copy of ${ssh.OpenSSH.Config}>`, effective, { interval: ssh.ClientAliveInterval, countMax: ssh.ClientAliveCountMax });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function fail(message: string, status = 1): never {
@@ -64,9 +82,22 @@ async function main(argv: string[]): Promise<void> {
   if (unrepaired.length > 0) fail(`the installed ssh2 is not the version mpsshd was built for:\n${unrepaired.join('\n')}`);
   if (args.check) {
     // sshd -t refuses host keys it cannot use; so does this, for the ones named.
-    const keyProblems = loaded.config.ssh.Enabled ? hostKeyProblems(loaded.config.ssh.HostKey) : [];
+    const ssh = loaded.config.ssh;
+    const keyProblems = ssh.Enabled && ssh.Server === 'builtin' ? hostKeyProblems(ssh.HostKey) : [];
     if (keyProblems.length > 0) fail(keyProblems.map((p) => `HostKey ${p}`).join('\n'));
+    let sshdCommand: string[] | undefined;
+    if (ssh.Enabled && ssh.Server === 'openssh') {
+      try {
+        sshdCommand = await checkOpenSsh(ssh);
+      } catch (err) {
+        fail(`ssh.Server openssh: ${(err as Error).message}`);
+      }
+    }
     process.stdout.write(`configuration OK: ${loaded.file ?? 'no file, built-in defaults'}${loaded.overrides.length ? ` with ${loaded.overrides.length} -o override(s)` : ''}\n`);
+    if (args.extended) {
+      process.stdout.write(`ssh ${ssh.Enabled ? 'enabled' : 'disabled'}\nserver ${ssh.Server}\n`);
+      if (sshdCommand !== undefined) process.stdout.write(`sshd-command ${sshdCommand.join(' ')}\n`);
+    }
     return;
   }
   if (!hasNetAdmin()) {

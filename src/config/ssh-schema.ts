@@ -77,6 +77,29 @@ const tcpForwarding = z.union([z.boolean(), z.string()]).transform((v, ctx): 'al
   return z.NEVER;
 });
 
+/** An absolute path. */
+const absolutePath = z.string().startsWith('/', { message: 'must be an absolute path' });
+
+/** Who serves SSH on mpsshd's listeners. */
+const server = z.string().transform((v, ctx): 'builtin' | 'openssh' => {
+  const w = v.trim().toLowerCase();
+  if (w === 'builtin' || w === 'openssh') return w;
+  ctx.addIssue({ code: 'custom', message: `expected builtin or openssh, got "${v}"` });
+  return z.NEVER;
+});
+
+/** How OpenSSH's sshd is started for a connection (ssh.Server: openssh). */
+const openssh = z
+  .object({
+    /** sshd's binary. */
+    Path: absolutePath.default('/usr/sbin/sshd'),
+    /** sshd's configuration; a checked copy is used (see sshd -f). */
+    Config: absolutePath.default('/etc/ssh/sshd_config'),
+    /** Extra options, each `Keyword=value` or `Keyword value`, as sshd -o takes them. */
+    Options: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9]*(=|\s+)\S[^\n\r]*$/, { message: 'expected Keyword=value' })).max(64).default([]),
+  })
+  .strict();
+
 /** A port number. */
 const port = z.number().int().min(1).max(65535);
 
@@ -84,6 +107,12 @@ export const sshSchema = z
   .object({
     /** Serve SSH at all. With `no`, mpsshd only manages paths (and serves the status API). */
     Enabled: yesNo.default(true),
+    /**
+     * Who serves SSH: `builtin` (mpsshd's own server) or `openssh` (the
+     * system's sshd, started as `sshd -i` for each accepted connection).
+     */
+    Server: server.default('builtin'),
+    OpenSSH: openssh.default({ Path: '/usr/sbin/sshd', Config: '/etc/ssh/sshd_config', Options: [] }),
     /** Listen with IPPROTO_MPTCP (falling back to TCP where the kernel has no MPTCP). */
     UseMPTCP: yesNo.default(true),
     /** Addresses to listen on; empty means every IPv4 and IPv6 address. `host:port` and `[v6]:port` allowed. */

@@ -10,6 +10,8 @@ export interface DaemonArgs {
   version: boolean;
   /** -t: check the configuration and exit. */
   check: boolean;
+  /** -T: check, then print how SSH will be served (the server, sshd's command line). */
+  extended: boolean;
   /** -d: debug level and human-readable logs. */
   debug: boolean;
   file?: string;
@@ -22,7 +24,7 @@ export class UsageError extends Error {
 }
 
 /** The text of `mpsshd --help`. */
-export const USAGE = `usage: mpsshd [-dt] [-f config_file] [-o option=value]...
+export const USAGE = `usage: mpsshd [-dtT] [-f config_file] [-o option=value]...
 
 Multipath SSH daemon: keeps the kernel's MPTCP endpoints in step with the
 host's interfaces, as the configuration asks.
@@ -30,7 +32,10 @@ host's interfaces, as the configuration asks.
   -f FILE          configuration file (default /etc/mpssh/mpsshd.yaml;
                    without it, built-in defaults are used)
   -t               check the configuration, print the result and exit
-                   (exit status 0 when valid, 1 otherwise)
+                   (exit status 0 when valid, 1 otherwise); with
+                   ssh.Server: openssh, sshd -t checks sshd's too
+  -T               as -t, then print who serves SSH and, for OpenSSH,
+                   the command line each connection is given to
   -d               debug: log at debug level, in human-readable form
   -o KEY=VALUE     override one setting; KEY is a dotted config path
                    (pathManager.linkDownHoldMs=500) or an OpenSSH-style
@@ -45,7 +50,7 @@ CAP_NET_ADMIN (run as root or with that capability).
 
 /** Parses argv (without node and script); throws UsageError. */
 export function parseDaemonArgs(argv: readonly string[]): DaemonArgs {
-  const out: DaemonArgs = { help: false, version: false, check: false, debug: false, overrides: [] };
+  const out: DaemonArgs = { help: false, version: false, check: false, extended: false, debug: false, overrides: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--help' || arg === '-h') out.help = true;
@@ -58,6 +63,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonArgs {
         const flag = arg[j] as string;
         if (flag === 'd') out.debug = true;
         else if (flag === 't') out.check = true;
+        else if (flag === 'T') out.check = out.extended = true;
         else if (flag === 'h') out.help = true;
         else if (flag === 'V') out.version = true;
         else if (flag === 'f' || flag === 'o') {

@@ -194,9 +194,9 @@ export function statusActions(daemon: Daemon): StatusActions {
       return { changed: true };
     },
     setEndpointBackup: (id, backup) => daemon.setEndpointBackup(id, backup),
-    closeSession: async (id) => daemon.ssh?.sessions.close(id, 'closed through the API') ?? false,
+    closeSession: async (id) => daemon.ssh?.closeSession(id, 'closed through the API') ?? false,
     ssh: () => daemon.ssh?.status() ?? { state: 'disabled', listeners: [] },
-    sessions: () => daemon.ssh?.sessions.list() ?? [],
+    sessions: () => daemon.ssh?.list() ?? [],
     pathManagerEnabled: () => daemon.pathManagerEnabled(),
   };
 }

@@ -7,6 +7,8 @@ const ok: [string[], Partial<ReturnType<typeof parseDaemonArgs>>][] = [
   [[], { check: false, debug: false, overrides: [] }],
   [['-t'], { check: true }],
   [['-dt'], { check: true, debug: true }],
+  [['-T'], { check: true, extended: true }],
+  [['-dT'], { check: true, extended: true, debug: true }],
   [['-f', '/tmp/x.yaml'], { file: '/tmp/x.yaml' }],
   [['-f/tmp/x.yaml'], { file: '/tmp/x.yaml' }],
   [['-dfx.yaml'], { debug: true, file: 'x.yaml' }],

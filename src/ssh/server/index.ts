@@ -14,7 +14,8 @@ import {
   addrMatchList, graceTimeoutLine, logAuthLine, normaliseClientAddress, penalise, penalised, penaltyEventFor, shouldDropConnection, sourceKey, startupDroppedLine,
   type PenaltyEvent, type PenaltyState,
 } from '../auth/index.js';
-import type { HandoffMessage } from './control-protocol.js';
+import { OpenSshBackend } from '../openssh/backend.js';
+import type { HandoffMessage, SessionReport } from './control-protocol.js';
 import { serveSigner } from './host-key-signer.js';
 import { loadHostKeys, type HostKey } from './host-keys.js';
 import { listenTargets } from './listen-targets.js';
@@ -43,6 +44,8 @@ export class SshServer {
   private listeners: Listeners | undefined;
   private pool: WorkerPool;
   readonly sessions: SessionRegistry;
+  /** Connections given to the system's sshd (ssh.Server: openssh). */
+  readonly openssh: OpenSshBackend;
   private state: 'up' | 'degraded' | 'disabled' = 'disabled';
   /** Connections whose identification line is still awaited, by source (they count for MaxStartups). */
   private readonly identPending = new Map<string, number>();
@@ -54,26 +57,71 @@ export class SshServer {
     this.log = opts.log.child({ mod: 'ssh' });
     this.cfg = opts.config;
     this.pool = new WorkerPool(this.log, opts.config.PreforkWorkers);
-    this.sessions = new SessionRegistry(this.log, path.join(opts.runDir, 'sessions'), opts.onEvent, opts.pollMs, (e) =>
-      this.penalise(e.remoteAddress, penaltyEventFor({ authenticated: false, reason: e.reason, authFailures: e.authFailures, clean: e.clean })),
-    );
+    const unauthenticatedEnd = (e: { remoteAddress: string; reason: string; authFailures: number; clean: boolean }): void =>
+      this.penalise(e.remoteAddress, penaltyEventFor({ authenticated: false, reason: e.reason, authFailures: e.authFailures, clean: e.clean }));
+    this.sessions = new SessionRegistry(this.log, path.join(opts.runDir, 'sessions'), opts.onEvent, opts.pollMs, unauthenticatedEnd);
+    this.openssh = new OpenSshBackend({
+      log: this.log,
+      sessionDir: this.sessions.sessionDir,
+      snapshotDir: path.join(opts.runDir, 'sshd-config'),
+      onEvent: opts.onEvent,
+      onUnauthenticatedEnd: unauthenticatedEnd,
+      ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+    });
+  }
+
+  /** Every session, whoever serves it. */
+  list(): SessionReport[] {
+    return [...this.sessions.list(), ...this.openssh.list()];
+  }
+
+  /** Ends a session through the API; false when there is no such session. */
+  closeSession(id: string, reason: string): boolean {
+    return this.sessions.close(id, reason) || this.openssh.close(id);
+  }
+
+  /** Which server answers, and for OpenSSH the command line each connection gets. */
+  serverInfo(): { server: 'builtin' | 'openssh'; command?: string[] } {
+    const argv = this.openssh.current()?.argv;
+    return this.cfg.Server === 'openssh' && argv !== undefined ? { server: 'openssh', command: argv } : { server: this.cfg.Server };
+  }
+
+  /** Unauthenticated connections (MaxStartups), from one source when given. */
+  private unauthenticated(source?: string): number {
+    return this.sessions.unauthenticated(source) + this.openssh.unauthenticated(source);
+  }
+
+  private aliveSettings(c: SshConfig): { interval: number; countMax: number } {
+    return { interval: c.ClientAliveInterval, countMax: c.ClientAliveCountMax };
   }
 
   /** Loads host keys, finds sessions of an earlier run, opens the listeners. Never throws for a busy port. */
   async start(): Promise<void> {
     this.sessions.start();
     await this.sessions.discover();
+    this.openssh.start();
     if (!this.cfg.Enabled) {
       this.log.info('SSH server disabled (ssh.Enabled: no)');
       return;
     }
-    try {
-      this.keys = loadHostKeys(this.cfg.HostKey, this.opts.dataDir, this.log);
-    } catch (err) {
-      this.startError = (err as Error).message;
-      this.log.error(`SSH server not started: ${this.startError}`);
-      this.state = 'degraded';
-      return;
+    if (this.cfg.Server === 'openssh') {
+      try {
+        await this.openssh.prepare(this.cfg.OpenSSH, this.aliveSettings(this.cfg));
+      } catch (err) {
+        this.startError = `sshd's configuration was refused: ${(err as Error).message}`;
+        this.log.error(`SSH server not started: ${this.startError}`);
+        this.state = 'degraded';
+        return;
+      }
+    } else {
+      try {
+        this.keys = loadHostKeys(this.cfg.HostKey, this.opts.dataDir, this.log);
+      } catch (err) {
+        this.startError = (err as Error).message;
+        this.log.error(`SSH server not started: ${this.startError}`);
+        this.state = 'degraded';
+        return;
+      }
     }
     const targets = listenTargets(this.cfg.ListenAddress, this.cfg.Port);
     if (!targets.ok) {
@@ -82,7 +130,7 @@ export class SshServer {
       this.state = 'degraded';
       return;
     }
-    this.pool.start();
+    if (this.cfg.Server === 'builtin') this.pool.start();
     this.listeners = new Listeners(this.log, this.cfg.UseMPTCP, (s, t) => this.accept(s, t.label), this.opts.retryMs);
     await this.listeners.start(targets.targets);
     this.state = 'up';
@@ -91,9 +139,18 @@ export class SshServer {
   /** Applies a new config: new connections use it; listeners are reopened only when their addresses changed. */
   async reload(next: SshConfig): Promise<void> {
     const prev = this.cfg;
+    if (next.Enabled && next.Server === 'openssh') {
+      // sshd reads its configuration per connection: only a copy that passed sshd -t may replace the one in use.
+      try {
+        await this.openssh.prepare(next.OpenSSH, this.aliveSettings(next));
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, `reload refused for the SSH server: ${(err as Error).message}; connections keep the configuration checked before`);
+        return;
+      }
+    }
     this.cfg = next;
     this.pool.resize(next.PreforkWorkers);
-    const same = JSON.stringify([prev.Enabled, prev.ListenAddress, prev.Port, prev.UseMPTCP, prev.HostKey]) === JSON.stringify([next.Enabled, next.ListenAddress, next.Port, next.UseMPTCP, next.HostKey]);
+    const same = JSON.stringify([prev.Enabled, prev.Server, prev.ListenAddress, prev.Port, prev.UseMPTCP, prev.HostKey]) === JSON.stringify([next.Enabled, next.Server, next.ListenAddress, next.Port, next.UseMPTCP, next.HostKey]);
     if (same) return;
     await this.listeners?.close();
     this.listeners = undefined;
@@ -116,6 +173,7 @@ export class SshServer {
     await this.listeners?.close();
     this.pool.close();
     this.sessions.stop();
+    this.openssh.stop();
   }
 
   /** Adds a penalty to the source of a connection that ended without a login; logs when the source becomes refused. */
@@ -148,17 +206,29 @@ export class SshServer {
       return;
     }
     const perSource = this.cfg.PerSourceMaxStartups;
-    if (perSource !== 'none' && (this.identPending.get(key) ?? 0) + this.sessions.unauthenticated(key) >= perSource) {
+    if (perSource !== 'none' && (this.identPending.get(key) ?? 0) + this.unauthenticated(key) >= perSource) {
       this.log.info({ event: 'per-source-startups', source: key, limit: perSource }, `drop connection from ${peer.ip} port ${peer.port}: PerSourceMaxStartups ${perSource} reached for ${key}`);
       socket.destroy();
       return;
     }
-    let pending = this.sessions.unauthenticated();
+    let pending = this.unauthenticated();
     for (const n of this.identPending.values()) pending += n;
     const drop = shouldDropConnection(this.cfg.MaxStartups, pending, Math.random());
     if (!drop.allowed) {
       logAuthLine(this.log, startupDroppedLine(pending, peer, { ip: normaliseClientAddress(local.address), port: local.port }));
       socket.destroy();
+      return;
+    }
+    if (this.cfg.Server === 'openssh') {
+      // sshd speaks for itself from the first byte; not one byte is read here.
+      const id = crypto.randomBytes(8).toString('hex');
+      let transport: 'mptcp' | 'tcp-fallback' = 'tcp-fallback';
+      try {
+        transport = connectionTransport(socket);
+      } catch {
+        // an already-reset connection: sshd will see it close
+      }
+      this.openssh.serve(socket, id, remote, local, transport);
       return;
     }
     this.identPending.set(key, (this.identPending.get(key) ?? 0) + 1);
