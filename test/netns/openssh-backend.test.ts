@@ -162,6 +162,8 @@ test('OpenSSH behind mpsshd: login, exit status, sftp, -L, agent, /sessions with
     assert.match(fs.readFileSync(`/proc/${listed.pid}/cmdline`, 'latin1'), /^sshd: root/);
     assert.equal(fs.readlinkSync(`/proc/${listed.pid}/exe`), '/usr/sbin/sshd');
 
+    // sshd holds the connection and nothing else of ours: no listener, so a restart can bind again.
+    assert.doesNotMatch(l.topo.server.execSync('ss', ['-Hltnp']), /sshd/);
     l.topo.client.ipSync('link', 'set', 'eth0', 'down');
     await l.srv.restart();
     const after = await waitFor('the session found again after the restart', async () => {

@@ -23,6 +23,7 @@ import { addon } from '../../native/load.js';
 import { socketFd, type Transport } from '../../mptcp/socket.js';
 import { RouteLookup } from '../../netlink/route-lookup.js';
 import { SockDiag } from '../../netlink/sock-diag.js';
+import { cloexecAll } from '../../native/fds.js';
 import type { Logger } from '../../util/logger.js';
 import { normaliseClientAddress } from '../auth/match.js';
 import { sourceKey } from '../auth/penalties.js';
@@ -36,6 +37,9 @@ import { loggedInUser, parseSshdTitle } from './sshd-title.js';
 /** sshd's privilege separation directory; Debian's ssh.service creates it, so without that service nobody would. */
 export const PRIVSEP_DIR = '/run/sshd';
 const POLL_MS = 1000;
+/** Least time between two looks at one connection's monitor. */
+const RECHECK_MS = 200;
+const UID_TTL_MS = 10_000;
 /** Snapshots kept: the one in use and the one before (connections still starting may read it). */
 const KEEP_SNAPSHOTS = 2;
 
@@ -60,6 +64,8 @@ export interface PreparedSshd {
 
 interface Tracked {
   rec: SshdRecord;
+  /** When the monitor was last looked at (a flood of accepts must not re-read every title each time). */
+  checkedAt: number;
   report: SessionReport | undefined;
   announced: boolean;
   ended: boolean;
@@ -71,6 +77,7 @@ export class OpenSshBackend {
   private readonly sessions = new Map<string, Tracked>();
   private readonly diag: SockDiag;
   private readonly routes: RouteLookup;
+  private readonly uids = new UidCache();
   private timer: NodeJS.Timeout | undefined;
   private generation = 0;
   private polling = false;
@@ -125,7 +132,7 @@ export class OpenSshBackend {
         removeSshdRecord(this.opts.sessionDir, rec.id);
         continue;
       }
-      this.sessions.set(rec.id, { rec, report: undefined, announced: false, ended: false });
+      this.sessions.set(rec.id, { rec, checkedAt: 0, report: undefined, announced: false, ended: false });
     }
     if (this.sessions.size > 0) this.log.info({ sessions: this.sessions.size }, `found ${this.sessions.size} connection(s) served by sshd from before the restart`);
     this.timer = setInterval(() => void this.poll(), this.opts.pollMs ?? POLL_MS);
@@ -161,6 +168,9 @@ export class OpenSshBackend {
     // A removed /run/sshd (tmpfs cleaners, a stopped ssh.service) would make every connection fail.
     if (!fs.existsSync(PRIVSEP_DIR)) fs.mkdirSync(PRIVSEP_DIR, { recursive: true, mode: 0o755 });
     const [cmd, ...args] = prepared.argv as [string, ...string[]];
+    // A descriptor opened without close-on-exec (a library's, say) must not reach sshd, which
+    // outlives us: a listener kept open there would keep a restarted daemon off its port.
+    cloexecAll();
     const child = spawn(cmd, args, { stdio: [fd, fd, 'ignore'], detached: true, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
     socket.destroy();
     const pid = child.pid;
@@ -171,7 +181,7 @@ export class OpenSshBackend {
     remote = { address: normaliseClientAddress(remote.address), port: remote.port };
     local = { address: normaliseClientAddress(local.address), port: local.port };
     const rec: SshdRecord = { id, pid, pidStart: processStart(pid) ?? '0', remote, local, acceptedAt: Date.now(), transport, ...(token !== undefined && token !== 0 ? { token } : {}) };
-    const t: Tracked = { rec, report: undefined, announced: false, ended: false };
+    const t: Tracked = { rec, checkedAt: 0, report: undefined, announced: false, ended: false };
     this.sessions.set(id, t);
     this.save(rec);
     child.on('exit', () => this.ended(t));
@@ -212,13 +222,16 @@ export class OpenSshBackend {
     }
   }
 
-  /** Reads the monitor's title; true once a user has logged in. */
+  /** Reads the monitor's title; true once a user has logged in. At most every RECHECK_MS per connection. */
   private refreshUser(t: Tracked): boolean {
     if (t.rec.user !== undefined) return true;
+    const now = Date.now();
+    if (now - t.checkedAt < RECHECK_MS) return false;
+    t.checkedAt = now;
     const title = processTitle(t.rec.pid);
     if (title === undefined) return false;
     const parsed = parseSshdTitle(title);
-    const user = parsed.kind === 'priv' || parsed.kind === 'session' ? loggedInUser(parsed, parsed.kind === 'priv' ? childUids(t.rec.pid) : [], uidOf) : undefined;
+    const user = parsed.kind === 'priv' || parsed.kind === 'session' ? loggedInUser(parsed, parsed.kind === 'priv' ? childUids(t.rec.pid) : [], (u) => this.uids.lookup(u)) : undefined;
     if (user === undefined) return false;
     t.rec = { ...t.rec, user, authenticatedAt: Date.now() };
     this.save(t.rec);
@@ -323,12 +336,23 @@ export class OpenSshBackend {
   }
 }
 
-/** A user's uid through NSS, as sshd looked it up. */
-function uidOf(user: string): number | undefined {
-  try {
-    return addon<{ getpwnam(name: string): { uid: number } | null }>().getpwnam(user)?.uid;
-  } catch {
-    return undefined;
+/** Users' uids through NSS, remembered for a while: clients choose the names, and many may name the same. */
+class UidCache {
+  private readonly known = new Map<string, { uid: number | undefined; at: number }>();
+
+  lookup(user: string): number | undefined {
+    const now = Date.now();
+    const hit = this.known.get(user);
+    if (hit !== undefined && now - hit.at < UID_TTL_MS) return hit.uid;
+    let uid: number | undefined;
+    try {
+      uid = addon<{ getpwnam(name: string): { uid: number } | null }>().getpwnam(user)?.uid;
+    } catch {
+      uid = undefined;
+    }
+    if (this.known.size >= 1024) this.known.clear();
+    this.known.set(user, { uid, at: now });
+    return uid;
   }
 }
 
