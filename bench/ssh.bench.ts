@@ -96,6 +96,8 @@ export async function bench(): Promise<Record<string, unknown>> {
   const mp = await startMpsshdSsh(ns, { port: 22, extraYaml: 'pathManager:\n  enabled: false', sshYaml: ['PreforkWorkers: 2'] });
   // The same server on plain TCP: separates what MPTCP costs on one path from what the server costs.
   const mpTcp = await startMpsshdSsh(ns, { port: 2223, extraYaml: 'pathManager:\n  enabled: false', sshYaml: ['PreforkWorkers: 2', 'UseMPTCP: no'] });
+  // The same sshd, with the same configuration, behind mpsshd's listener (ssh.Server: openssh).
+  const behind = await startMpsshdSsh(ns, { port: 2224, extraYaml: 'pathManager:\n  enabled: false', sshYaml: ['Server: openssh', `OpenSSH: {Config: ${path.join(sshd.dir, 'sshd_config')}}`] });
   // Both servers log in the same fresh account: a login's cost must not
   // depend on what the machine's own accounts have in their shell startup
   // files (bash reads ~/.bashrc for commands run by sshd).
@@ -110,6 +112,7 @@ export async function bench(): Promise<Record<string, unknown>> {
       { name: 'sshd', opts: [...sshd.clientOptions, '-p', '2222'], dest: `${user.name}@127.0.0.1` },
       { name: 'mpsshd', opts: mp.clientOptions, dest: `${user.name}@127.0.0.1` },
       { name: 'mpsshdTcp', opts: mpTcp.clientOptions, dest: `${user.name}@127.0.0.1` },
+      { name: 'sshdBehindMpsshd', opts: [...sshd.clientOptions, '-p', '2224'], dest: `${user.name}@127.0.0.1` },
     ];
     const throughput: Record<string, Record<string, number[]>> = {};
     for (const cipher of ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com']) {
@@ -124,11 +127,23 @@ export async function bench(): Promise<Record<string, unknown>> {
     const bulk = Object.fromEntries(
       Object.entries(throughput).map(([cipher, by]) => {
         const best = (n: string) => Math.max(...(by[n] ?? [0]));
-        return [cipher, { sshdGbps: round2(best('sshd')), mpsshdGbps: round2(best('mpsshd')), ratio: round2(best('mpsshd') / best('sshd')), mpsshdTcpGbps: round2(best('mpsshdTcp')), tcpRatio: round2(best('mpsshdTcp') / best('sshd')), samples: by }];
+        return [
+          cipher,
+          {
+            sshdGbps: round2(best('sshd')),
+            mpsshdGbps: round2(best('mpsshd')),
+            ratio: round2(best('mpsshd') / best('sshd')),
+            mpsshdTcpGbps: round2(best('mpsshdTcp')),
+            tcpRatio: round2(best('mpsshdTcp') / best('sshd')),
+            sshdBehindMpsshdGbps: round2(best('sshdBehindMpsshd')),
+            behindRatio: round2(best('sshdBehindMpsshd') / best('sshd')),
+            samples: by,
+          },
+        ];
       }),
     );
-    const logins: Record<string, number[]> = { sshd: [], mpsshd: [] };
-    for (let i = 0; i < LOGINS; i++) for (const t of targets.slice(0, 2)) logins[t.name]?.push(await timeToFirstOutput(ns, t));
+    const logins: Record<string, number[]> = { sshd: [], mpsshd: [], sshdBehindMpsshd: [] };
+    for (let i = 0; i < LOGINS; i++) for (const t of targets.filter((x) => x.name in logins)) logins[t.name]?.push(await timeToFirstOutput(ns, t));
     const rate = (v: number[]) => 1000 / (v.reduce((a, b) => a + b, 0) / v.length);
     const handshakes = {
       sshdPerSecond: round2(rate(logins.sshd ?? [])),
@@ -136,6 +151,10 @@ export async function bench(): Promise<Record<string, unknown>> {
       ratio: round2(rate(logins.mpsshd ?? []) / rate(logins.sshd ?? [])),
       sshdMs: summary(logins.sshd ?? []),
       mpsshdMs: summary(logins.mpsshd ?? []),
+      // sshd -i reads its configuration and host keys for every connection; the daemon has them loaded.
+      sshdBehindMpsshdPerSecond: round2(rate(logins.sshdBehindMpsshd ?? [])),
+      behindRatio: round2(rate(logins.sshdBehindMpsshd ?? []) / rate(logins.sshd ?? [])),
+      sshdBehindMpsshdMs: summary(logins.sshdBehindMpsshd ?? []),
     };
     // sshd: the per-connection sshd (child of the listener) and what it forked.
     const sshdMem = await idleSessionPss(ns, targets[0] as Target, (s) => {
@@ -150,11 +169,18 @@ export async function bench(): Promise<Record<string, unknown>> {
       bulk,
       handshakes,
       idleSessionPssMiB: { sshd: sshdMem, mpsshd: mpMem, ratio: round2(mpMem.mib / sshdMem.mib) },
-      note: 'all servers on loopback in one namespace, one fresh account; mpsshd over MPTCP (one subflow) and, as mpsshdTcp, over TCP; sshd over TCP',
+      note: 'all servers on loopback in one namespace, one fresh account, the stock ssh client (TCP); mpsshd on an MPTCP listener and, as mpsshdTcp, a TCP one; sshdBehindMpsshd: the same sshd and configuration as sshd, started as sshd -i by mpsshd (ssh.Server: openssh)',
     };
   } finally {
     await mp.stop();
     await mpTcp.stop();
+    await behind.stop();
+    // sshd -i processes outlive mpsshd by design; none may outlive the benchmark.
+    try {
+      for (const p of execFileSync('ip', ['netns', 'pids', ns.name], { encoding: 'utf8' }).split('\n').filter(Boolean)) process.kill(Number(p), 'SIGKILL');
+    } catch {
+      // nothing left
+    }
     sshd.stop();
     user.remove();
     ns.close();
