@@ -79,6 +79,27 @@ Napi::Value GetPwnam(const Napi::CallbackInfo& info) {
 }
 
 // getgrouplist(name, gid) -> number[] (the primary gid included)
+// getpwuid(uid) -> name | null: who owns a process, for the status of connections.
+Napi::Value GetPwuidName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "getpwuidName(uid: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  double v = info[0].As<Napi::Number>().DoubleValue();
+  if (v < 0 || v > 4294967294.0 || v != static_cast<double>(static_cast<uid_t>(v))) return env.Null();
+  Scratch scratch(false);
+  passwd pw{};
+  passwd* result = nullptr;
+  int rc = scratch.Run([&](char* b, size_t n) { return getpwuid_r(static_cast<uid_t>(v), &pw, b, n, &result); });
+  if (rc != 0) {
+    ErrnoError(env, rc, "getpwuid_r").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (result == nullptr) return env.Null();
+  return Napi::String::New(env, pw.pw_name);
+}
+
 Napi::Value GetGroupList(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
@@ -161,6 +182,7 @@ Napi::Value GetSpnam(const Napi::CallbackInfo& info) {
 
 void InitPasswd(Napi::Env env, Napi::Object exports) {
   exports.Set("getpwnam", Napi::Function::New(env, GetPwnam));
+  exports.Set("getpwuidName", Napi::Function::New(env, GetPwuidName));
   exports.Set("getgrouplist", Napi::Function::New(env, GetGroupList));
   exports.Set("getgrgid", Napi::Function::New(env, GetGrgid));
   exports.Set("getspnam", Napi::Function::New(env, GetSpnam));

@@ -3,6 +3,7 @@
  * built with `control: false`; the control socket has its own with
  * `control: true`, the only one that accepts the changing routes.
  */
+import fs from 'node:fs';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { StatusSource } from '../status/types.js';
 import type { Logger } from '../util/logger.js';
@@ -25,6 +26,18 @@ export interface BuildAppOptions {
   apiState?: () => ApiListenersState;
   sse?: Partial<SseOptions>;
   now?: () => number;
+  /** Whether /proc hides other users' processes; default: read from /proc/mounts. */
+  processesHidden?: boolean;
+}
+
+/** /proc mounted with hidepid (1, 2, noaccess, invisible): users cannot see each other's processes. */
+export function procHidesProcesses(mounts = '/proc/mounts'): boolean {
+  try {
+    const line = fs.readFileSync(mounts, 'utf8').split('\n').find((l) => l.split(' ')[1] === '/proc');
+    return line !== undefined && /(^|,)hidepid=(1|2|noaccess|invisible)(,|$)/.test(line.split(' ')[3] ?? '');
+  } catch {
+    return false;
+  }
 }
 
 /** Builds the app; call `ready()` (or `listen`, `inject`) before serving. */
@@ -50,7 +63,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
   });
-  const deps = { source: opts.source, control: opts.control, hub, metrics, apiState: opts.apiState ?? (() => ({ listeners: [] })), now: opts.now ?? Date.now };
+  const deps = { source: opts.source, control: opts.control, hub, metrics, apiState: opts.apiState ?? (() => ({ listeners: [] })), now: opts.now ?? Date.now, processesHidden: opts.processesHidden ?? procHidesProcesses() };
   readRoutes(app, deps);
   controlRoutes(app, deps);
   dashboardRoutes(app);

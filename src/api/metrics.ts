@@ -24,6 +24,22 @@ export function bytesByInterface(snap: StatusSnapshot): Map<string, { sent: numb
   return out;
 }
 
+/** Per interface, over every MPTCP connection of the host: rates of the last sample and subflow counts. */
+export function connectionRatesByInterface(snap: StatusSnapshot): Map<string, { sendBps: number; recvBps: number; subflows: number }> {
+  const out = new Map<string, { sendBps: number; recvBps: number; subflows: number }>();
+  for (const c of snap.connections.connections) {
+    for (const sf of c.subflows) {
+      const k = sf.ifname ?? '?';
+      const cur = out.get(k) ?? { sendBps: 0, recvBps: 0, subflows: 0 };
+      cur.sendBps += sf.sendBps ?? 0;
+      cur.recvBps += sf.recvBps ?? 0;
+      cur.subflows += 1;
+      out.set(k, cur);
+    }
+  }
+  return out;
+}
+
 /** The registry behind /metrics, and what to undo on close. */
 export interface ApiMetrics {
   registry: Registry;
@@ -82,6 +98,40 @@ export function createMetrics(source: StatusSource, streams: () => number): ApiM
   perInterface('mpssh_interface_session_bytes_received', "Bytes received by current SSH sessions' subflows on this interface.", (v) => v.received);
   perInterface('mpssh_interface_subflows', 'Subflows of current SSH sessions on this interface.', (v) => v.subflows);
 
+  // Every MPTCP connection of the host (the sampler's last sample), not only SSH sessions.
+  new Gauge({
+    name: 'mpssh_mptcp_connections',
+    help: 'MPTCP connections of the host in the last sample, by direction.',
+    labelNames: ['direction'],
+    registers,
+    collect() {
+      this.reset();
+      for (const direction of ['incoming', 'outgoing'] as const) this.set({ direction }, snap().connections.connections.filter((c) => c.direction === direction).length);
+    },
+  });
+  new Gauge({
+    name: 'mpssh_mptcp_interface_throughput_bits_per_second',
+    help: 'Throughput of all MPTCP subflows leaving through this interface over the last sampling period.',
+    labelNames: ['ifname', 'direction'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [ifname, v] of connectionRatesByInterface(snap())) {
+        this.set({ ifname, direction: 'send' }, v.sendBps);
+        this.set({ ifname, direction: 'receive' }, v.recvBps);
+      }
+    },
+  });
+  new Gauge({
+    name: 'mpssh_mptcp_interface_subflows',
+    help: 'MPTCP subflows of the host leaving through this interface.',
+    labelNames: ['ifname'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [ifname, v] of connectionRatesByInterface(snap())) this.set({ ifname }, v.subflows);
+    },
+  });
   new Gauge({
     name: 'mpssh_endpoints',
     help: 'MPTCP endpoints in the kernel, by owner.',

@@ -24,6 +24,8 @@ const OPS: Op[] = [
   { method: 'get', path: '/endpoints', summary: "The kernel's MPTCP endpoints with owner, and the host's unused addresses with the reason", ok: { status: 200, schema: S.endpoints }, errors: [] },
   { method: 'get', path: '/sessions', summary: 'Open SSH sessions', ok: { status: 200, schema: S.sessions }, errors: [] },
   { method: 'get', path: '/sessions/{id}', summary: 'One SSH session with its subflows', params: S.sessionParams, ok: { status: 200, schema: S.session }, errors: [400, 404] },
+  { method: 'get', path: '/connections', summary: "Every MPTCP connection of the host, outgoing and incoming, with its subflows per interface", ok: { status: 200, schema: S.connections }, errors: [] },
+  { method: 'get', path: '/connections/{id}', summary: 'One MPTCP connection', params: S.connectionParams, ok: { status: 200, schema: S.connection }, errors: [400, 404] },
   {
     method: 'get',
     path: '/events',

@@ -12,7 +12,7 @@ import type { ApiMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import * as S from './schemas.js';
 import { parseLastEventId, type SseHub } from './sse.js';
-import { endpointItem, endpointsView, interfacesView, sessionsView, sessionView, statusView, type ApiListenersState } from './views.js';
+import { connectionsView, connectionView, endpointItem, endpointsView, interfacesView, sessionsView, sessionView, statusView, type ApiListenersState } from './views.js';
 
 export interface RouteDeps {
   source: StatusSource;
@@ -21,6 +21,8 @@ export interface RouteDeps {
   metrics: ApiMetrics;
   apiState: () => ApiListenersState;
   now: () => number;
+  /** /proc hides other users' processes (hidepid): connection owners are shown on the control socket only. */
+  processesHidden: boolean;
 }
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
@@ -52,6 +54,13 @@ export function readRoutes(app: FastifyInstance, d: RouteDeps): void {
     const { id } = parse(S.sessionParams, req.params);
     const v = sessionView(snap(), id);
     if (!v) throw new ApiError('not-found', `no session ${id}`);
+    return v;
+  });
+  app.get('/connections', async () => connectionsView(snap(), d.control || !d.processesHidden));
+  app.get('/connections/:id', async (req) => {
+    const { id } = parse(S.connectionParams, req.params);
+    const v = connectionView(snap(), id, d.control || !d.processesHidden);
+    if (!v) throw new ApiError('not-found', `no connection ${id}`);
     return v;
   });
   app.get('/healthz', async () => ({ ok: true as const }));

@@ -174,6 +174,50 @@ export const subflowView = z
 export const session = sessionSummary.extend({ sampledAt: time, subflows: z.array(subflowView) }).register(registry, { id: 'Session' });
 export type SessionView = z.infer<typeof session>;
 
+export const connectionSubflow = subflowView
+  .extend({
+    stale: z.boolean().describe('Retransmission timeouts in a row reached net.mptcp.stale_loss_cnt: the kernel does not send on it while another subflow works'),
+    sendBps: z.number().optional().describe('Bits per second sent over the last sampling period'),
+    recvBps: z.number().optional().describe('Bits per second received over the last sampling period'),
+  })
+  .register(registry, { id: 'ConnectionSubflow', description: 'A subflow and the interface it really leaves through (the route of its 4-tuple).' });
+
+export const connection = z
+  .object({
+    id: z.string().describe("The MPTCP socket's cookie: stable for the connection's life"),
+    token: z.number().int().describe('Local MPTCP token'),
+    direction: z.enum(['incoming', 'outgoing']),
+    local: hostPort,
+    remote: hostPort,
+    state: z.string(),
+    process: z
+      .object({ pid: z.number().int(), command: z.string(), uid: z.number().int(), user: z.string().optional(), destination: z.string().optional().describe('For ssh and mpssh: the destination as typed') })
+      .optional()
+      .describe("The owning process; left out where /proc hides other users' processes (hidepid), except on the control socket"),
+    session: z.object({ id: z.string(), user: z.string() }).optional().describe("The SSH session mpsshd's server runs on this connection"),
+    openedAt: time.describe('First seen'),
+    bytesSent: z.number().optional(),
+    bytesReceived: z.number().optional(),
+    sendBps: z.number().optional(),
+    recvBps: z.number().optional(),
+    subflows: z.array(connectionSubflow),
+  })
+  .register(registry, { id: 'Connection', description: "One MPTCP connection of the host, whoever owns it, from the kernel's socket tables." });
+export type ConnectionView = z.infer<typeof connection>;
+
+export const connections = z
+  .object({
+    periodMs: z.number().int().describe('Sampling period; 0 when sampling is off (api.connectionSampleMs)'),
+    sampledAt: time.nullable(),
+    error: z.string().optional().describe('Why the last sample failed; the connections are from the one before'),
+    connections: z.array(connection),
+  })
+  .register(registry, { id: 'Connections' });
+export type ConnectionsView = z.infer<typeof connections>;
+
+/** Connection ids are socket cookies: decimal numbers. */
+export const connectionParams = z.object({ id: z.string().regex(/^\d{1,20}$/, 'a connection id is a decimal number') });
+
 export const health = z.object({ ok: z.literal(true) }).register(registry, { id: 'Health' });
 export const reloadResult = z.object({ changed: z.boolean() }).register(registry, { id: 'ReloadResult' });
 export const sessionClosed = z.object({ id: z.string(), closed: z.literal(true) }).register(registry, { id: 'SessionClosed' });

@@ -3,8 +3,8 @@
  * the wire format is tested with tables and a handler is one line.
  */
 import type { AddressFlags } from '../netlink/types.js';
-import type { SessionStatus, StatusSnapshot, SubflowStatus } from '../status/types.js';
-import type { EndpointItem, EndpointsView, InterfacesView, SessionsView, SessionView, StatusView } from './schemas.js';
+import type { ConnectionStatus, SessionStatus, StatusSnapshot, SubflowStatus } from '../status/types.js';
+import type { ConnectionsView, ConnectionView, EndpointItem, EndpointsView, InterfacesView, SessionsView, SessionView, StatusView } from './schemas.js';
 
 /** The state of the API's own listeners, as startApi knows it. */
 export interface ApiListenersState {
@@ -197,30 +197,75 @@ export function sessionView(snap: StatusSnapshot, id: string): SessionView | und
   return {
     ...sessionSummary(s),
     sampledAt: iso(s.sampledAt),
-    subflows: s.subflows.map((sf) =>
-      defined(
-        {
-          local: { family: sf.local.family, address: sf.local.address, port: sf.local.port },
-          remote: { family: sf.remote.family, address: sf.remote.address, port: sf.remote.port },
-          state: sf.state,
-          rttUs: sf.rttUs,
-          rttVarUs: sf.rttVarUs,
-          sndCwnd: sf.sndCwnd,
-          pmtu: sf.pmtu,
-          totalRetrans: sf.totalRetrans,
-        },
-        {
-          id: sf.id,
-          ifname: sf.ifname,
-          ifindex: sf.ifindex,
-          backup: sf.backup,
-          minRttUs: sf.minRttUs,
-          bytesSent: sf.bytesSent,
-          bytesReceived: sf.bytesReceived,
-          bytesRetrans: sf.bytesRetrans,
-          deliveryRate: sf.deliveryRate,
-        },
-      ),
-    ),
+    subflows: s.subflows.map(subflowItem),
   };
+}
+
+/** One connection; `processes: false` leaves out who owns it (see connectionsView). */
+export function connectionItem(c: ConnectionStatus, processes: boolean): ConnectionView {
+  return defined(
+    {
+      id: c.id,
+      token: c.token,
+      direction: c.direction,
+      local: { ...c.local },
+      remote: { ...c.remote },
+      state: c.state,
+      openedAt: iso(c.openedAt),
+      subflows: c.subflows.map((sf) => defined({ ...subflowItem(sf), stale: sf.stale }, { sendBps: sf.sendBps, recvBps: sf.recvBps })),
+    },
+    {
+      process: processes && c.process !== undefined ? { ...c.process } : undefined,
+      session: c.session !== undefined ? { ...c.session } : undefined,
+      bytesSent: c.bytesSent,
+      bytesReceived: c.bytesReceived,
+      sendBps: c.sendBps,
+      recvBps: c.recvBps,
+    },
+  );
+}
+
+/**
+ * GET /connections. `processes` is false on listeners any local user reaches
+ * when /proc hides other users' processes (hidepid): the API must not show
+ * what `ps` would not.
+ */
+export function connectionsView(snap: StatusSnapshot, processes: boolean): ConnectionsView {
+  const c = snap.connections;
+  return defined(
+    { periodMs: c.periodMs, sampledAt: c.sampledAt === null ? null : iso(c.sampledAt), connections: c.connections.map((x) => connectionItem(x, processes)) },
+    { error: c.error },
+  );
+}
+
+/** GET /connections/:id; undefined when no such connection. */
+export function connectionView(snap: StatusSnapshot, id: string, processes: boolean): ConnectionView | undefined {
+  const c = snap.connections.connections.find((x) => x.id === id);
+  return c === undefined ? undefined : connectionItem(c, processes);
+}
+
+function subflowItem(sf: SubflowStatus): SessionView['subflows'][number] {
+  return defined(
+    {
+      local: { family: sf.local.family, address: sf.local.address, port: sf.local.port },
+      remote: { family: sf.remote.family, address: sf.remote.address, port: sf.remote.port },
+      state: sf.state,
+      rttUs: sf.rttUs,
+      rttVarUs: sf.rttVarUs,
+      sndCwnd: sf.sndCwnd,
+      pmtu: sf.pmtu,
+      totalRetrans: sf.totalRetrans,
+    },
+    {
+      id: sf.id,
+      ifname: sf.ifname,
+      ifindex: sf.ifindex,
+      backup: sf.backup,
+      minRttUs: sf.minRttUs,
+      bytesSent: sf.bytesSent,
+      bytesReceived: sf.bytesReceived,
+      bytesRetrans: sf.bytesRetrans,
+      deliveryRate: sf.deliveryRate,
+    },
+  );
 }

@@ -124,6 +124,12 @@ const apiSchema = z
     allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'expected a host name')).default([]),
     /** Root-only Unix socket (mode 0600) that also accepts the changing routes (reload, backup flag, session kill). */
     controlSocket: z.string().startsWith('/').default('/run/mpssh/api.sock'),
+    /**
+     * How often every MPTCP connection of the host is sampled (GET
+     * /connections, the dashboard's per-interface plots, /metrics), in ms;
+     * 0 turns sampling off.
+     */
+    connectionSampleMs: z.number().int().refine((v) => v === 0 || (v >= 100 && v <= 60_000), { message: 'expected 0 (off) or 100 to 60000 ms' }).default(1000),
   })
   .strict();
 export type ApiConfig = z.infer<typeof apiSchema>;

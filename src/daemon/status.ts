@@ -6,8 +6,11 @@
 import fs from 'node:fs';
 import type { SessionEvent } from '../ssh/server/sessions.js';
 import type { SessionReport } from '../ssh/server/control-protocol.js';
-import type { InterfaceStatus, SessionStatus, StatusEvent, StatusSnapshot, StatusSource, SubflowStatus } from '../status/types.js';
+import { buildConnections, connectionEvents, type SampleContext } from '../mptcp/connection-sample.js';
+import type { RawConnectionsSample } from '../mptcp/sampler.js';
+import type { ConnectionsStatus, ConnectionStatus, InterfaceStatus, SessionStatus, StatusEvent, StatusSnapshot, StatusSource, SubflowStatus } from '../status/types.js';
 import type { Logger } from '../util/logger.js';
+import { addon } from '../native/load.js';
 import { VERSION } from '../version.js';
 import type { PassResult } from './reconciler.js';
 import { passEvents, type EventBody } from './status-events.js';
@@ -41,6 +44,8 @@ export class StatusPublisher implements StatusSource {
   private readonly backlog: StatusEvent[] = [];
   private readonly listeners = new Set<(e: StatusEvent) => void>();
   private readonly startedAt = Date.now();
+  private connections: ConnectionsStatus = { periodMs: 0, sampledAt: null, connections: [] };
+  private readonly userNames = new Map<number, string | undefined>();
   private mptcpEnabled = readSysctl('enabled') === '1';
   private pmType = readSysctl('pm_type');
 
@@ -81,6 +86,45 @@ export class StatusPublisher implements StatusSource {
     }
   }
 
+  /** Sets the sampling period shown in the status (0: sampling off). */
+  connectionSampling(periodMs: number): void {
+    this.connections = { ...this.connections, periodMs };
+  }
+
+  /** Called with every sample of the host's MPTCP connections. */
+  onConnections(raw: RawConnectionsSample): void {
+    const names = this.ifnames();
+    const sessions = this.actions.sessions();
+    const v4 = (a: string): string => /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a)?.[1] ?? a;
+    const key = (l: { address: string; port: number }, r: { address: string; port: number }): string => `${v4(l.address)}:${l.port}>${v4(r.address)}:${r.port}`;
+    const bySocket = new Map(sessions.map((s) => [key(s.local, s.remote), { id: s.id, user: s.user }]));
+    if (this.userNames.size > 1024) this.userNames.clear();
+    const ctx: SampleContext = {
+      at: raw.at,
+      listeners: raw.listeners,
+      ifname: (i) => names.get(i),
+      owner: (inode) => raw.owners.get(inode),
+      userName: (uid) => {
+        if (!this.userNames.has(uid)) this.userNames.set(uid, userNameOf(uid));
+        return this.userNames.get(uid);
+      },
+      session: (l, r) => bySocket.get(key(l, r)),
+      staleLossCnt: raw.staleLossCnt,
+    };
+    const before = new Map(this.connections.connections.map((c) => [c.id, c]));
+    const prev = this.connections.sampledAt === null ? undefined : { at: this.connections.sampledAt, connections: before };
+    const next = buildConnections(raw.connections, ctx, prev);
+    this.connections = { periodMs: this.connections.periodMs, sampledAt: raw.at, connections: next };
+    for (const e of connectionEvents(before, next, raw.at)) this.publish(e);
+  }
+
+  /** Called when a sample failed: the last one stays, with the reason. */
+  onConnectionsError(err: Error): void {
+    if (this.connections.error === err.message) return;
+    this.log.warn({ err: err.message }, 'sampling the MPTCP connections failed, keeping the last sample');
+    this.connections = { ...this.connections, error: err.message };
+  }
+
   snapshot(): StatusSnapshot {
     const p = this.pass;
     const names = this.ifnames();
@@ -97,6 +141,7 @@ export class StatusPublisher implements StatusSource {
       warnings: p?.warnings ?? [],
       ssh: this.actions.ssh(),
       sessions: this.actions.sessions().map((r) => sessionStatus(r, names)),
+      connections: this.connections,
     };
   }
 
@@ -151,6 +196,15 @@ export class StatusPublisher implements StatusSource {
       if (desired) s.mode = desired.flags.slice();
       return s;
     });
+  }
+}
+
+/** A user's name through NSS, or undefined. */
+function userNameOf(uid: number): string | undefined {
+  try {
+    return addon<{ getpwuidName(uid: number): string | null }>().getpwuidName(uid) ?? undefined;
+  } catch {
+    return undefined;
   }
 }
 

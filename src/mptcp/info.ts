@@ -87,6 +87,12 @@ export interface SubflowInfo {
   pmtu: number;
   totalRetrans: number;
   lost: number;
+  /**
+   * Retransmission timeouts in a row without progress. The kernel marks a
+   * subflow stale (and stops sending on it while another works) once this
+   * reaches net.mptcp.stale_loss_cnt.
+   */
+  rtoInARow?: number;
   bytesSent?: number;
   bytesReceived?: number;
   bytesAcked?: number;
@@ -195,6 +201,7 @@ export function decodeSubflow(raw: RawSubflow): SubflowInfo | undefined {
     remoteId: diag?.remoteId,
     flags: diag?.flags,
     minRttUs: tcp.minRtt,
+    rtoInARow: tcp.retransmits,
     bytesSent: num(tcp.bytesSent),
     bytesReceived: num(tcp.bytesReceived),
     bytesAcked: num(tcp.bytesAcked),

@@ -58,6 +58,8 @@ export interface RawTcpInfo {
   size: number;
   state: number;
   caState: number;
+  /** Retransmission timeouts in a row without progress (tcpi_retransmits). */
+  retransmits?: number;
   rto: number;
   sndMss: number;
   rcvMss: number;

@@ -131,6 +131,7 @@ export function decodeTcpInfo(b: Buffer): RawTcpInfo | null {
     size: b.length,
     state: b.readUInt8(0),
     caState: b.readUInt8(1),
+    retransmits: b.readUInt8(2),
     rto: b.readUInt32LE(8),
     sndMss: b.readUInt32LE(16),
     rcvMss: b.readUInt32LE(20),

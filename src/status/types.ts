@@ -55,6 +55,50 @@ export interface SessionStatus {
   sampledAt: number;
 }
 
+/** A subflow of a host connection: the kernel's view, the interface it leaves through, and its rates. */
+export interface ConnectionSubflowStatus extends SubflowStatus {
+  /** Retransmission timeouts in a row reached net.mptcp.stale_loss_cnt: the kernel has stopped using it for now. */
+  stale: boolean;
+  /** Bits per second over the last sampling period (absent on a subflow's first sample). */
+  sendBps?: number;
+  recvBps?: number;
+}
+
+/** One MPTCP connection of the host (its network namespace), whoever owns it. */
+export interface ConnectionStatus {
+  /** The MPTCP socket's cookie: unique for the connection's life and never reused until reboot. */
+  id: string;
+  /** The connection's local MPTCP token. */
+  token: number;
+  direction: 'incoming' | 'outgoing';
+  local: { address: string; port: number };
+  remote: { address: string; port: number };
+  /** TCP state name of the MPTCP socket. */
+  state: string;
+  /** The owning process, when it could be found (the socket may be shared or held by the kernel only). */
+  process?: { pid: number; command: string; uid: number; user?: string; destination?: string };
+  /** The SSH session of mpsshd's server (built-in or OpenSSH) on this connection. */
+  session?: { id: string; user: string };
+  /** Connection-level counters (MPTCP_INFO). */
+  bytesSent?: number;
+  bytesReceived?: number;
+  sendBps?: number;
+  recvBps?: number;
+  subflows: ConnectionSubflowStatus[];
+  /** First seen by the sampler. */
+  openedAt: number;
+}
+
+/** The latest sample of every MPTCP connection. */
+export interface ConnectionsStatus {
+  /** 0 when sampling is off. */
+  periodMs: number;
+  sampledAt: number | null;
+  connections: ConnectionStatus[];
+  /** Why the last sample failed, if it did. */
+  error?: string;
+}
+
 /** The whole picture at one instant. */
 export interface StatusSnapshot {
   version: string;
@@ -71,6 +115,7 @@ export interface StatusSnapshot {
   warnings: Warning[];
   ssh: { state: 'up' | 'degraded' | 'disabled'; listeners: ListenerStatus[] };
   sessions: SessionStatus[];
+  connections: ConnectionsStatus;
 }
 
 /** Something that happened, in the order it happened. `seq` rises by one per event. */
@@ -80,6 +125,10 @@ export type StatusEvent = { seq: number; at: number } & (
   | { type: 'subflow-established' | 'subflow-closed'; session: string; local: string; remote: string; ifname?: string }
   | { type: 'session-opened' | 'session-closed'; session: string; user: string; remote: string }
   | { type: 'session-sample'; session: string; sampledAt: number; subflows: { ifname?: string; local: string; bytesSent?: number; bytesReceived?: number }[] }
+  | { type: 'connection-opened' | 'connection-closed'; connection: string; direction: 'incoming' | 'outgoing'; local: string; remote: string; command?: string; destination?: string }
+  | { type: 'connection-subflow-added' | 'connection-subflow-removed'; connection: string; local: string; remote: string; ifname?: string }
+  /** Once per sample: bits per second per interface, host-wide and per connection. */
+  | { type: 'connection-rates'; sampledAt: number; interfaces: Record<string, { sendBps: number; recvBps: number; subflows: number }>; connections: Record<string, Record<string, { sendBps: number; recvBps: number }>> }
   /** `pass` is the reconcile pass's own number (PassResult.seq); the event's `seq` is the event stream's. */
   | { type: 'reconcile'; pass: number; durationMs: number; changes: number; errors: number }
 );

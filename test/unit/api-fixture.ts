@@ -108,6 +108,30 @@ export function sampleSnapshot(): StatusSnapshot {
     warnings: [{ code: 'foreign-endpoints', message: 'endpoint 9 (10.9.9.9) belongs to another manager', since: T0 + 2000 }],
     ssh: { state: 'up', listeners: [{ address: '0.0.0.0', port: 22, state: 'mptcp' }] },
     sessions: [session('s-1')],
+    connections: {
+      periodMs: 1000,
+      sampledAt: T0 + 6000,
+      connections: [
+        {
+          id: '4242',
+          token: 0xabcdef01,
+          direction: 'outgoing',
+          local: { address: '192.0.2.10', port: 40022 },
+          remote: { address: '198.51.100.7', port: 22 },
+          state: 'established',
+          process: { pid: 4321, command: 'ssh', uid: 1000, user: 'alice', destination: 'alice@server' },
+          bytesSent: 3000,
+          bytesReceived: 900_000,
+          sendBps: 8000,
+          recvBps: 4_000_000,
+          subflows: [
+            { ...subflow('wlan0', 2, '192.0.2.10', 2000, 500_000, { backup: false }), remote: { family: 4, address: '198.51.100.7', port: 22 }, stale: false, sendBps: 6000, recvBps: 3_000_000 },
+            { ...subflow('wwan0', 3, '203.0.113.5', 1000, 400_000, { backup: false }), remote: { family: 4, address: '198.51.100.7', port: 22 }, stale: false, sendBps: 2000, recvBps: 1_000_000 },
+          ],
+          openedAt: T0 + 1000,
+        },
+      ],
+    },
   };
 }
 

@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
-import { buildApp } from '../../src/api/app.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildApp, procHidesProcesses } from '../../src/api/app.js';
 import { hostAllowed } from '../../src/api/host-check.js';
 import * as S from '../../src/api/schemas.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -16,8 +19,8 @@ import { parsePrometheus } from './api-prom-parse.js';
 
 const NOW = sampleSnapshot().startedAt + 90_500;
 
-async function app(control: boolean, source = new FakeSource(), apiState?: () => { listeners: { address: string; ok: boolean; error?: string }[] }): Promise<{ app: FastifyInstance; source: FakeSource }> {
-  const a = buildApp({ source, log: silentLogger(), control, now: () => NOW, ...(apiState ? { apiState } : {}) });
+async function app(control: boolean, source = new FakeSource(), apiState?: () => { listeners: { address: string; ok: boolean; error?: string }[] }, processesHidden = false): Promise<{ app: FastifyInstance; source: FakeSource }> {
+  const a = buildApp({ source, log: silentLogger(), control, now: () => NOW, processesHidden, ...(apiState ? { apiState } : {}) });
   await a.ready();
   return { app: a, source };
 }
@@ -106,6 +109,47 @@ test('GET /sessions and /sessions/:id: subflows with interface, backup, RTT and 
   assert.match(assertError(await a.inject('/sessions/a%20b'), 400, 'bad-request'), /session id/);
 });
 
+test('GET /connections and /connections/:id: every MPTCP connection with its owner, subflows per interface and rates', async (t) => {
+  const { app: a } = await app(false);
+  t.after(() => a.close());
+  const all = conforms(S.connections, (await a.inject('/connections')).body);
+  assert.equal(all.periodMs, 1000);
+  assert.equal(all.connections.length, 1);
+  const c = all.connections[0]!;
+  assert.deepEqual([c.id, c.direction, c.process?.command, c.process?.destination, c.recvBps], ['4242', 'outgoing', 'ssh', 'alice@server', 4_000_000]);
+  assert.deepEqual(c.subflows.map((s) => [s.ifname, s.stale, s.recvBps]), [['wlan0', false, 3_000_000], ['wwan0', false, 1_000_000]]);
+  assert.deepEqual(conforms(S.connection, (await a.inject('/connections/4242')).body), c);
+  assertError(await a.inject('/connections/99'), 404, 'not-found');
+  assert.match(assertError(await a.inject('/connections/abc'), 400, 'bad-request'), /connection id/);
+  // Where /proc hides other users' processes, so does the API, except on the root-only control socket.
+  const { app: hidden } = await app(false, new FakeSource(), undefined, true);
+  t.after(() => hidden.close());
+  assert.equal(conforms(S.connections, (await hidden.inject('/connections')).body).connections[0]!.process, undefined);
+  const { app: control } = await app(true, new FakeSource(), undefined, true);
+  t.after(() => control.close());
+  assert.equal(conforms(S.connections, (await control.inject('/connections')).body).connections[0]!.process?.pid, 4321);
+});
+
+test('hidepid is read from the /proc mount options', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-mounts-'));
+  try {
+    const cases: [string, boolean][] = [
+      ['proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0', false],
+      ['proc /proc proc rw,nosuid,nodev,noexec,relatime,hidepid=2 0 0', true],
+      ['proc /proc proc rw,relatime,hidepid=invisible,gid=4 0 0', true],
+      ['proc /proc proc rw,relatime,hidepid=0 0 0', false],
+      ['proc /other proc rw,hidepid=2 0 0', false],
+    ];
+    for (const [line, want] of cases) {
+      fs.writeFileSync(path.join(dir, 'mounts'), `sysfs /sys sysfs rw 0 0\n${line}\n`);
+      assert.equal(procHidesProcesses(path.join(dir, 'mounts')), want, line);
+    }
+    assert.equal(procHidesProcesses(path.join(dir, 'missing')), false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('unknown routes, methods and the internal error are JSON with stable codes; 5xx hides details', async (t) => {
   const source = new FakeSource();
   const { app: a } = await app(false, source);
@@ -126,7 +170,7 @@ test('GET /healthz and /openapi.json: every route documented, every $ref resolve
   assert.deepEqual(JSON.parse((await a.inject('/healthz')).body), { ok: true });
   const doc = JSON.parse((await a.inject('/openapi.json')).body) as { openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
   assert.equal(doc.openapi, '3.1.0');
-  assert.deepEqual(Object.keys(doc.paths).sort(), ['/endpoints', '/endpoints/{id}', '/events', '/healthz', '/interfaces', '/metrics', '/openapi.json', '/reload', '/sessions', '/sessions/{id}', '/status']);
+  assert.deepEqual(Object.keys(doc.paths).sort(), ['/connections', '/connections/{id}', '/endpoints', '/endpoints/{id}', '/events', '/healthz', '/interfaces', '/metrics', '/openapi.json', '/reload', '/sessions', '/sessions/{id}', '/status']);
   assert.deepEqual(Object.keys(doc.paths['/endpoints/{id}']!).sort(), ['patch']);
   for (const ref of JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)) assert.ok(ref[1]! in doc.components.schemas, `missing ${ref[1]}`);
   assert.ok(JSON.stringify(doc.paths['/sessions/{id}']).includes('"in":"path"'));
@@ -201,6 +245,9 @@ test('GET /metrics: strict Prometheus text from a registry of its own', async (t
   assert.equal(value('mpssh_reconcile_duration_seconds_count'), 2);
   assert.equal(value('mpssh_reconcile_duration_seconds_bucket', { le: '0.005' }), 1);
   assert.equal(value('mpssh_endpoints', { owner: 'foreign' }), 1);
+  assert.equal(value('mpssh_mptcp_connections', { direction: 'outgoing' }), 1);
+  assert.equal(value('mpssh_mptcp_interface_throughput_bits_per_second', { ifname: 'wlan0', direction: 'receive' }), 3_000_000);
+  assert.equal(value('mpssh_mptcp_interface_subflows', { ifname: 'wwan0' }), 1);
   assert.equal(value('mpssh_info', { version: '0.1.0-test', path_manager: 'in-kernel' }), 1);
   assert.equal(fams.get('mpssh_reconcile_duration_seconds')?.type, 'histogram');
   // Nothing from prom-client's global registry (process_* defaults) leaks in.

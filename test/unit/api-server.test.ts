@@ -192,7 +192,7 @@ test('startApi: control socket 0600 in a 0755 directory it creates, changes only
   const sockPath = path.join(dir, 'run', 'mpssh', 'api.sock');
   // The directory does not exist yet: startApi creates it.
   const source = new FakeSource();
-  const config = { enabled: true, listen: ['127.0.0.1:0'], allowedHosts: [], controlSocket: sockPath };
+  const config = { enabled: true, listen: ['127.0.0.1:0'], allowedHosts: [], controlSocket: sockPath, connectionSampleMs: 0 };
   const api = await startApi({ source, config, log: silentLogger() });
   t.after(() => api.close());
   assert.equal(fs.statSync(path.dirname(sockPath)).mode & 0o777, 0o755);
@@ -232,14 +232,14 @@ test('startApi: a stale socket file is replaced; a regular file is not', async (
   const r = spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(sockPath)}, () => process.kill(process.pid, 'SIGKILL'))`]);
   assert.equal(r.signal, 'SIGKILL');
   assert.ok(fs.lstatSync(sockPath).isSocket());
-  const api = await startApi({ source: new FakeSource(), config: { enabled: true, listen: [], allowedHosts: [], controlSocket: sockPath }, log: silentLogger() });
+  const api = await startApi({ source: new FakeSource(), config: { enabled: true, listen: [], allowedHosts: [], controlSocket: sockPath, connectionSampleMs: 0 }, log: silentLogger() });
   assert.deepEqual(api.state().listeners, [{ address: sockPath, ok: true }]);
   assert.equal((await request({ socketPath: sockPath, path: '/healthz' })).status, 200);
   await api.close();
 
   const file = path.join(dir, 'not-a-socket');
   fs.writeFileSync(file, 'keep me');
-  const api2 = await startApi({ source: new FakeSource(), config: { enabled: true, listen: [], allowedHosts: [], controlSocket: file }, log: silentLogger() });
+  const api2 = await startApi({ source: new FakeSource(), config: { enabled: true, listen: [], allowedHosts: [], controlSocket: file, connectionSampleMs: 0 }, log: silentLogger() });
   assert.match(api2.state().listeners[0]!.error ?? '', /not a socket/);
   await api2.close();
   assert.equal(fs.readFileSync(file, 'utf8'), 'keep me');
@@ -256,7 +256,7 @@ test('startApi: a taken port is logged once and reported as degraded over the co
   const { default: pino } = await import('pino');
   const log = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l)) });
   const sockPath = path.join(dir, 'api.sock');
-  const api = await startApi({ source: new FakeSource(), config: { enabled: true, listen: [`127.0.0.1:${taken}`, '[::1]:0', 'no-port', '127.0.0.1:0'], allowedHosts: [], controlSocket: sockPath }, log });
+  const api = await startApi({ source: new FakeSource(), config: { enabled: true, listen: [`127.0.0.1:${taken}`, '[::1]:0', 'no-port', '127.0.0.1:0'], allowedHosts: [], controlSocket: sockPath, connectionSampleMs: 0 }, log });
   t.after(() => api.close());
   const st = api.state().listeners;
   assert.equal(st[0]!.ok, false);
