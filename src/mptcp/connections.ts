@@ -8,6 +8,9 @@ import { decodeMptcpInfoStruct, decodeSubflowUlp, decodeTcpInfo, INET_DIAG_INFO,
 import type { RawSubflow } from './native.js';
 import { decodeMptcpInfo, decodeSubflow, MPTCP_INFO_FLAG_FALLBACK, type MptcpInfo, type SubflowInfo } from './info.js';
 
+/** TCP states of a subflow on its way out (include/net/tcp_states.h). */
+const CLOSING = new Set(['fin-wait1', 'fin-wait2', 'time-wait', 'close', 'last-ack', 'closing']);
+
 /** One MPTCP connection and its subflows. */
 export interface MptcpConnection {
   /** The local token: the kernel's name for the connection on this host. */
@@ -50,7 +53,9 @@ export function joinConnections(mptcp: readonly InetDiagSocket[], tcp: readonly 
     };
     if (tcpInfo !== null) raw.tcp = tcpInfo;
     const decoded = decodeSubflow(raw);
-    if (decoded === undefined) continue;
+    // A subflow this host is closing (its endpoint removed, its link gone) carries no more data,
+    // though its socket may retransmit a FIN for minutes: it has left the connection.
+    if (decoded === undefined || CLOSING.has(decoded.state)) continue;
     const list = byToken.get(ulp.token) ?? [];
     list.push(decoded);
     byToken.set(ulp.token, list);

@@ -74,9 +74,22 @@ function describe(pid: number): SocketOwner | undefined {
   return { pid, command, uid, ...(destination !== undefined ? { destination } : {}) };
 }
 
-/** Finds the processes holding the sockets with these inodes; stops once all are found or the bounds are reached. */
+/** Start time of a process (clock ticks after boot), 0 when unknown. */
+function startTime(pid: number, procRoot: string): number {
+  const stat = readText(`${procRoot}/${pid}/stat`);
+  if (stat === undefined) return 0;
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? 0);
+}
+
+/**
+ * Finds the processes holding the sockets with these inodes, within the
+ * bounds. A socket held by several processes (a parent that passed it on,
+ * as mpssh does to ssh) is attributed to the youngest: the program that
+ * uses it, not the launcher that made it.
+ */
 export function findSocketOwners(inodes: ReadonlySet<number>, procRoot = '/proc'): Map<number, SocketOwner> {
   const found = new Map<number, SocketOwner>();
+  const started = new Map<number, number>();
   if (inodes.size === 0) return found;
   let pids: string[];
   try {
@@ -102,11 +115,14 @@ export function findSocketOwners(inodes: ReadonlySet<number>, procRoot = '/proc'
       const m = /^socket:\[(\d+)\]$/.exec(target);
       if (m === null) continue;
       const inode = Number(m[1]);
-      if (!inodes.has(inode) || found.has(inode)) continue;
+      if (!inodes.has(inode)) continue;
       owner ??= describe(Number(p));
-      if (owner !== undefined) found.set(inode, owner);
+      if (owner === undefined) continue;
+      const t = startTime(owner.pid, procRoot);
+      if (found.has(inode) && (started.get(inode) ?? 0) > t) continue;
+      found.set(inode, owner);
+      started.set(inode, t);
     }
-    if (found.size === inodes.size) break;
   }
   return found;
 }

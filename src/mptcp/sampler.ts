@@ -18,8 +18,10 @@ import { findSocketOwners, type SocketOwner } from './owners.js';
 
 /** A route answer is trusted this long; then the 4-tuple is looked up again (routes change). */
 const ROUTE_TTL_MS = 5000;
-/** Unknown owners are looked for again after this long (a process may have received the socket since). */
+/** Owners are looked for again after this long (a process may have received the socket since). */
 const OWNER_RETRY_MS = 10_000;
+/** A socket this young is still being passed around: its owner is looked at on every sample. */
+const YOUNG_MS = 5000;
 
 /** One sample, as read from the kernel. */
 export interface RawConnectionsSample {
@@ -39,7 +41,7 @@ export class ConnectionSampler extends EventEmitter<ConnectionSamplerEvents> {
   private readonly diag: SockDiag;
   private readonly routes: RouteLookup;
   private readonly routeCache = new Map<string, { oif: number | undefined; at: number }>();
-  private readonly owners = new Map<number, SocketOwner | { missingSince: number }>();
+  private readonly owners = new Map<number, { owner: SocketOwner | undefined; firstSeen: number; checkedAt: number }>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private closed = false;
@@ -84,8 +86,8 @@ export class ConnectionSampler extends EventEmitter<ConnectionSamplerEvents> {
       this.lookUpOwners(joined, at);
       const owners = new Map<number, SocketOwner>();
       for (const c of joined) {
-        const o = this.owners.get(c.inode);
-        if (o !== undefined && 'pid' in o) owners.set(c.inode, o);
+        const o = this.owners.get(c.inode)?.owner;
+        if (o !== undefined) owners.set(c.inode, o);
       }
       // Forget sockets that are gone, and stale route answers.
       const live = new Set(joined.map((c) => c.inode));
@@ -118,18 +120,49 @@ export class ConnectionSampler extends EventEmitter<ConnectionSamplerEvents> {
     return hit.oif !== undefined ? { ...s, ifindex: hit.oif } : s;
   }
 
-  /** Scans /proc once for every socket whose owner is not known yet. */
+  /**
+   * Scans /proc once for every socket whose owner is unknown or due for a
+   * second look. Sockets change hands early in their life (mpssh makes the
+   * connection and passes it to ssh), so a young socket's owner is checked
+   * on every sample, an older one's every OWNER_RETRY_MS.
+   */
   private lookUpOwners(conns: readonly MptcpConnection[], at: number): void {
     const wanted = new Set<number>();
     for (const c of conns) {
       if (c.inode === 0) continue;
       const o = this.owners.get(c.inode);
-      if (o === undefined || ('missingSince' in o && at - o.missingSince > OWNER_RETRY_MS)) wanted.add(c.inode);
+      if (o === undefined) {
+        wanted.add(c.inode);
+        continue;
+      }
+      const young = at - o.firstSeen < YOUNG_MS;
+      if (!young && at - o.checkedAt < OWNER_RETRY_MS) continue;
+      // A known owner is asked first (one process's descriptors); only a socket it let go of costs a scan.
+      if (o.owner !== undefined && holds(o.owner.pid, c.inode)) o.checkedAt = at;
+      else if (o.owner !== undefined || young || at - o.checkedAt >= OWNER_RETRY_MS) wanted.add(c.inode);
     }
     if (wanted.size === 0) return;
     const found = findSocketOwners(wanted);
-    for (const inode of wanted) this.owners.set(inode, found.get(inode) ?? { missingSince: at });
+    for (const inode of wanted) this.owners.set(inode, { owner: found.get(inode), firstSeen: this.owners.get(inode)?.firstSeen ?? at, checkedAt: at });
   }
+
+}
+
+/** Whether process `pid` still has the socket with this inode open. */
+function holds(pid: number, inode: number): boolean {
+  const want = `socket:[${inode}]`;
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === want) return true;
+      } catch {
+        // closed meanwhile
+      }
+    }
+  } catch {
+    // the process is gone
+  }
+  return false;
 }
 
 /** net.mptcp.stale_loss_cnt of the calling thread's namespace (default 4). */
