@@ -30,6 +30,13 @@ export const limits = z
   .object({ subflows: z.number().int(), addAddrAccepted: z.number().int() })
   .register(registry, { id: 'Limits', description: "The in-kernel path manager's limits (ip mptcp limits)." });
 
+export const closeTimeout = z
+  .object({
+    seconds: z.number().int().describe('net.mptcp.close_timeout'),
+    managed: z.boolean().describe('mpsshd keeps it at pathManager.closeTimeout (false: left to the kernel)'),
+  })
+  .register(registry, { id: 'CloseTimeout', description: 'How long a connection whose last subflow went waits for a new one before the kernel closes it.' });
+
 export const apiListener = z.object({ address: z.string(), ok: z.boolean(), error: z.string().optional() }).register(registry, { id: 'ApiListener' });
 
 export const status = z
@@ -43,6 +50,7 @@ export const status = z
     }),
     pathManager: z.object({ enabled: z.boolean(), kind: z.enum(['in-kernel', 'userspace', 'unknown']) }),
     limits: limits.nullable(),
+    closeTimeout: closeTimeout.nullable(),
     counts: z.object({
       interfaces: z.number().int(),
       interfacesUp: z.number().int(),

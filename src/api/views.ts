@@ -67,6 +67,7 @@ export function statusView(snap: StatusSnapshot, api: ApiListenersState, now: nu
     mptcp: { enabled: snap.mptcp.enabled, available: snap.mptcp.available },
     pathManager: { enabled: snap.pathManager.enabled, kind: snap.pathManager.kind },
     limits: snap.limits ? { subflows: snap.limits.subflows, addAddrAccepted: snap.limits.addAddrAccepted } : null,
+    closeTimeout: snap.lastReconcile?.closeTimeout ? { seconds: snap.lastReconcile.closeTimeout.seconds, managed: snap.lastReconcile.closeTimeout.managed } : null,
     counts: {
       interfaces: snap.interfaces.length,
       interfacesUp: snap.interfaces.filter((i) => i.link.up && i.link.lowerUp).length,

@@ -83,6 +83,12 @@ const limitsSchema = z.union([
     .strict(),
 ]);
 
+/**
+ * The largest net.mptcp.close_timeout every kernel takes, in seconds:
+ * proc_dointvec_jiffies refuses seconds × HZ above INT_MAX, and HZ is at most 1000.
+ */
+export const MAX_CLOSE_TIMEOUT_SECONDS = Math.floor(0x7fffffff / 1000);
+
 /** Interfaces left out unless a rule in `interfaces` says otherwise: virtual links that never lead off the host. */
 export const DEFAULT_IGNORE = ['lo', 'docker*', 'veth*', 'virbr*', 'br-*'];
 
@@ -95,6 +101,8 @@ const pathManagerSchema = z
     addresses: addressesSchema.default(addressesSchema.parse({})),
     requireRoute: z.enum(['default', 'any', 'none']).default('default'),
     limits: limitsSchema.default('auto'),
+    /** net.mptcp.close_timeout: `auto` (from ClientAlive) or seconds. */
+    closeTimeout: z.union([z.literal('auto'), z.number().int().min(1).max(MAX_CLOSE_TIMEOUT_SECONDS)]).default('auto'),
     linkDownHoldMs: z.number().int().min(0).max(3_600_000).default(0),
     resyncIntervalMs: z.number().int().min(1000).max(86_400_000).default(30_000),
   })

@@ -7,6 +7,7 @@ import { loadConfig, ConfigError, type LoadOptions, type LoadedConfig } from '..
 import type { Config } from '../config/schema.js';
 import type { MptcpPm, NetMonitor } from '../netlink/ports.js';
 import type { Logger } from '../util/logger.js';
+import { procMptcpSysctls, type MptcpSysctls } from './mptcp-sysctls.js';
 import { OwnershipStore } from './ownership-store.js';
 import { Reconciler, type EndpointView, type PassResult } from './reconciler.js';
 import type { DesiredEndpoint } from './policy.js';
@@ -22,6 +23,8 @@ export interface DaemonOptions {
   log: Logger;
   makeNetMonitor(log: Logger): NetMonitor;
   makeMptcpPm(log: Logger): MptcpPm;
+  /** The namespace's MPTCP sysctls (default: /proc/sys of the daemon's own namespace). */
+  makeSysctls?(): MptcpSysctls;
   /** Where SSH session events go (the status publisher). */
   onSessionEvent?(e: SessionEvent): void;
 }
@@ -53,6 +56,8 @@ export class Daemon {
       store: this.store,
       log: this.log,
       config: () => this.config.pathManager,
+      sysctls: opts.makeSysctls?.() ?? procMptcpSysctls(),
+      clientAlive: () => ({ interval: this.config.ssh.ClientAliveInterval, countMax: this.config.ssh.ClientAliveCountMax }),
       adjust: (desired) => applyBackupOverrides(desired, this.backupOverrides),
     });
   }

@@ -4,7 +4,7 @@
  * function of the config and one snapshot of the host's network state, so it
  * is tested with tables and never depends on the order events arrived in.
  */
-import type { InterfaceRule, Mode, PathManagerConfig } from '../config/schema.js';
+import { MAX_CLOSE_TIMEOUT_SECONDS, type InterfaceRule, type Mode, type PathManagerConfig } from '../config/schema.js';
 import type { Address, Limits, Link, NetSnapshot, Route } from '../netlink/types.js';
 import { globMatch } from './glob.js';
 import { MPTCP_PM_ADDR_MAX } from '../netlink/mptcp-constants.js';
@@ -226,4 +226,28 @@ export function desiredLimits(cfg: PathManagerConfig, endpointCount: number): Li
   if (cfg.limits !== 'auto') return { ...cfg.limits };
   const n = Math.max(endpointCount, 1);
   return { subflows: Math.min(8, Math.max(2, 2 * n)), addAddrAccepted: Math.min(8, Math.max(2, n)) };
+}
+
+/** The SSH server's keepalive, which bounds how long a silent client keeps its session. */
+export interface ClientAlive {
+  /** ClientAliveInterval, seconds; 0 is off. */
+  interval: number;
+  /** ClientAliveCountMax; 0 is off. */
+  countMax: number;
+}
+
+/**
+ * net.mptcp.close_timeout the config asks for, or null to leave the kernel's.
+ * The kernel closes a connection this long after its last subflow went, and
+ * that can be the moment a blackout begins (the peer's FIN or RST got
+ * through, or the last subflow was a joined one). `auto` therefore covers the
+ * whole ClientAlive budget plus one interval, so that ClientAlive, not the
+ * kernel, ends a session that stayed away too long. Without a ClientAlive
+ * limit there is no budget to derive, and the kernel's value stays.
+ */
+export function desiredCloseTimeout(cfg: PathManagerConfig, alive: ClientAlive): number | null {
+  if (!cfg.enabled) return null;
+  if (cfg.closeTimeout !== 'auto') return cfg.closeTimeout;
+  if (alive.interval <= 0 || alive.countMax <= 0) return null;
+  return Math.min(MAX_CLOSE_TIMEOUT_SECONDS, alive.interval * (alive.countMax + 1));
 }

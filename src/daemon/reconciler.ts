@@ -14,7 +14,8 @@ import type { Logger } from '../util/logger.js';
 import { applyPlan, type Change } from './apply.js';
 import { diff, ownershipKey, planIsEmpty, slotsForOwn } from './diff.js';
 import type { OwnershipStore } from './ownership-store.js';
-import { desiredLimits, fitToSlots, KERNEL_MAX_ENDPOINTS, linkUsable, policy, type DesiredEndpoint, type Exclusion } from './policy.js';
+import type { MptcpSysctls } from './mptcp-sysctls.js';
+import { desiredCloseTimeout, desiredLimits, fitToSlots, KERNEL_MAX_ENDPOINTS, linkUsable, policy, type ClientAlive, type DesiredEndpoint, type Exclusion } from './policy.js';
 import { Warnings, type Warning } from './warnings.js';
 
 /** What caused a pass. */
@@ -34,15 +35,26 @@ export interface PassResult {
   triggers: Trigger[];
   changes: Change[];
   limitsChange?: { from: Limits; to: Limits };
+  closeTimeoutChange?: { from: number; to: number };
   errors: string[];
   desired: DesiredEndpoint[];
   excluded: Exclusion[];
   endpoints: EndpointView[];
   limits: Limits | null;
+  /** net.mptcp.close_timeout; absent when it was not read (no sysctl access, or a kernel without it). */
+  closeTimeout?: CloseTimeoutState;
   warnings: Warning[];
   mptcpAvailable: boolean;
   /** The links, addresses and routes this pass decided from. */
   net?: NetSnapshot;
+}
+
+/** net.mptcp.close_timeout as the pass left it. */
+export interface CloseTimeoutState {
+  /** The kernel's value, seconds. */
+  seconds: number;
+  /** Whether mpsshd keeps it at its wish; false when the config leaves it to the kernel. */
+  managed: boolean;
 }
 
 /** What the reconciler needs from the rest of the daemon. */
@@ -52,6 +64,10 @@ export interface ReconcilerDeps {
   store: OwnershipStore;
   log: Logger;
   config(): PathManagerConfig;
+  /** The namespace's MPTCP sysctls; without it they are neither read nor set. */
+  sysctls?: MptcpSysctls;
+  /** The SSH server's ClientAlive settings, which `closeTimeout: auto` follows. */
+  clientAlive?(): ClientAlive;
   /** Last say over the policy's wish (runtime overrides such as the API's backup flag). */
   adjust?(desired: DesiredEndpoint[]): DesiredEndpoint[];
   now?(): number;
@@ -225,7 +241,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     }
     result.warnings = this.warnings.list();
     result.durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    const changed = result.changes.length > 0 || result.limitsChange !== undefined;
+    const changed = result.changes.length > 0 || result.limitsChange !== undefined || result.closeTimeoutChange !== undefined;
     this.log[changed ? 'info' : 'debug'](
       { pass: result.seq, triggers, ms: Math.round(result.durationMs * 100) / 100, changes: result.changes.length, endpoints: result.endpoints.length },
       changed ? 'reconciled' : 'in step',
@@ -275,6 +291,8 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
 
     const ownCount = actual.filter((a) => owned.has(ownershipKey(a))).length;
     result.limits = await this.convergeLimits(cfg, ownCount, result);
+    const closeTimeout = this.convergeCloseTimeout(cfg, result);
+    if (closeTimeout) result.closeTimeout = closeTimeout;
     const blocked = new Set(plan.blocked.map((b) => b.desired.address));
     result.desired = kept.filter((d) => !blocked.has(d.address));
     result.excluded = [
@@ -331,6 +349,33 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
       result.errors.push(`set limits: ${(err as Error).message}`);
       this.log.warn({ err: (err as Error).message }, 'cannot set limits, ignoring until the next pass');
       return have;
+    }
+  }
+
+  /** Keeps net.mptcp.close_timeout at the config's wish; reports what the kernel has. */
+  private convergeCloseTimeout(cfg: PathManagerConfig, result: PassResult): CloseTimeoutState | null {
+    const { sysctls } = this.deps;
+    if (!sysctls) return null;
+    let have: number | null;
+    try {
+      have = sysctls.readCloseTimeout();
+    } catch (err) {
+      result.errors.push(`read close_timeout: ${(err as Error).message}`);
+      return null;
+    }
+    if (have === null) return null;
+    // A disabled path manager leaves it alone, like the limits and the endpoints.
+    const want = desiredCloseTimeout(cfg, this.deps.clientAlive?.() ?? { interval: 0, countMax: 0 });
+    if (want === null || want === have) return { seconds: have, managed: want !== null };
+    try {
+      sysctls.writeCloseTimeout(want);
+      result.closeTimeoutChange = { from: have, to: want };
+      this.log.info({ from: have, to: want }, `net.mptcp.close_timeout: ${have} -> ${want} s`);
+      return { seconds: want, managed: true };
+    } catch (err) {
+      result.errors.push(`set close_timeout: ${(err as Error).message}`);
+      this.log.warn({ err: (err as Error).message }, 'cannot set net.mptcp.close_timeout, ignoring until the next pass');
+      return { seconds: have, managed: true };
     }
   }
 

@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/loader.js';
-import type { PathManagerConfig } from '../../src/config/schema.js';
+import type { Config } from '../../src/config/schema.js';
+import { procMptcpSysctls } from '../../src/daemon/mptcp-sysctls.js';
 import { OwnershipStore } from '../../src/daemon/ownership-store.js';
 import { Reconciler, type PassResult } from '../../src/daemon/reconciler.js';
 import { MptcpPmClient } from '../../src/netlink/mptcp-pm.js';
@@ -38,14 +39,22 @@ function testLogger(): Logger {
 export async function startPathManager(ns: Netns, yaml: string, opts: { rcvbuf?: number; stateDir?: string } = {}): Promise<PathManagerUnderTest> {
   const log = testLogger();
   const stateDir = opts.stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-state-'));
-  let config: PathManagerConfig = parseConfig(yaml, 'test.yaml').config.pathManager;
+  let config: Config = parseConfig(yaml, 'test.yaml').config;
   const net = new RtnlMonitor(log, { netns: ns.path, ...(opts.rcvbuf ? { rcvbuf: opts.rcvbuf } : {}) });
   const pm = new MptcpPmClient(log, { netns: ns.path });
   const store = new OwnershipStore(stateDir, log);
   store.load();
   await pm.start();
   await net.start();
-  const reconciler = new Reconciler({ net, pm, store, log, config: () => config });
+  const reconciler = new Reconciler({
+    net,
+    pm,
+    store,
+    log,
+    config: () => config.pathManager,
+    sysctls: procMptcpSysctls({ netns: ns.path }),
+    clientAlive: () => ({ interval: config.ssh.ClientAliveInterval, countMax: config.ssh.ClientAliveCountMax }),
+  });
   await reconciler.start();
   return {
     reconciler,
@@ -54,7 +63,7 @@ export async function startPathManager(ns: Netns, yaml: string, opts: { rcvbuf?:
     stateDir,
     log,
     setConfig(next: string) {
-      config = parseConfig(next, 'test.yaml').config.pathManager;
+      config = parseConfig(next, 'test.yaml').config;
       reconciler.schedule('reload');
     },
     async settle() {

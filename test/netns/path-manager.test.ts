@@ -176,6 +176,36 @@ test('limits follow the config and are restored after someone changes them', asy
   }
 });
 
+test('net.mptcp.close_timeout covers the ClientAlive budget, is restored after a change, and is left alone when disabled', async (t) => {
+  if (!requireNetns(t)) return;
+  const topo = twoPaths({ subnet: 36 });
+  const c = topo.client;
+  const closeTimeout = (): number => Number(c.execSync('sysctl', ['-n', 'net.mptcp.close_timeout']).toString().trim());
+  const pmut = await startPathManager(c, ETH);
+  try {
+    assert.equal(closeTimeout(), 3660, 'auto: ClientAliveInterval 60 x (ClientAliveCountMax 60 + 1)');
+    assert.deepEqual((await pmut.settle()).closeTimeout, { seconds: 3660, managed: true });
+    c.sysctl('net.mptcp.close_timeout', '60');
+    pmut.reconciler.schedule('timer');
+    await pmut.settle();
+    assert.equal(closeTimeout(), 3660, 'restored');
+    pmut.setConfig(`${ETH}  closeTimeout: 7200\n`);
+    await pmut.settle();
+    assert.equal(closeTimeout(), 7200);
+    pmut.setConfig(`${ETH}ssh:\n  ClientAliveInterval: 15\n  ClientAliveCountMax: 3\n`);
+    await pmut.settle();
+    assert.equal(closeTimeout(), 60);
+    pmut.setConfig(`${ETH}  enabled: false\n`);
+    c.sysctl('net.mptcp.close_timeout', '42');
+    const pass = await pmut.settle();
+    assert.equal(closeTimeout(), 42, 'a disabled path manager leaves it alone');
+    assert.deepEqual(pass.closeTimeout, { seconds: 42, managed: false });
+  } finally {
+    pmut.close();
+    topo.close();
+  }
+});
+
 test('config changes: a mode change is applied in place or by replacing the endpoint', async (t) => {
   if (!requireNetns(t)) return;
   const topo = twoPaths({ subnet: 27 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/loader.js';
-import { desiredLimits, fitToSlots, policy, type PolicyClock } from '../../src/daemon/policy.js';
+import { desiredCloseTimeout, desiredLimits, fitToSlots, policy, type PolicyClock } from '../../src/daemon/policy.js';
 import { globMatch } from '../../src/daemon/glob.js';
 import { addr, defaultRoute, link, prefixRoute, snapshot } from '../helpers/snapshots.js';
 
@@ -161,4 +161,25 @@ test('desiredLimits: explicit values, or auto from the endpoint count within the
   assert.deepEqual(desiredLimits(auto, 0), { subflows: 2, addAddrAccepted: 2 });
   assert.deepEqual(desiredLimits(auto, 3), { subflows: 6, addAddrAccepted: 3 });
   assert.deepEqual(desiredLimits(auto, 8), { subflows: 8, addAddrAccepted: 8 });
+});
+
+test('desiredCloseTimeout: the ClientAlive budget and one interval more, an explicit value, or the kernel left alone', () => {
+  // [pathManager yaml, ClientAliveInterval, ClientAliveCountMax, expected seconds or null]
+  const table: [string, number, number, number | null][] = [
+    ['', 60, 60, 3660],
+    ['', 15, 3, 60],
+    ['', 0, 60, null],
+    ['', 60, 0, null],
+    ['', 86_400 * 24, 100_000, 2_147_483],
+    ['pathManager:\n  closeTimeout: 7200\n', 60, 60, 7200],
+    ['pathManager:\n  closeTimeout: 90\n', 0, 0, 90],
+    ['pathManager:\n  enabled: false\n', 60, 60, null],
+    ['pathManager:\n  enabled: false\n  closeTimeout: 7200\n', 60, 60, null],
+  ];
+  for (const [yaml, interval, countMax, want] of table) {
+    assert.equal(desiredCloseTimeout(cfg(yaml), { interval, countMax }), want, `${JSON.stringify(yaml)} ${interval} x ${countMax}`);
+  }
+  for (const bad of ['0', '-1', '2147484', '"1h"']) {
+    assert.throws(() => cfg(`pathManager:\n  closeTimeout: ${bad}\n`), /closeTimeout/, bad);
+  }
 });
