@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { effectiveProxyFromConfig, handoffCommandFor, parseSshArgs, planSsh, proxyCommandFor, shellWord, splitOption, targetFromConfig } from '../../src/ssh/client/ssh-args.js';
+import { effectiveProxyFromConfig, handoffCommandFor, parseSshArgs, planSsh, proxyCommandFor, serverAliveOptions, shellWord, splitOption, targetFromConfig } from '../../src/ssh/client/ssh-args.js';
 
 const PC = 'mpssh-proxy %h %p --fdpass';
 const MP = ['-o', `ProxyCommand=${PC}`, '-o', 'ProxyUseFdpass=yes'];
@@ -68,4 +68,16 @@ test('ssh -G output gives the target; the hand-off ProxyCommand quotes its socke
   assert.deepEqual(targetFromConfig('user root\nhostname 10.1.1.2\nport 2222\n'), { host: '10.1.1.2', port: 2222 });
   assert.equal(targetFromConfig('user root\n'), null);
   assert.equal(handoffCommandFor('/usr/bin/node', '/x/mpssh.js', '/tmp/mpssh-ab c/conn'), `/usr/bin/node /x/mpssh.js proxy --from '/tmp/mpssh-ab c/conn'`);
+});
+
+test('ServerAlive is added only where the user set no ServerAliveInterval; a chosen count stays', () => {
+  const g = (interval: number, count: number) => `user root\nserveralivecountmax ${count}\nserveraliveinterval ${interval}\nport 22\n`;
+  const table: [string, string[]][] = [
+    [g(0, 3), ['-o', 'ServerAliveInterval=60', '-o', 'ServerAliveCountMax=60']],
+    [g(0, 10), ['-o', 'ServerAliveInterval=60']],
+    [g(30, 3), []],
+    [g(15, 4), []],
+    ['', []],
+  ];
+  for (const [sshG, want] of table) assert.deepEqual(serverAliveOptions(sshG), want, sshG);
 });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { VERSION } from '../../version.js';
 import { offerConnection } from './handoff.js';
 import { connectHost, parseProxyArgs, ProxyError, runProxy } from './proxy.js';
-import { effectiveProxyFromConfig, handoffCommandFor, parseSshArgs, planSsh, targetFromConfig } from './ssh-args.js';
+import { effectiveProxyFromConfig, handoffCommandFor, parseSshArgs, planSsh, serverAliveOptions, targetFromConfig } from './ssh-args.js';
 
 const USAGE = `usage: mpssh [ssh options] destination [command [argument ...]]
        mpssh proxy HOST PORT [--fdpass] [-v]
@@ -110,7 +110,7 @@ async function main(argv: string[]): Promise<void> {
   const conn = await connectHost(target, true);
   const handoff = await offerConnection(conn.socket);
   handoff.done.catch((err: Error) => process.stderr.write(`mpssh: passing the connection to ssh: ${err.message}\n`));
-  runSsh(ssh, planSsh(argv, handoffCommandFor(process.execPath, selfScript(), handoff.path), null).argv, handoff.close);
+  runSsh(ssh, [...serverAliveOptions(config ?? ''), ...planSsh(argv, handoffCommandFor(process.execPath, selfScript(), handoff.path), null).argv], handoff.close);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

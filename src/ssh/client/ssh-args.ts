@@ -163,3 +163,19 @@ export function effectiveProxyFromConfig(sshG: string): string | null {
   }
   return null;
 }
+
+/**
+ * ServerAlive options that end the client as the server's ClientAlive ends
+ * the session (60 × 60 by default), when `ssh -G` says the user set none.
+ * Over MPTCP a session waits through a gap with no path at all; once the
+ * server has given up, the kernel refuses the client's new subflows without
+ * telling the connection, so without this ssh would wait for the client's
+ * own close timeout. A count the user chose stays (ssh's default is 3).
+ */
+export function serverAliveOptions(sshG: string): string[] {
+  const interval = /^serveraliveinterval (\d+)$/m.exec(sshG)?.[1];
+  if (interval !== '0') return [];
+  // ssh's default count is 3; any other is the user's and stays.
+  const count = /^serveralivecountmax (\d+)$/m.exec(sshG)?.[1];
+  return ['-o', 'ServerAliveInterval=60', ...(count === '3' ? ['-o', 'ServerAliveCountMax=60'] : [])];
+}
