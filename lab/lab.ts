@@ -11,7 +11,7 @@ import { aggregate } from './scenarios/aggregate.js';
 import { blackout } from './scenarios/blackout.js';
 import { handover } from './scenarios/handover.js';
 import { walk, walkTopology } from './scenarios/walk.js';
-import type { LabContext, LabOptions } from './scenarios/common.js';
+import { clientAliveInterval, rtoMaxMs, type LabContext, type LabOptions } from './scenarios/common.js';
 
 export const SCENARIOS = ['aggregate', 'handover', 'blackout', 'walk'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -53,7 +53,10 @@ export async function runLab(scenario: Scenario, opts: LabOptions, env: { subnet
     if (scenario === 'walk') walkTopology(topo, opts.walkFile);
     else for (let k = 0; k < opts.paths; k++) topo.addPath({ downRate: opts.rate });
     run = new LabRun(scenario, topo, { scenario, ...opts, subnet: env.subnet }, env.outRoot);
-    peers = await startPeers(topo, { baselines: opts.baselines });
+    const rto = rtoMaxMs(opts.scale);
+    // Shorter retransmission backoff makes tcp_retries2 end a dead subflow sooner, in step with ClientAlive.
+    if (rto !== null) for (const ns of [topo.client, topo.server]) ns.sysctl('net.ipv4.tcp_rto_max_ms', String(rto));
+    peers = await startPeers(topo, { baselines: opts.baselines, aliveInterval: clientAliveInterval(opts.scale) });
     run.sampler.start();
     run.mark(`${scenario} starts`);
     const result = await RUNNERS[scenario]({ topo, peers, run, opts });

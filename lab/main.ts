@@ -14,6 +14,11 @@ const USAGE = `usage: npm run lab -- ${SCENARIOS.join('|')} [options]
   --rate R         rate cap per path and direction, tc units (default 100mbit)
   --seconds S      length of each bulk transfer (default 6)
   --gap S          blackout: seconds without any path (default 120)
+  --scale N        compress time N-fold: ClientAliveInterval 60/N s on both
+                   mpsshd (so the close timeout they set shrinks with it) and
+                   net.ipv4.tcp_rto_max_ms 120000/N (at least 1000) in the
+                   client and server namespaces, which shortens tcp_retries2
+                   (default 1: the real timers)
   --walk FILE      walk: the timeline (default lab/walk.yaml)
   --no-baselines   mpssh only: no OpenSSH sshd, mptcpize or iperf3 runs
   --out DIR        where results go (default lab-results)`;
@@ -26,6 +31,7 @@ async function main(): Promise<number> {
       rate: { type: 'string', default: '100mbit' },
       seconds: { type: 'string', default: '6' },
       gap: { type: 'string', default: '120' },
+      scale: { type: 'string', default: '1' },
       walk: { type: 'string', default: path.resolve(__dirname, '../../lab/walk.yaml') },
       'no-baselines': { type: 'boolean', default: false },
       out: { type: 'string', default: 'lab-results' },
@@ -53,6 +59,7 @@ async function main(): Promise<number> {
     rate: values.rate,
     seconds: num('seconds', values.seconds, 1),
     gap: num('gap', values.gap, 0),
+    scale: num('scale', values.scale, 1),
     walkFile: values.walk,
     baselines: !values['no-baselines'],
   };

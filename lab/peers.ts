@@ -42,12 +42,14 @@ export interface LabPeers {
 }
 
 /** The client's mpsshd: the path manager on its default settings, no SSH server, the status API on a socket only. */
-function clientYaml(dir: string): string {
-  return ['ssh:', '  Enabled: no', 'api:', '  listen: []', `  controlSocket: ${path.join(dir, 'api.sock')}`].join('\n');
+function clientYaml(dir: string, aliveInterval: number): string {
+  // ClientAlive is read on the client too: pathManager.closeTimeout auto follows it.
+  return ['ssh:', '  Enabled: no', `  ClientAliveInterval: ${aliveInterval}`, 'api:', '  listen: []', `  controlSocket: ${path.join(dir, 'api.sock')}`].join('\n');
 }
 
 /** Starts mpsshd on both sides and, unless `baselines` is false, the OpenSSH baselines that are installed. */
-export async function startPeers(topo: LabTopology, opts: { baselines: boolean }): Promise<LabPeers> {
+export async function startPeers(topo: LabTopology, opts: { baselines: boolean; aliveInterval?: number }): Promise<LabPeers> {
+  const alive = opts.aliveInterval ?? 60;
   const started: { close(): Promise<void> | void }[] = [];
   const closeAll = async (): Promise<void> => {
     for (const s of started.reverse()) await s.close();
@@ -55,13 +57,15 @@ export async function startPeers(topo: LabTopology, opts: { baselines: boolean }
   };
   try {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-lab-pm-'));
-    const pathManager = startDaemon(topo.client, clientYaml(dir));
+    const pathManager = startDaemon(topo.client, clientYaml(dir, alive));
     started.push({ close: async () => (await pathManager.stop(), fs.rmSync(dir, { recursive: true, force: true })) });
     await pathManager.waitForLog('mpsshd ready', (l) => l.msg === 'mpsshd ready', 10_000);
-    const server = await startMpsshdSsh(topo.server, { port: 22 });
+    const server = await startMpsshdSsh(topo.server, { port: 22, sshYaml: [`ClientAliveInterval: ${alive}`] });
     started.push({ close: () => server.stop() });
     const dest = `root@${topo.serviceAddress}`;
-    const clients: SshClient[] = [{ name: 'mpssh', argv: (c) => [process.execPath, MPSSH, ...server.clientOptions, dest, c] }];
+    // mpssh's own ServerAlive (60 x 60) compressed like ClientAlive, so a session past the budget ends on both sides.
+    const serverAlive = ['-o', `ServerAliveInterval=${alive}`, '-o', 'ServerAliveCountMax=60'];
+    const clients: SshClient[] = [{ name: 'mpssh', argv: (c) => [process.execPath, MPSSH, ...serverAlive, ...server.clientOptions, dest, c] }];
     let sshdTcp: TestSshd | null = null;
     let sshdMptcp: TestSshd | null = null;
     if (opts.baselines && sshdPath()) {

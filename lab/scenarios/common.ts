@@ -11,6 +11,8 @@ export interface LabOptions {
   rate: string;
   seconds: number;
   gap: number;
+  /** Time compression: kernel timers and ClientAlive divided by this (1: real time). */
+  scale: number;
   walkFile: string;
   baselines: boolean;
 }
@@ -30,6 +32,16 @@ export async function waitEndpoints(topo: LabTopology, timeoutMs = 10_000): Prom
     const have = ipEndpoints(topo.client).map((e) => e.address).sort();
     return have.length === want.length && have.every((a, i) => a === want[i]);
   }, timeoutMs, 50);
+}
+
+/** ClientAliveInterval of both mpsshd under time compression `scale` (60 s at scale 1). */
+export function clientAliveInterval(scale: number): number {
+  return Math.max(1, Math.round(60 / scale));
+}
+
+/** net.ipv4.tcp_rto_max_ms under time compression `scale`, or null at scale 1 (the kernel's 120 s). */
+export function rtoMaxMs(scale: number): number | null {
+  return scale === 1 ? null : Math.max(1000, Math.round(120_000 / scale));
 }
 
 /** Resolves after `ms`. */

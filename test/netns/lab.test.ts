@@ -12,7 +12,7 @@ import { requireNetns } from '../helpers/require-netns.js';
 import { runLab } from '../../lab/lab.js';
 import type { LabOptions } from '../../lab/scenarios/common.js';
 
-const base: Omit<LabOptions, 'paths'> = { rate: '50mbit', seconds: 5, gap: 0, walkFile: '', baselines: false };
+const base: Omit<LabOptions, 'paths'> = { rate: '50mbit', seconds: 5, gap: 0, scale: 1, walkFile: '', baselines: false };
 
 test('lab: two paths carry about twice one path; a handover keeps the session', async (t) => {
   if (!requireNetns(t, { programs: ['ssh'] })) return;

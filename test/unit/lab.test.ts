@@ -10,6 +10,7 @@ import { atLeast, atMost, formatTargets, holds } from '../../lab/targets.js';
 import { throughputSvg, tickStep } from '../../lab/svg-plot.js';
 import { parseWalk } from '../../lab/walk-timeline.js';
 import { iperf3Mptcp, steadyRate } from '../../lab/scenarios/aggregate.js';
+import { retries2Seconds, whatEnded, type EndFacts } from '../../lab/scenarios/blackout.js';
 import { sequence } from '../../lab/stream-source.js';
 
 test('rates in tc units', () => {
@@ -93,4 +94,22 @@ test('the walk byte sequence is the same however it is cut', () => {
   const parts = Buffer.concat([b(1), b(65_535), b(34_464)]);
   assert.ok(whole.equals(parts));
   assert.notDeepEqual(whole.subarray(0, 16), Buffer.alloc(16));
+});
+
+test('blackout: tcp_retries2 time as the kernel models it, and which timer ended a session', () => {
+  assert.equal(retries2Seconds(15, 120_000), 924.6);
+  assert.equal(retries2Seconds(15, 1000), 14.4);
+  assert.equal(retries2Seconds(5, 120_000), 12.6);
+  const gapsAt = [10_000, 200_000];
+  const facts = { gapsAt, closeTimeoutS: 60, retries2S: 924.6, stderr: '' };
+  const table: [Partial<EndFacts>, RegExp][] = [
+    [{ endedAt: null }, /^not ended, but silent/],
+    [{ endedAt: 3_000_000, stderr: 'Timeout, server not responding.' }, /^ServerAlive/],
+    [{ endedAt: 3_000_000, stderr: 'Connection to 10.60.255.1 closed by remote host.' }, /^the server closed/],
+    [{ endedAt: 261_000, stderr: 'client_loop: send disconnect: Broken pipe' }, /^close_timeout 60 s from the start of the gap/],
+    [{ endedAt: 200_000 + 985_000 }, /^tcp_retries2 .* then close_timeout/],
+    [{ endedAt: 5_000 }, /^ended before any gap/],
+    [{ endedAt: 200_000 + 400_000 }, /^400 s into the gap/],
+  ];
+  for (const [f, want] of table) assert.match(whatEnded({ ...facts, endedAt: null, ...f }), want, JSON.stringify(f));
 });
