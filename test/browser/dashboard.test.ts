@@ -16,7 +16,9 @@ import { silentLogger } from '../../src/util/logger.js';
 import { FakeSource } from '../unit/api-fixture.js';
 
 // The functions passed to page.evaluate run in the page; tsc compiles them without the DOM library.
-declare const window: { mpssh: { points(id: string): number; charts: Map<string, { names: string[]; data: (number | null)[][] }> } };
+declare const window: {
+  mpssh: { points(id: string): number; charts: Map<string, { names: string[]; data: (number | null)[][] }>; connPoints(id: string): number; connSeries(id: string): string[]; connMarks(id: string): string[] };
+};
 declare const document: { querySelector(s: string): { textContent: string | null } | null; querySelectorAll(s: string): { length: number } };
 
 const CHROMIUM = process.env.MPSSH_CHROMIUM ?? '/usr/bin/chromium';
@@ -102,4 +104,53 @@ test('dashboard: live per-interface throughput chart from session samples', { ti
   fs.mkdirSync(path.dirname(out), { recursive: true });
   await page.screenshot({ path: out, fullPage: true });
   assert.ok(fs.statSync(out).size > 10_000);
+});
+
+test('dashboard: every MPTCP connection with its per-interface plot, subflow marks and table, at desktop and phone width', { timeout: 90_000 }, async (t) => {
+  if (!fs.existsSync(CHROMIUM)) {
+    t.skip(`${CHROMIUM} not found (Debian: apt-get install chromium)`);
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const source = new FakeSource();
+  const app = buildApp({ source, log: silentLogger(), control: false });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.after(() => app.close());
+  const base = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}`;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  t.after(() => browser.close());
+
+  for (const viewport of [{ width: 1400, height: 900, name: 'desktop' }, { width: 390, height: 844, name: 'phone' }]) {
+    const page = await browser.newPage({ viewport: { width: viewport.width, height: viewport.height } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    await page.goto(base, { waitUntil: 'load' });
+    await page.waitForFunction(() => document.querySelector('#stream')?.textContent === 'events: live', undefined, { timeout: 10_000 });
+    // A laptop walking out of Wi-Fi: 20 Mbit/s on wlan0 moving to wwan0, wlan0's subflow leaving halfway.
+    const start = Date.now();
+    for (let i = 0; i <= 24; i++) {
+      const share = Math.min(1, i / 12);
+      const at = start - (24 - i) * 250;
+      if (i === 12) source.emit({ type: 'connection-subflow-removed', connection: '4242', local: '192.0.2.10:40002', remote: '198.51.100.7:22', ifname: 'wlan0', at });
+      const per: Record<string, { sendBps: number; recvBps: number }> = { wwan0: { sendBps: 0, recvBps: 20e6 * share } };
+      if (i < 12) per.wlan0 = { sendBps: 0, recvBps: 20e6 * (1 - share) };
+      source.emit({ type: 'connection-rates', sampledAt: at, at, interfaces: {}, connections: { '4242': per } });
+      await page.waitForTimeout(40);
+    }
+    await page.waitForFunction(() => window.mpssh.connPoints('4242') >= 25, undefined, { timeout: 10_000 });
+    const state = await page.evaluate(() => ({ series: window.mpssh.connSeries('4242'), marks: window.mpssh.connMarks('4242'), canvases: document.querySelectorAll('[data-connection="4242"] canvas').length }));
+    assert.deepEqual(state.series.sort(), ['wlan0', 'wwan0']);
+    assert.deepEqual(state.marks, ['removed wlan0']);
+    assert.ok(state.canvases >= 1, 'uPlot drew the connection chart');
+    const text = await page.textContent('[data-connection="4242"]');
+    assert.match(text ?? '', /ssh \(alice\) → alice@server/);
+    assert.match(text ?? '', /203\.0\.113\.5:40003/);
+    assert.deepEqual(errors, []);
+    const out = path.join(packageRoot(), 'test-artifacts', `dashboard-connections-${viewport.name}.png`);
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    await page.screenshot({ path: out, fullPage: viewport.name === 'phone' });
+    assert.ok(fs.statSync(out).size > 10_000);
+    await page.close();
+  }
 });

@@ -1,12 +1,19 @@
-// mpsshd dashboard: tables from the REST routes, and per SSH session a live
-// chart of throughput per interface computed from the `session-sample`
-// events' per-subflow byte counters. Everything is built with DOM calls
+// mpsshd dashboard: tables from the REST routes; per MPTCP connection of the
+// host a live chart of throughput per interface from `connection-rates`
+// events, with subflow arrivals and departures marked; and per SSH session
+// served here a chart from the `session-sample` events' per-subflow counters. Everything is built with DOM calls
 // (never innerHTML): interface and user names come from the host.
 'use strict';
 (function () {
   const MAX_POINTS = 600;
   const COLORS = ['#1570ef', '#dc6803', '#039855', '#c11574', '#6941c6', '#0e9384', '#b54708', '#475467'];
   const charts = new Map(); // session id -> { el, names: string[], data: number[][], prev: Map, plot }
+  const conns = new Map(); // connection id -> { el, names: string[], data: number[][], marks: {at, ifname, kind}[], plot }
+  const ifColors = new Map(); // interface name -> colour, the same in every chart
+  function colorOf(name) {
+    if (!ifColors.has(name)) ifColors.set(name, COLORS[ifColors.size % COLORS.length]);
+    return ifColors.get(name);
+  }
 
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
@@ -40,7 +47,7 @@
   }
 
   function fillTable(table, headers, rows) {
-    table.replaceChildren(el('tr', {}, ...headers.map((h) => el('th', {}, h))), ...rows.map((r) => el('tr', {}, ...r.map((c) => (c instanceof Node && c.tagName === 'TD' ? c : el('td', {}, c))))));
+    table.replaceChildren(el('tr', {}, ...headers.map((h) => (h instanceof Node && h.tagName === 'TH' ? h : el('th', {}, h)))), ...rows.map((r) => el('tr', {}, ...r.map((c) => (c instanceof Node && c.tagName === 'TD' ? c : el('td', {}, c))))));
   }
 
   async function getJson(path) {
@@ -89,7 +96,7 @@
   function card(id) {
     let c = charts.get(id);
     if (c) return c;
-    const root = el('div', { class: 'session', 'data-session': id }, el('h3', {}, `session ${id}`), el('table', { class: 'subflows' }), el('div', { class: 'chart' }));
+    const root = el('div', { class: 'session', 'data-session': id }, el('h3', {}, `session ${id}`), el('div', { class: 'scroll' }, el('table', { class: 'subflows' })), el('div', { class: 'chart' }));
     const box = document.getElementById('sessions');
     box.querySelector('.empty')?.remove();
     box.append(root);
@@ -108,7 +115,7 @@
       const d = details.get(s.id);
       if (d) {
         fillTable(
-          c.el.querySelector('table'),
+          c.el.querySelector('table.subflows'),
           ['Interface', 'Local', 'Remote', 'Backup', 'RTT', 'Sent', 'Received'],
           d.subflows.map((f) => [f.ifname || '?', `${f.local.address}:${f.local.port}`, `${f.remote.address}:${f.remote.port}`, f.backup ? 'yes' : 'no', el('td', { class: 'num' }, `${(f.rttUs / 1000).toFixed(1)} ms`), el('td', { class: 'num' }, fmtBytes(f.bytesSent)), el('td', { class: 'num' }, fmtBytes(f.bytesReceived))]),
         );
@@ -175,17 +182,144 @@
     else c.plot.setData(c.data);
   }
 
+  function connCard(id) {
+    let c = conns.get(id);
+    if (c) return c;
+    const root = el('div', { class: 'session', 'data-connection': id }, el('h3', {}, `connection ${id}`), el('p', { class: 'rates' }), el('div', { class: 'chart' }), el('div', { class: 'scroll' }, el('table', { class: 'subflows' })));
+    const box = document.getElementById('connections');
+    box.querySelector('.empty')?.remove();
+    box.append(root);
+    c = { el: root, names: [], data: [[]], marks: [], plot: null };
+    conns.set(id, c);
+    return c;
+  }
+
+  /** Dashed vertical lines where a subflow joined (+) or left (−), labelled with its interface. */
+  function marksPlugin(c) {
+    return {
+      hooks: {
+        draw: [
+          (u) => {
+            const ctx = u.ctx;
+            const dpr = window.devicePixelRatio || 1;
+            for (const m of c.marks) {
+              const x = Math.round(u.valToPos(m.at / 1000, 'x', true));
+              if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+              ctx.save();
+              ctx.strokeStyle = colorOf(m.ifname);
+              ctx.fillStyle = colorOf(m.ifname);
+              ctx.lineWidth = dpr;
+              ctx.setLineDash([4 * dpr, 3 * dpr]);
+              ctx.beginPath();
+              ctx.moveTo(x, u.bbox.top);
+              ctx.lineTo(x, u.bbox.top + u.bbox.height);
+              ctx.stroke();
+              ctx.font = `${11 * dpr}px system-ui, sans-serif`;
+              ctx.fillText(`${m.kind === 'added' ? '+' : '\u2212'} ${m.ifname}`, x + 3 * dpr, u.bbox.top + 12 * dpr);
+              ctx.restore();
+            }
+          },
+        ],
+      },
+    };
+  }
+
+  function makeConnPlot(c) {
+    c.plot?.destroy();
+    const width = Math.max(280, c.el.clientWidth - 20);
+    c.plot = new uPlot(
+      {
+        width,
+        height: width < 500 ? 180 : 220,
+        scales: { x: { time: true } },
+        plugins: [marksPlugin(c)],
+        series: [{}, ...c.names.map((n) => ({ label: n, stroke: colorOf(n), width: 2, spanGaps: false, value: (u, v) => fmtBits(v) }))],
+        axes: [{}, { size: 80, values: (u, vals) => vals.map(fmtBits) }],
+      },
+      c.data,
+      c.el.querySelector('.chart'),
+    );
+  }
+
+  /** One `connection-rates` event: a point per connection, a value per interface (sent + received). */
+  function onRates(e) {
+    const at = e.sampledAt || e.at;
+    for (const [id, per] of Object.entries(e.connections)) {
+      const c = connCard(id);
+      let grew = false;
+      for (const name of Object.keys(per)) {
+        if (!c.names.includes(name)) {
+          c.names.push(name);
+          c.data.push(c.data[0].map(() => null));
+          grew = true;
+        }
+      }
+      c.data[0].push(at / 1000);
+      // An interface without a subflow now carries nothing: 0, so a link going shows as a drop.
+      c.names.forEach((n, i) => c.data[i + 1].push(per[n] ? per[n].sendBps + per[n].recvBps : 0));
+      if (c.data[0].length > MAX_POINTS) for (const col of c.data) col.shift();
+      c.el.querySelector('.rates').replaceChildren(...Object.entries(per).flatMap(([n, r], i) => [i ? ' · ' : '', el('b', {}, n), ` ${fmtBits(r.sendBps + r.recvBps)}`]));
+      if (grew || !c.plot) makeConnPlot(c);
+      else c.plot.setData(c.data);
+    }
+  }
+
+  function onSubflowMark(e) {
+    const c = connCard(e.connection);
+    c.marks.push({ at: e.at, ifname: e.ifname || '?', kind: e.type === 'connection-subflow-added' ? 'added' : 'removed' });
+    if (c.marks.length > 100) c.marks.shift();
+    c.plot?.redraw(false, false);
+  }
+
+  function renderConnections(v) {
+    const seen = new Set();
+    for (const x of v.connections) {
+      seen.add(x.id);
+      const c = connCard(x.id);
+      const who = x.process ? `${x.process.command}${x.process.user ? ` (${x.process.user})` : ''}` : 'unknown process';
+      const peer = x.process?.destination ?? `${x.remote.address}:${x.remote.port}`;
+      const arrow = x.direction === 'outgoing' ? '\u2192' : '\u2190';
+      c.el.querySelector('h3').textContent = `${who} ${arrow} ${peer}${x.session ? ` · SSH session of ${x.session.user}` : ''} · ${x.local.address}:${x.local.port} ${arrow} ${x.remote.address}:${x.remote.port} · since ${new Date(x.openedAt).toLocaleTimeString()}`;
+      fillTable(
+        // Not the first table: uPlot's legend is one too.
+        c.el.querySelector('table.subflows'),
+        ['Interface', el('th', { class: 'wide' }, 'Local'), el('th', { class: 'wide' }, 'Remote'), 'State', 'RTT', 'Rate', el('th', { class: 'wide' }, 'Sent'), el('th', { class: 'wide' }, 'Received')],
+        x.subflows.map((f) => [
+          f.ifname || '?',
+          el('td', { class: 'wide' }, `${f.local.address}:${f.local.port}`),
+          el('td', { class: 'wide' }, `${f.remote.address}:${f.remote.port}`),
+          el('td', { class: f.stale ? 'stale' : '' }, `${f.stale ? 'stale' : f.state}${f.backup ? ', backup' : ''}`),
+          el('td', { class: 'num' }, `${(f.rttUs / 1000).toFixed(1)} ms`),
+          el('td', { class: 'num' }, fmtBits((f.sendBps || 0) + (f.recvBps || 0))),
+          el('td', { class: 'num wide' }, fmtBytes(f.bytesSent)),
+          el('td', { class: 'num wide' }, fmtBytes(f.bytesReceived)),
+        ]),
+      );
+    }
+    for (const [id, c] of conns) {
+      if (!seen.has(id)) {
+        c.plot?.destroy();
+        c.el.remove();
+        conns.delete(id);
+      }
+    }
+    if (conns.size === 0 && !document.querySelector('#connections .empty')) {
+      document.getElementById('connections').append(el('p', { class: 'empty' }, v.periodMs === 0 ? 'Connection sampling is off (api.connectionSampleMs: 0).' : 'No MPTCP connections.'));
+    }
+  }
+
   let refreshTimer = null;
   async function refresh() {
     refreshTimer = null;
     try {
-      const [status, ifs, eps, sess] = await Promise.all([getJson('/status'), getJson('/interfaces'), getJson('/endpoints'), getJson('/sessions')]);
+      const [status, ifs, eps, sess, cons] = await Promise.all([getJson('/status'), getJson('/interfaces'), getJson('/endpoints'), getJson('/sessions'), getJson('/connections')]);
       const details = new Map();
       await Promise.all(sess.sessions.map(async (s) => details.set(s.id, await getJson(`/sessions/${encodeURIComponent(s.id)}`).catch(() => null))));
       renderStatus(status);
       renderInterfaces(ifs);
       renderEndpoints(eps);
       renderSessions(sess, details);
+      renderConnections(cons);
     } catch (err) {
       document.getElementById('summary').textContent = `cannot reach mpsshd: ${err.message}`;
     }
@@ -200,10 +334,33 @@
     es.onopen = () => { stream.textContent = 'events: live'; stream.className = 'pill ok'; };
     es.onerror = () => { stream.textContent = 'events: reconnecting'; stream.className = 'pill bad'; };
     es.addEventListener('session-sample', (m) => onSample(JSON.parse(m.data)));
+    es.addEventListener('connection-rates', (m) => onRates(JSON.parse(m.data)));
+    for (const t of ['connection-subflow-added', 'connection-subflow-removed']) {
+      es.addEventListener(t, (m) => {
+        onSubflowMark(JSON.parse(m.data));
+        soon();
+      });
+    }
+    for (const t of ['connection-opened', 'connection-closed']) es.addEventListener(t, soon);
     for (const t of ['interface-up', 'interface-down', 'endpoint-added', 'endpoint-removed', 'subflow-established', 'subflow-closed', 'session-opened', 'session-closed', 'reconcile', 'gap']) es.addEventListener(t, soon);
   }
 
-  window.mpssh = { charts, points: (id) => (charts.get(id) ? charts.get(id).data[0].length : 0), series: (id) => (charts.get(id) ? charts.get(id).names.slice() : []) };
+  window.mpssh = {
+    charts,
+    conns,
+    points: (id) => (charts.get(id) ? charts.get(id).data[0].length : 0),
+    series: (id) => (charts.get(id) ? charts.get(id).names.slice() : []),
+    connPoints: (id) => (conns.get(id) ? conns.get(id).data[0].length : 0),
+    connSeries: (id) => (conns.get(id) ? conns.get(id).names.slice() : []),
+    connMarks: (id) => (conns.get(id) ? conns.get(id).marks.map((m) => `${m.kind} ${m.ifname}`) : []),
+  };
+  let resizeTimer = null;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      for (const c of conns.values()) if (c.plot) makeConnPlot(c);
+    }, 200);
+  });
   refresh();
   setInterval(refresh, 5000);
   connect();
