@@ -89,6 +89,12 @@ test('the client lists its outgoing mpssh session with a subflow per interface, 
     assert.equal(listed.process?.command, 'ssh');
     assert.equal(listed.process?.destination, dest);
     assert.ok(ev.list.some((e) => e.event === 'connection-opened' && e.data.connection === listed.id), 'connection-opened event');
+    // mpssh status: the user's own outgoing session with its interfaces (root's here).
+    const st = await run(topo.client, process.execPath, [MPSSH, 'status', '--socket', sock]);
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(st.stdout, new RegExp(`\\nYour MPTCP connections\\n.*\\n  ${dest.replace(/\./g, '\\.')} +ssh +\\S+ +\\S+ \\S+ +eth[01] `));
+    assert.match(st.stdout, /eth0/);
+    assert.match(st.stdout, /eth1/);
     await waitFor('traffic on both interfaces in the rates', () => ev.list.some((e) => e.event === 'connection-rates' && (e.data.connections[listed.id]?.eth0?.recvBps ?? 0) > 0 && (e.data.connections[listed.id]?.eth1?.recvBps ?? 0) > 0), 8000, 100);
 
     // eth1 goes down: its subflow goes, the rate follows to eth0 alone.

@@ -19,6 +19,10 @@ test('parseStatusArgs: flags and mistakes', () => {
     [['--socket', '/x.sock'], { help: false, json: false, socket: '/x.sock' }],
     [['--url=http://[::1]:8080'], { help: false, json: false, url: 'http://[::1]:8080' }],
     [['-h'], { help: true, json: false }],
+    [['--watch'], { help: false, json: false, watch: 1 }],
+    [['--watch', '2.5', '--all'], { help: false, json: false, watch: 2.5, all: true }],
+    [['--watch=5', '--json'], { help: false, json: true, watch: 5 }],
+    [['-w', '--json'], { help: false, json: true, watch: 1 }],
   ];
   for (const [argv, want] of ok) assert.deepEqual(parseStatusArgs(argv), want, argv.join(' '));
   const bad: [string[], RegExp][] = [
@@ -26,6 +30,8 @@ test('parseStatusArgs: flags and mistakes', () => {
     [['--url', 'localhost'], /http:\/\//],
     [['--socket', '/a', '--url', 'http://b'], /not both/],
     [['-v'], /unknown argument/],
+    [['--watch=soon'], /number of seconds/],
+    [['--watch', '0'], /0\.2 to 3600/],
   ];
   for (const [argv, re] of bad) assert.throws(() => parseStatusArgs(argv), re, argv.join(' '));
   assert.deepEqual(chooseTarget({ help: false, json: false }, () => true), { socket: '/run/mpssh/api.sock' });
@@ -68,7 +74,12 @@ test('runStatus: tables over HTTP, JSON over a Unix socket, clear errors', async
   assert.match(text, /\n {2}docker0 +no-carrier +ignored /);
   assert.match(text, /\n {2}9 +10\.9\.9\.9 +- +signal +foreign\n/);
   assert.match(text, /\n {2}172\.17\.0\.1 +docker0 +interface-ignored \(matches docker\*\)\n/);
+  assert.match(text, /\nSSH sessions served here\n/);
   assert.match(text, /\n {2}s-1 +alice +198\.51\.100\.7:51514 +mptcp +2025-01-02 03:04:06Z +2\.9 KiB +700 B +wlan0: 1\n +wwan0: 1\n$/);
+  // Not our uid's connection (the fixture's is uid 1000's): --all shows it.
+  const mine = capture();
+  assert.equal(await runStatus(['--url', url, '--all'], mine.io), 0, mine.err());
+  assert.match(mine.out(), /\nMPTCP connections\n {2}TO +PROGRAM +SINCE +RATE +INTERFACE +SUBFLOW +STATE +RTT +SUBFLOW RATE\n {2}alice@server +ssh \(alice\) +03:04:06Z +4\.0 Mbit\/s +wlan0 +192\.0\.2\.10:40002 -> 198\.51\.100\.7:22 +established +24\.0 ms +3\.0 Mbit\/s\n +wwan0 +203\.0\.113\.5:40003 -> 198\.51\.100\.7:22 +established +36\.0 ms +1\.0 Mbit\/s\n/);
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-status-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -79,7 +90,19 @@ test('runStatus: tables over HTTP, JSON over a Unix socket, clear errors', async
   const j = capture();
   assert.equal(await runStatus(['--json', '--socket', sock], j.io), 0, j.err());
   const report = JSON.parse(j.out());
-  assert.deepEqual(Object.keys(report), ['status', 'interfaces', 'endpoints', 'sessions']);
+  assert.deepEqual(Object.keys(report), ['status', 'interfaces', 'endpoints', 'sessions', 'connections']);
+  assert.equal(report.connections.connections[0].process.destination, 'alice@server');
+
+  // --watch redraws until stopped; JSON is one object per line.
+  const w = capture();
+  const ac = new AbortController();
+  const watching = runStatus(['--watch', '0.2', '--json', '--socket', sock], { ...w.io, signal: ac.signal });
+  await new Promise((r) => setTimeout(r, 700));
+  ac.abort();
+  assert.equal(await watching, 0);
+  const lines = w.out().split('\n').filter((l) => l !== '');
+  assert.ok(lines.length >= 2, `${lines.length} refreshes`);
+  for (const l of lines) assert.equal(JSON.parse(l).connections.periodMs, 1000);
   assert.equal(report.sessions[0].id, 's-1');
 
   const down = capture();

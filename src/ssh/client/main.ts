@@ -12,7 +12,7 @@ import { effectiveProxyFromConfig, handoffCommandFor, parseSshArgs, planSsh, ser
 
 const USAGE = `usage: mpssh [ssh options] destination [command [argument ...]]
        mpssh proxy HOST PORT [--fdpass] [-v]
-       mpssh status [--json] [--socket PATH | --url URL]
+       mpssh status [--watch [N]] [--all] [--json] [--socket PATH | --url URL]
 
 Runs the system ssh over Multipath TCP: the connection to the server is an
 MPTCP socket (plain TCP when the kernel or the server has no MPTCP), handed to
@@ -25,8 +25,9 @@ mpssh stays out of the way when ssh would use a proxy anyway: -J, or
 ProxyCommand/ProxyJump from the command line or the ssh configuration.
 Exit status: ssh's own (255 when the connection fails).
 
-'mpssh status' shows the local mpsshd: interfaces, endpoints and every SSH
-session with its subflows (--json for scripts).
+'mpssh status' shows the local mpsshd: your MPTCP connections with the
+interfaces they ride and their rates, interfaces, endpoints and the SSH
+sessions it serves (--watch to follow, --json for scripts).
 
 'mpssh proxy' is the ProxyCommand itself; for plain ssh, ~/.ssh/config:
   Host *
