@@ -179,11 +179,12 @@ async function main(argv: string[]): Promise<void> {
       sampler = s;
     }
   }
+  // Logged before READY=1, so that whoever sees READY=1 finds the line in the log.
+  log.info('mpsshd ready');
   if (!stopping) {
     ready = true;
     notifier.ready(statusText(daemon.lastPass(), daemon.ssh?.status()));
   }
-  log.info('mpsshd ready');
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => fail(`fatal: ${(err as Error).stack ?? String(err)}`));

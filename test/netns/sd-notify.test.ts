@@ -45,7 +45,8 @@ test('Type=notify: READY=1 with listeners up, RELOADING=1 then READY=1 on SIGHUP
     assert.match(ready, /^READY=1\nSTATUS=2 endpoints managed; SSH on .*:2222/);
     const status = JSON.parse(execFileSync('curl', ['-sf', '--unix-socket', apiSock, 'http://localhost/status'], { encoding: 'utf8' })) as { ssh: { state: string } };
     assert.equal(status.ssh.state, 'up');
-    assert.ok(d.logs.some((l) => l.msg === 'mpsshd ready'));
+    // The line is written before READY=1 is sent, but travels through a pipe: it may be read a moment later.
+    await d.waitForLog('mpsshd ready', (l) => l.msg === 'mpsshd ready', 3000);
 
     // SSH workers (and the sessions they start) must not see the variable.
     const workers = await waitForChildren(d.proc.pid ?? 0);
