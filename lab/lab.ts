@@ -39,6 +39,7 @@ export async function runLab(scenario: Scenario, opts: LabOptions, env: { subnet
   cleanup = () =>
     (cleaning ??= (async () => {
       run?.sampler.stop();
+      run?.daemon?.stop();
       killTracked();
       await peers?.close().catch(() => undefined);
       topo.close();
@@ -58,9 +59,11 @@ export async function runLab(scenario: Scenario, opts: LabOptions, env: { subnet
     if (rto !== null) for (const ns of [topo.client, topo.server]) ns.sysctl('net.ipv4.tcp_rto_max_ms', String(rto));
     peers = await startPeers(topo, { baselines: opts.baselines, aliveInterval: clientAliveInterval(opts.scale) });
     run.sampler.start();
+    run.followDaemon(peers.clientApiSocket);
     run.mark(`${scenario} starts`);
     const result = await RUNNERS[scenario]({ topo, peers, run, opts });
     run.sampler.stop();
+    run.daemon?.stop();
     const dir = run.write(result);
     return { result, dir, report: run.report(result) };
   } finally {

@@ -38,13 +38,16 @@ export interface LabPeers {
   sshdTcp: TestSshd | null;
   sshdMptcp: TestSshd | null;
   clients: SshClient[];
+  /** The client mpsshd's control socket (its status API). */
+  clientApiSocket: string;
   close(): Promise<void>;
 }
 
 /** The client's mpsshd: the path manager on its default settings, no SSH server, the status API on a socket only. */
 function clientYaml(dir: string, aliveInterval: number): string {
   // ClientAlive is read on the client too: pathManager.closeTimeout auto follows it.
-  return ['ssh:', '  Enabled: no', `  ClientAliveInterval: ${aliveInterval}`, 'api:', '  listen: []', `  controlSocket: ${path.join(dir, 'api.sock')}`].join('\n');
+  // Connections sampled as often as the interface counters, for the plot.
+  return ['ssh:', '  Enabled: no', `  ClientAliveInterval: ${aliveInterval}`, 'api:', '  listen: []', `  controlSocket: ${path.join(dir, 'api.sock')}`, '  connectionSampleMs: 200'].join('\n');
 }
 
 /** Starts mpsshd on both sides and, unless `baselines` is false, the OpenSSH baselines that are installed. */
@@ -80,7 +83,7 @@ export async function startPeers(topo: LabTopology, opts: { baselines: boolean; 
         clients.push({ name: 'ssh-mptcpize', argv: (c) => ['mptcpize', 'run', 'ssh', ...mp.clientOptions, '-p', '2223', dest, c] });
       }
     }
-    return { server, pathManager, sshdTcp, sshdMptcp, clients, close: closeAll };
+    return { server, pathManager, clientApiSocket: path.join(dir, 'api.sock'), sshdTcp, sshdMptcp, clients, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

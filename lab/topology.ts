@@ -20,6 +20,8 @@ import { parseRate, tbfBurstBytes } from './rate.js';
 /** One path and its current state. */
 export interface LabPath {
   index: number;
+  /** What the scenario calls it (`4g`, `wifi-home`); `path K` unless given. */
+  name: string;
   /** The client's interface: ethK. */
   ifname: string;
   /** The client's current address, or null while the path is gone. */
@@ -61,9 +63,9 @@ export class LabTopology {
   }
 
   /** Adds path K (the next index) with its links, routes and rate caps; the client side is brought up unless `up: false`. */
-  addPath(opts: { downRate: string; upRate?: string; up?: boolean }): LabPath {
+  addPath(opts: { downRate: string; upRate?: string; up?: boolean; name?: string }): LabPath {
     const k = this.paths.length;
-    const p: LabPath = { index: k, ifname: `eth${k}`, address: null, up: false, downRate: opts.downRate, upRate: opts.upRate ?? opts.downRate };
+    const p: LabPath = { index: k, name: opts.name ?? `path ${k}`, ifname: `eth${k}`, address: null, up: false, downRate: opts.downRate, upRate: opts.upRate ?? opts.downRate };
     const n = this.subnet;
     vethPair(this.client, p.ifname, this.router, `c${k}`);
     vethPair(this.router, `s${k}`, this.server, p.ifname);

@@ -175,6 +175,8 @@ async function main(argv: string[]): Promise<void> {
       s.on('sample', (sample) => publisher.onConnections(sample));
       s.on('error', (err) => publisher.onConnectionsError(err));
       publisher.connectionSampling(period);
+      // Every pass follows a change of links, addresses or routes: the subflows' interfaces may have moved.
+      daemon.reconciler.on('pass', () => s.routesChanged());
       s.start();
       sampler = s;
     }

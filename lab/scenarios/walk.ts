@@ -22,7 +22,8 @@ const SOURCE = path.resolve(__dirname, '../stream-source.js');
 /** Adds the timeline's paths to the topology, all down until their first event. */
 export function walkTopology(topo: LabTopology, file: string): WalkTimeline {
   const w = loadWalk(file);
-  for (const p of w.paths) topo.addPath({ downRate: p.rate, upRate: p.upRate ?? p.rate, up: false });
+  // In file order: the first path has the lowest default-route metric, the one plain TCP takes.
+  for (const p of w.paths) topo.addPath({ name: p.name, downRate: p.rate, upRate: p.upRate ?? p.rate, up: false });
   return w;
 }
 

@@ -16,10 +16,23 @@ import { joinConnections, type ListenerKey, type MptcpConnection } from './conne
 import type { SubflowInfo } from './info.js';
 import { findSocketOwners, type SocketOwner } from './owners.js';
 
-/** A route answer is trusted this long; then the 4-tuple is looked up again (routes change). */
-const ROUTE_TTL_MS = 5000;
+/**
+ * A route answer is trusted this long; then the 4-tuple is looked up again.
+ * Route changes the daemon sees (every reconcile pass follows one) clear the
+ * cache at once through routesChanged().
+ */
+const ROUTE_TTL_MS = 60_000;
+/** Every this many samples the subflows are read even when nothing seems to have moved (RTT, windows, flags). */
+const FULL_EVERY = 10;
+
+/** What changes when a connection carries data or gains or loses a subflow (struct mptcp_info). */
+function activityKey(c: MptcpConnection): string {
+  const i = c.info;
+  return i === null ? `${c.state}` : `${c.state}/${i.bytesSent ?? i.writeSeq}/${i.bytesReceived ?? i.rcvNxt}/${i.extraSubflows}/${i.subflowsTotal ?? ''}/${i.flags}`;
+}
+
 /** Owners are looked for again after this long (a process may have received the socket since). */
-const OWNER_RETRY_MS = 10_000;
+const OWNER_RETRY_MS = 30_000;
 /** A socket this young is still being passed around: its owner is looked at on every sample. */
 const YOUNG_MS = 5000;
 
@@ -45,6 +58,10 @@ export class ConnectionSampler extends EventEmitter<ConnectionSamplerEvents> {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private closed = false;
+  /** Per connection (cookie): what changes when it is used, and its subflows as last read. */
+  private lastKeys = new Map<string, string>();
+  private lastSubflows = new Map<string, SubflowInfo[]>();
+  private sinceFull = 0;
 
   constructor(
     private readonly log: Logger,
@@ -73,16 +90,37 @@ export class ConnectionSampler extends EventEmitter<ConnectionSamplerEvents> {
     this.routes.close();
   }
 
+  /** Forgets every route answer: the next sample asks the kernel again (call when routes or links changed). */
+  routesChanged(): void {
+    this.routeCache.clear();
+    // The next sample reads the subflows afresh, so their interfaces follow at once.
+    this.sinceFull = FULL_EVERY;
+  }
+
   /** Takes one sample now (tests, and the timer). */
   async sample(): Promise<RawConnectionsSample | undefined> {
     if (this.running || this.closed) return undefined;
     this.running = true;
     try {
       const at = Date.now();
-      const [mptcp, tcp] = await Promise.all([this.diag.mptcpSockets(true), this.diag.tcpSockets()]);
+      const mptcp = await this.diag.mptcpSockets(true);
       const listeners = mptcp.filter((s) => s.state === TCP_LISTEN).map((s) => ({ address: s.local.address, port: s.local.port }));
-      const joined = joinConnections(mptcp, tcp);
-      for (const c of joined) c.subflows = await Promise.all(c.subflows.map((s) => this.withInterface(s, at)));
+      // The TCP table (every socket of the host, walked by the kernel) is read only when some
+      // connection moved: new, gone, bytes counted, subflows counted, or once every FULL_EVERY samples.
+      const shallow = joinConnections(mptcp, []);
+      const keys = new Map(shallow.map((c) => [c.cookie, activityKey(c)]));
+      const quiet = this.sinceFull < FULL_EVERY - 1 && keys.size === this.lastKeys.size && [...keys].every(([k, v]) => this.lastKeys.get(k) === v);
+      let joined: MptcpConnection[];
+      if (quiet) {
+        this.sinceFull++;
+        joined = shallow.map((c) => ({ ...c, subflows: this.lastSubflows.get(c.cookie) ?? [] }));
+      } else {
+        this.sinceFull = 0;
+        joined = joinConnections(mptcp, await this.diag.tcpSockets());
+        for (const c of joined) c.subflows = await Promise.all(c.subflows.map((s) => this.withInterface(s, at)));
+        this.lastSubflows = new Map(joined.map((c) => [c.cookie, c.subflows]));
+      }
+      this.lastKeys = keys;
       this.lookUpOwners(joined, at);
       const owners = new Map<number, SocketOwner>();
       for (const c of joined) {
@@ -128,6 +166,9 @@ export class ConnectionSampler extends EventEmitter<ConnectionSamplerEvents> {
    */
   private lookUpOwners(conns: readonly MptcpConnection[], at: number): void {
     const wanted = new Set<number>();
+    // Known owners are asked first, each process's descriptor table read once for all its sockets
+    // (a server with hundreds of connections would otherwise be read once per connection).
+    const verify = new Map<number, number[]>();
     for (const c of conns) {
       if (c.inode === 0) continue;
       const o = this.owners.get(c.inode);
@@ -137,24 +178,38 @@ export class ConnectionSampler extends EventEmitter<ConnectionSamplerEvents> {
       }
       const young = at - o.firstSeen < YOUNG_MS;
       if (!young && at - o.checkedAt < OWNER_RETRY_MS) continue;
-      // A known owner is asked first (one process's descriptors); only a socket it let go of costs a scan.
-      if (o.owner !== undefined && holds(o.owner.pid, c.inode)) o.checkedAt = at;
-      else if (o.owner !== undefined || young || at - o.checkedAt >= OWNER_RETRY_MS) wanted.add(c.inode);
+      if (o.owner !== undefined) {
+        const list = verify.get(o.owner.pid) ?? [];
+        list.push(c.inode);
+        verify.set(o.owner.pid, list);
+      } else if (young || at - o.checkedAt >= OWNER_RETRY_MS) wanted.add(c.inode);
+    }
+    for (const [pid, inodes] of verify) {
+      const held = socketInodes(pid);
+      for (const inode of inodes) {
+        const o = this.owners.get(inode);
+        if (o === undefined) continue;
+        // Only a socket its owner let go of costs a scan of every process.
+        if (held.has(inode)) o.checkedAt = at;
+        else wanted.add(inode);
+      }
     }
     if (wanted.size === 0) return;
     const found = findSocketOwners(wanted);
     for (const inode of wanted) this.owners.set(inode, { owner: found.get(inode), firstSeen: this.owners.get(inode)?.firstSeen ?? at, checkedAt: at });
   }
 
+
 }
 
-/** Whether process `pid` still has the socket with this inode open. */
-function holds(pid: number, inode: number): boolean {
-  const want = `socket:[${inode}]`;
+/** Inodes of the sockets process `pid` has open (empty when it is gone). */
+function socketInodes(pid: number): Set<number> {
+  const out = new Set<number>();
   try {
     for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
       try {
-        if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === want) return true;
+        const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m !== null) out.add(Number(m[1]));
       } catch {
         // closed meanwhile
       }
@@ -162,7 +217,7 @@ function holds(pid: number, inode: number): boolean {
   } catch {
     // the process is gone
   }
-  return false;
+  return out;
 }
 
 /** net.mptcp.stale_loss_cnt of the calling thread's namespace (default 4). */

@@ -9,6 +9,7 @@ import { consecutiveFromOne, firstAfter, largestGap, largestGapAfter } from '../
 import { atLeast, atMost, formatTargets, holds } from '../../lab/targets.js';
 import { throughputSvg, tickStep } from '../../lab/svg-plot.js';
 import { parseWalk } from '../../lab/walk-timeline.js';
+import { rateSampleFromEvent, receivedBytes } from '../../lab/daemon-samples.js';
 import { iperf3Mptcp, steadyRate } from '../../lab/scenarios/aggregate.js';
 import { retries2Seconds, whatEnded, type EndFacts } from '../../lab/scenarios/blackout.js';
 import { sequence } from '../../lab/stream-source.js';
@@ -112,4 +113,14 @@ test('blackout: tcp_retries2 time as the kernel models it, and which timer ended
     [{ endedAt: 200_000 + 400_000 }, /^400 s into the gap/],
   ];
   for (const [f, want] of table) assert.match(whatEnded({ ...facts, endedAt: null, ...f }), want, JSON.stringify(f));
+});
+
+test("the client daemon's connection-rates events become the plot's samples; bytes integrate them", () => {
+  const block = (event: string, data: unknown): string => `id: 7\nevent: ${event}\ndata: ${JSON.stringify(data)}`;
+  const a = rateSampleFromEvent(block('connection-rates', { type: 'connection-rates', sampledAt: 1000, interfaces: { eth0: { sendBps: 0, recvBps: 8e6, subflows: 1 } }, connections: {} }));
+  assert.deepEqual(a, { at: 1000, interfaces: { eth0: { sendBps: 0, recvBps: 8e6, subflows: 1 } } });
+  assert.equal(rateSampleFromEvent(block('reconcile', { pass: 1 })), null);
+  assert.equal(rateSampleFromEvent('event: connection-rates\ndata: {bad'), null);
+  const b = { at: 1500, interfaces: { eth0: { sendBps: 0, recvBps: 16e6, subflows: 1 }, eth1: { sendBps: 0, recvBps: 8e6, subflows: 1 } } };
+  assert.deepEqual(receivedBytes([a!, b]), { eth0: 1e6, eth1: 5e5 });
 });
