@@ -10,7 +10,6 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { RouteLookup } from '../netlink/route-lookup.js';
 import { SockDiag } from '../netlink/sock-diag.js';
-import { TCP_LISTEN } from '../netlink/sock-diag-codec.js';
 import type { Logger } from '../util/logger.js';
 import { joinConnections, type ListenerKey, type MptcpConnection } from './connections.js';
 import type { SubflowInfo } from './info.js';
@@ -62,6 +61,8 @@ export class ConnectionSampler extends EventEmitter<ConnectionSamplerEvents> {
   private lastKeys = new Map<string, string>();
   private lastSubflows = new Map<string, SubflowInfo[]>();
   private sinceFull = 0;
+  private mptcpListeners: ListenerKey[] = [];
+  private sinceListeners = FULL_EVERY;
 
   constructor(
     private readonly log: Logger,
@@ -103,8 +104,14 @@ export class ConnectionSampler extends EventEmitter<ConnectionSamplerEvents> {
     this.running = true;
     try {
       const at = Date.now();
-      const mptcp = await this.diag.mptcpSockets(true);
-      const listeners = mptcp.filter((s) => s.state === TCP_LISTEN).map((s) => ({ address: s.local.address, port: s.local.port }));
+      const mptcp = await this.diag.mptcpSockets(false);
+      // Listeners only tell a connection's direction: read again when a connection is new, or now and then.
+      const fresh = mptcp.some((s) => !this.lastKeys.has(s.cookie));
+      if (fresh || this.sinceListeners >= FULL_EVERY) {
+        this.mptcpListeners = (await this.diag.mptcpListeners()).map((s) => ({ address: s.local.address, port: s.local.port }));
+        this.sinceListeners = 0;
+      } else this.sinceListeners++;
+      const listeners = this.mptcpListeners;
       // The TCP table (every socket of the host, walked by the kernel) is read only when some
       // connection moved: new, gone, bytes counted, subflows counted, or once every FULL_EVERY samples.
       const shallow = joinConnections(mptcp, []);

@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../util/logger.js';
 import { NLM_F_DUMP } from './nlmsg.js';
-import { AF_INET, AF_INET6, decodeInetDiagMsg, inetDiagDumpRequest, IPPROTO_MPTCP, IPPROTO_TCP, NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, type InetDiagSocket } from './sock-diag-codec.js';
+import { AF_INET, AF_INET6, TCP_LISTEN, decodeInetDiagMsg, inetDiagDumpRequest, IPPROTO_MPTCP, IPPROTO_TCP, NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, type InetDiagSocket } from './sock-diag-codec.js';
 import { NetlinkSocket } from './socket.js';
 
 export interface SockDiagOptions {
@@ -21,9 +21,19 @@ export class SockDiag {
 
   constructor(private readonly opts: SockDiagOptions = {}) {}
 
-  /** Every MPTCP socket, listeners included when `listeners` is true. */
+  /**
+   * Every MPTCP socket, listeners included when `listeners` is true. Listeners
+   * cost: the kernel finds them by walking the whole TCP listening hash (about
+   * 1.7 ms on a 6.18 host with a handful of sockets, against 0.1 ms for the
+   * connections), so ask for them only when needed.
+   */
   mptcpSockets(listeners = false): Promise<InetDiagSocket[]> {
     return this.dumpBoth(IPPROTO_MPTCP, listeners ? 0xffffffff : undefined);
+  }
+
+  /** The MPTCP listeners alone. */
+  mptcpListeners(): Promise<InetDiagSocket[]> {
+    return this.dumpBoth(IPPROTO_MPTCP, 1 << TCP_LISTEN);
   }
 
   /** Every TCP socket (MPTCP subflows carry INET_DIAG_ULP_INFO; the daemon needs CAP_NET_ADMIN for it). */
