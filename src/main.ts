@@ -163,13 +163,11 @@ async function main(argv: string[]): Promise<void> {
   await daemon.start();
   if (loaded.config.api.enabled) {
     // Loaded only when serving the API, so a daemon without it stays small.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { startApi } = require('./api/index.js') as typeof import('./api/index.js');
     api = await startApi({ source: publisher, config: loaded.config.api, log });
     const period = loaded.config.api.connectionSampleMs;
     if (period > 0) {
       // Every MPTCP connection of the host, for /connections and the dashboard; only its readers need it.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { ConnectionSampler } = require('./mptcp/sampler.js') as typeof import('./mptcp/sampler.js');
       const s = new ConnectionSampler(log.child({ mod: 'connections' }), period);
       s.on('sample', (sample) => publisher.onConnections(sample));

@@ -105,7 +105,6 @@ export class Daemon {
   private async startSsh(): Promise<void> {
     if (!this.config.ssh.Enabled || this.ssh !== undefined) return;
     // Loaded only when serving SSH, so a path-manager-only daemon stays small.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { SshServer } = require('../ssh/server/index.js') as typeof import('../ssh/server/index.js');
     this.ssh = new SshServer({
       log: this.log,

@@ -13,7 +13,6 @@ export const ADDON_PATH = path.resolve(__dirname, '../../../native/build/Release
 /** Returns the addon's exports, typed as the caller's view `T`. */
 export function addon<T>(): T {
   if (cached === undefined) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     cached = require(ADDON_PATH) as Record<string, unknown>;
   }
   return cached as T;

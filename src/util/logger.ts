@@ -19,7 +19,6 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? (opts.debug ? 'debug' : 'info');
   if (opts.debug && !opts.stream) {
     // Loaded only under -d: the daemon's normal footprint need not carry it.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const pretty = require('pino-pretty') as typeof import('pino-pretty');
     return pino({ level }, pretty({ sync: true, colorize: process.stdout.isTTY, ignore: 'pid,hostname' }));
   }

@@ -289,7 +289,6 @@ let sshServerInstance: ssh2.Server | undefined;
 
 /** ssh2's supported-algorithm lists, as the worker reads them. */
 function ssh2Supported(): { kex: string[]; cipher: string[]; hmac: string[]; serverHostKey: string[] } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const c = require('ssh2/lib/protocol/constants.js') as Record<string, string[]>;
   return { kex: c.SUPPORTED_KEX ?? [], cipher: c.SUPPORTED_CIPHER ?? [], hmac: c.SUPPORTED_MAC ?? [], serverHostKey: c.SUPPORTED_SERVER_HOST_KEY ?? [] };
 }

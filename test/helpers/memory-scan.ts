@@ -16,7 +16,6 @@ export function keySecrets(pemOrOpenssh: string): Buffer[] {
 
 function opensshToPem(text: string): string {
   if (!text.includes('OPENSSH PRIVATE KEY')) return text;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ssh2 = require('ssh2') as typeof import('ssh2');
   const parsed = ssh2.utils.parseKey(text);
   const k = Array.isArray(parsed) ? parsed[0] : parsed;

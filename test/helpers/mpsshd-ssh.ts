@@ -108,7 +108,6 @@ export function run(ns: Netns, cmd: string, args: string[], opts: { timeoutMs?: 
 
 /** GET (or another method) on the daemon's control socket; resolves with status and parsed JSON. */
 export function api(srv: MpsshdSsh, method: string, route: string, body?: unknown): Promise<{ status: number; json: any }> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const http = require('node:http') as typeof import('node:http');
   return new Promise((resolve, reject) => {
     const req = http.request({ socketPath: srv.apiSocket, method, path: route, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {

@@ -83,3 +83,15 @@ export function skipOrFail(t: TestContext, why: string): false {
   t.skip(why);
   return false;
 }
+
+/**
+ * For a test file whose tests all need namespaces and programs and declare
+ * `{ skip }`: the reason to skip them, or false. Under MPSSH_REQUIRE_NETNS=1
+ * a reason is an error that fails the whole file instead.
+ */
+export function fileSkip(opts: { programs?: string[] } = {}): string | false {
+  const why = netnsUnavailableReason() ?? missingProgram(opts.programs ?? []);
+  if (why === null) return false;
+  if (process.env.MPSSH_REQUIRE_NETNS === '1') throw new Error(`MPSSH_REQUIRE_NETNS=1 but ${why}`);
+  return why;
+}

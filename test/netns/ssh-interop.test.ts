@@ -11,11 +11,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Netns } from '../helpers/netns.js';
-import { netnsUnavailableReason, requirePrograms, skipOrFail } from '../helpers/require-netns.js';
+import { fileSkip, requirePrograms, skipOrFail } from '../helpers/require-netns.js';
 import { startMpsshdSsh, run, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
 import { DEFAULT_ALGORITHMS } from '../../src/ssh/server/algorithms.js';
 
-const skip = netnsUnavailableReason();
+const skip = fileSkip({ programs: ['ssh', 'ssh-keygen', '/usr/bin/python3'] });
 const PY = '/usr/bin/python3';
 
 let ns: Netns;
@@ -50,7 +50,7 @@ after(async () => {
   ns?.close();
 });
 
-test('Dropbear dbclient: command output and exit status, its first key-exchange guess dropped when wrong and kept when right', { skip: skip ?? false }, async (t) => {
+test('Dropbear dbclient: command output and exit status, its first key-exchange guess dropped when wrong and kept when right', { skip }, async (t) => {
   if (!requirePrograms(t, ['dbclient', 'dropbearconvert'])) return;
   const key = path.join(dir, 'id.dropbear');
   if (!fs.existsSync(key)) execFileSync('dropbearconvert', ['openssh', 'dropbear', srv.clientKey, key], { stdio: 'ignore' });
@@ -69,7 +69,7 @@ test('Dropbear dbclient: command output and exit status, its first key-exchange 
   }
 });
 
-test('Dropbear dbclient -L carries a connection to a server-side port', { skip: skip ?? false }, async (t) => {
+test('Dropbear dbclient -L carries a connection to a server-side port', { skip }, async (t) => {
   if (!requirePrograms(t, ['dbclient', 'dropbearconvert'])) return;
   const key = path.join(dir, 'id.dropbear');
   if (!fs.existsSync(key)) execFileSync('dropbearconvert', ['openssh', 'dropbear', srv.clientKey, key], { stdio: 'ignore' });
@@ -86,7 +86,7 @@ test('Dropbear dbclient -L carries a connection to a server-side port', { skip: 
   }
 });
 
-test('asyncssh with ed25519 and RSA keys: exec through rekeys every second and every MiB, then SFTP', { skip: skip ?? false }, async (t) => {
+test('asyncssh with ed25519 and RSA keys: exec through rekeys every second and every MiB, then SFTP', { skip }, async (t) => {
   if (!pythonHas('asyncssh')) {
     skipOrFail(t, 'python3-asyncssh is not installed');
     return;
@@ -109,7 +109,7 @@ test('asyncssh with ed25519 and RSA keys: exec through rekeys every second and e
   }
 });
 
-test('paramiko: exec, a pty, SFTP with equal checksums, and a rekey it asks for', { skip: skip ?? false }, async (t) => {
+test('paramiko: exec, a pty, SFTP with equal checksums, and a rekey it asks for', { skip }, async (t) => {
   if (!pythonHas('paramiko')) {
     skipOrFail(t, 'python3-paramiko is not installed');
     return;
@@ -135,7 +135,7 @@ test('paramiko: exec, a pty, SFTP with equal checksums, and a rekey it asks for'
   assert.equal(r.stdout, `paramiko 2\n30 100 True\n${sum}\n`, r.stderr.slice(-500));
 });
 
-test('PuTTY: plink runs a command, pscp copies a file', { skip: skip ?? false }, async (t) => {
+test('PuTTY: plink runs a command, pscp copies a file', { skip }, async (t) => {
   if (!requirePrograms(t, ['plink', 'pscp', 'puttygen'])) return;
   const ppk = path.join(dir, 'id.ppk');
   if (!fs.existsSync(ppk)) execFileSync('puttygen', [srv.clientKey, '-O', 'private', '-o', ppk], { stdio: 'ignore' });
@@ -149,14 +149,14 @@ test('PuTTY: plink runs a command, pscp copies a file', { skip: skip ?? false },
   assert.deepEqual(fs.readFileSync(dest), fs.readFileSync('/etc/hostname'));
 });
 
-test('curl sftp:// (libssh2, no ETM MACs) reads a file', { skip: skip ?? false }, async (t) => {
+test('curl sftp:// (libssh2, no ETM MACs) reads a file', { skip }, async (t) => {
   if (!requirePrograms(t, ['curl'])) return;
   const r = await run(ns, 'curl', ['-s', '-S', '-k', '--key', srv.clientKey, '--pubkey', `${srv.clientKey}.pub`, 'sftp://root@127.0.0.1:22/etc/hostname'], { timeoutMs: 15_000 });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, fs.readFileSync('/etc/hostname', 'utf8'));
 });
 
-test('OpenSSH: every offered key exchange, cipher, MAC and host-key algorithm on its own; RSA keys with rsa-sha2-512 only', { skip: skip ?? false }, async () => {
+test('OpenSSH: every offered key exchange, cipher, MAC and host-key algorithm on its own; RSA keys with rsa-sha2-512 only', { skip }, async () => {
   const rows: [string, readonly string[]][] = [
     ['KexAlgorithms', DEFAULT_ALGORITHMS.kex],
     ['Ciphers', DEFAULT_ALGORITHMS.cipher],
@@ -178,7 +178,7 @@ test('OpenSSH: every offered key exchange, cipher, MAC and host-key algorithm on
   assert.equal(rsa.stdout, 'rsa\n', rsa.stderr);
 });
 
-test('SHA-1 is refused: ssh-rsa user signatures and the ssh-rsa host-key algorithm', { skip: skip ?? false }, async () => {
+test('SHA-1 is refused: ssh-rsa user signatures and the ssh-rsa host-key algorithm', { skip }, async () => {
   const user = await run(ns, 'ssh', [...srv.clientOptions, '-i', rsaKey, '-o', 'IdentitiesOnly=yes', '-o', 'PubkeyAcceptedAlgorithms=ssh-rsa', 'root@127.0.0.1', 'true']);
   assert.equal(user.code, 255);
   assert.match(user.stderr, /Permission denied \(publickey\)/, 'OpenSSH does not even try: ssh-rsa is not in server-sig-algs');
@@ -203,7 +203,7 @@ test('SHA-1 is refused: ssh-rsa user signatures and the ssh-rsa host-key algorit
   assert.match(host.stderr, /no matching host key type found\. Their offer: ssh-ed25519,rsa-sha2-512,rsa-sha2-256/);
 });
 
-test('ssh-audit finds no failure in the defaults', { skip: skip ?? false }, async (t) => {
+test('ssh-audit finds no failure in the defaults', { skip }, async (t) => {
   if (!requirePrograms(t, ['ssh-audit'])) return;
   const r = await run(ns, 'ssh-audit', ['-n', '-p', '22', '127.0.0.1'], { timeoutMs: 30_000 });
   assert.ok(r.stdout.includes('(kex) curve25519-sha256'), r.stdout + r.stderr);
@@ -211,7 +211,7 @@ test('ssh-audit finds no failure in the defaults', { skip: skip ?? false }, asyn
   assert.deepEqual(fails, []);
 });
 
-test('OpenSSH 10 negotiates the post-quantum hybrid mlkem768x25519-sha256 by default, without its warning', { skip: skip ?? false }, async (t) => {
+test('OpenSSH 10 negotiates the post-quantum hybrid mlkem768x25519-sha256 by default, without its warning', { skip }, async (t) => {
   // No Debian 12 package has an OpenSSH client with ML-KEM (9.9+); a locally built one is named here.
   const pqSsh = process.env.MPSSH_OPENSSH_PQ;
   if (!pqSsh) {
@@ -225,7 +225,7 @@ test('OpenSSH 10 negotiates the post-quantum hybrid mlkem768x25519-sha256 by def
   assert.doesNotMatch(r.stderr, /post-quantum/i);
 });
 
-test('a forward that cannot connect says why, in sshd\'s words', { skip: skip ?? false }, async () => {
+test('a forward that cannot connect says why, in sshd\'s words', { skip }, async () => {
   // -W is a direct-tcpip channel, as -L opens; nothing listens on port 9.
   const r = await run(ns, 'ssh', ['-o', 'LogLevel=INFO', ...srv.clientOptions, '-W', '127.0.0.1:9', 'root@127.0.0.1'], { timeoutMs: 15_000 });
   assert.equal(r.code, 255);
@@ -234,7 +234,7 @@ test('a forward that cannot connect says why, in sshd\'s words', { skip: skip ??
   assert.match(named.stderr, /open failed: connect failed: (Name or service not known|Temporary failure in name resolution)/);
 });
 
-test('a client with nothing in common is one log line naming its offer, as sshd words it', { skip: skip ?? false }, async () => {
+test('a client with nothing in common is one log line naming its offer, as sshd words it', { skip }, async () => {
   const since = srv.daemon.logs.length;
   const r = await run(ns, 'ssh', [...srv.clientOptions, '-o', 'KexAlgorithms=diffie-hellman-group1-sha1', 'root@127.0.0.1', 'true']);
   assert.equal(r.code, 255);
@@ -242,7 +242,7 @@ test('a client with nothing in common is one log line naming its offer, as sshd 
   assert.match(String(line.msg), /^Unable to negotiate with 127\.0\.0\.1 port \d+: no matching key exchange method found\. Their offer: diffie-hellman-group1-sha1,ext-info-c,kex-strict-c-v00@openssh\.com \[preauth\]$/);
 });
 
-test('UpdateHostKeys: after login the client learns the RSA host key, proven by a signature the daemon made', { skip: skip ?? false }, async () => {
+test('UpdateHostKeys: after login the client learns the RSA host key, proven by a signature the daemon made', { skip }, async () => {
   const kh = path.join(dir, 'known_hosts');
   fs.writeFileSync(kh, `127.0.0.1 ${fs.readFileSync(`${path.join(dir, 'host_ed25519')}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
   const opts = srv.clientOptions.flatMap((o, i, a) => (o === '-o' && /^(StrictHostKeyChecking|UserKnownHostsFile)=/.test(a[i + 1] ?? '')) || /^(StrictHostKeyChecking|UserKnownHostsFile)=/.test(o) ? [] : [o]);

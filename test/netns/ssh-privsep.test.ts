@@ -11,13 +11,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Netns, waitFor } from '../helpers/netns.js';
-import { netnsUnavailableReason } from '../helpers/require-netns.js';
+import { fileSkip } from '../helpers/require-netns.js';
 import { startMpsshdSsh, run, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
 import { createTestUser, type TestUser } from '../helpers/test-user.js';
 import { findInMemory, keySecrets } from '../helpers/memory-scan.js';
 import { MPSSHD } from '../helpers/daemon-process.js';
 
-const skip = netnsUnavailableReason();
+const skip = fileSkip({ programs: ['ssh', 'ssh-keygen'] });
 
 let ns: Netns;
 let srv: MpsshdSsh;
@@ -63,7 +63,7 @@ after(async () => {
   ns?.close();
 });
 
-test('SIGUSR1 from the user to the worker and to the daemon opens no inspector', { skip: skip ?? false }, async () => {
+test('SIGUSR1 from the user to the worker and to the daemon opens no inspector', { skip }, async () => {
   const r = await ssh('kill -USR1 $PPID && sleep 1 && echo sent');
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'sent\n');
@@ -75,7 +75,7 @@ test('SIGUSR1 from the user to the worker and to the daemon opens no inspector',
   assert.equal(again.stdout, 'still here\n', 'the daemon serves on');
 });
 
-test('the user can neither ptrace the worker nor read its memory or environment', { skip: skip ?? false }, async () => {
+test('the user can neither ptrace the worker nor read its memory or environment', { skip }, async () => {
   const probe = [
     'head -c 1 /proc/$PPID/mem >/dev/null 2>&1 && echo mem-readable || echo mem-denied',
     'cat /proc/$PPID/environ >/dev/null 2>&1 && echo environ-readable || echo environ-denied',
@@ -91,7 +91,7 @@ test('the user can neither ptrace the worker nor read its memory or environment'
   assert.match(lines[4] as string, /^CapEff:\s+0+$/);
 });
 
-test('no host private key is in a logged-in worker\'s memory; the daemon holds them', { skip: skip ?? false }, async () => {
+test('no host private key is in a logged-in worker\'s memory; the daemon holds them', { skip }, async () => {
   const client = spawn('ip', ['netns', 'exec', ns.name, 'ssh', ...srv.clientOptions, `${user.name}@127.0.0.1`, 'sleep 30'], { stdio: 'ignore' });
   try {
     const worker = await waitFor('the worker to run the user\'s program', () => workerRunning(user.uid, 'sleep'), 10_000);
@@ -105,7 +105,7 @@ test('no host private key is in a logged-in worker\'s memory; the daemon holds t
   }
 });
 
-test('a session sees only descriptors 0-2: not another session\'s terminal, not what the daemon inherited', { skip: skip ?? false }, async () => {
+test('a session sees only descriptors 0-2: not another session\'s terminal, not what the daemon inherited', { skip }, async () => {
   const ctl = path.join(srv.dir, 'ctl');
   // One connection, one worker, several sessions: OpenSSH's connection sharing.
   const master = spawn('ip', ['netns', 'exec', ns.name, 'ssh', ...srv.clientOptions, '-M', '-S', ctl, '-N', `${user.name}@127.0.0.1`], { stdio: 'ignore' });
@@ -124,7 +124,7 @@ test('a session sees only descriptors 0-2: not another session\'s terminal, not 
   }
 });
 
-test('a descriptor open when the daemon starts (fd 200 on /etc/shadow) is closed at once', { skip: skip ?? false }, async () => {
+test('a descriptor open when the daemon starts (fd 200 on /etc/shadow) is closed at once', { skip }, async () => {
   const dir = fs.mkdtempSync('/tmp/mpssh-inherit-');
   const cfg = path.join(dir, 'mpsshd.yaml');
   fs.writeFileSync(cfg, `ssh:\n  Enabled: no\npathManager:\n  enabled: false\napi:\n  enabled: false\nstateDir: ${dir}/run\n`, { mode: 0o600 });
@@ -146,7 +146,7 @@ test('a descriptor open when the daemon starts (fd 200 on /etc/shadow) is closed
   }
 });
 
-test('Node options that would open an inspector are refused at start', { skip: skip ?? false }, () => {
+test('Node options that would open an inspector are refused at start', { skip }, () => {
   for (const env of [{ NODE_OPTIONS: '--inspect=127.0.0.1:9230' }, { NODE_OPTIONS: '--max-old-space-size=100 --inspect-port=0 --inspect' }]) {
     let out = '';
     let status = 0;
@@ -162,7 +162,7 @@ test('Node options that would open an inspector are refused at start', { skip: s
   }
 });
 
-test('a client with a 1 GiB window that stops reading cannot make the worker buffer without bound', { skip: skip ?? false }, async () => {
+test('a client with a 1 GiB window that stops reading cannot make the worker buffer without bound', { skip }, async () => {
   const fixture = path.resolve(__dirname, '../../../test/fixtures/stalled-reader.py');
   const client = spawn('ip', ['netns', 'exec', ns.name, '/usr/bin/python3', fixture, '127.0.0.1', '22', user.name, srv.clientKey], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
@@ -181,7 +181,7 @@ test('a client with a 1 GiB window that stops reading cannot make the worker buf
   }
 });
 
-test('a worker\'s lines reach the log through the daemon; what it says after the login is marked as the user\'s word', { skip: skip ?? false }, async () => {
+test('a worker\'s lines reach the log through the daemon; what it says after the login is marked as the user\'s word', { skip }, async () => {
   const since = srv.daemon.logs.length;
   const r = await ssh('true');
   assert.equal(r.code, 0, r.stderr);
@@ -193,7 +193,7 @@ test('a worker\'s lines reach the log through the daemon; what it says after the
   assert.match(String(closed.msg), new RegExp(`^session of ${user.name}: Connection closed by`));
 });
 
-test('UpdateHostKeys learns the ECDSA host key too: the daemon signs the proof, the worker converts it', { skip: skip ?? false }, async () => {
+test('UpdateHostKeys learns the ECDSA host key too: the daemon signs the proof, the worker converts it', { skip }, async () => {
   const kh = path.join(srv.dir, 'known_hosts_update');
   // The ed25519 key the client already knows, as the daemon offers it first.
   const scan = await run(ns, 'ssh-keyscan', ['-t', 'ed25519', '127.0.0.1']);

@@ -10,11 +10,11 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { Netns, waitFor } from '../helpers/netns.js';
-import { netnsUnavailableReason } from '../helpers/require-netns.js';
+import { fileSkip } from '../helpers/require-netns.js';
 import { api, startMpsshdSsh, run, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
 import { createTestUser, type TestUser } from '../helpers/test-user.js';
 
-const skip = netnsUnavailableReason();
+const skip = fileSkip({ programs: ['ssh', 'ssh-keygen', '/usr/bin/python3'] });
 const NO_PM = 'pathManager:\n  enabled: false';
 
 let ns: Netns;
@@ -39,7 +39,7 @@ after(async () => {
   ns?.close();
 });
 
-test('root logs in with a key: command output, exit status, and an sshd-style log line', { skip: skip ?? false }, async () => {
+test('root logs in with a key: command output, exit status, and an sshd-style log line', { skip }, async () => {
   const r = await ssh(root, 'root', 'echo hello; exit 7');
   assert.equal(r.stdout, 'hello\n');
   assert.equal(r.code, 7, r.stderr);
@@ -47,7 +47,7 @@ test('root logs in with a key: command output, exit status, and an sshd-style lo
   assert.match(String(line.msg), /^Accepted publickey for root from 127\.0\.0\.1 port \d+ ssh2: ED25519 SHA256:[A-Za-z0-9+/]{43}$/);
 });
 
-test('a key not in authorized_keys is refused and logged with its fingerprint', { skip: skip ?? false }, async () => {
+test('a key not in authorized_keys is refused and logged with its fingerprint', { skip }, async () => {
   const other = path.join(root.dir, 'other');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
   const opts = root.clientOptions.map((o) => (o === root.clientKey ? other : o));
@@ -58,7 +58,7 @@ test('a key not in authorized_keys is refused and logged with its fingerprint', 
   await root.daemon.waitForLog('failed line', (l) => l.event === 'auth-failed' && l.fingerprint === fp);
 });
 
-test('from= in authorized_keys refuses a client from elsewhere', { skip: skip ?? false }, async () => {
+test('from= in authorized_keys refuses a client from elsewhere', { skip }, async () => {
   const saved = fs.readFileSync(root.authorizedKeys, 'utf8');
   fs.writeFileSync(root.authorizedKeys, `from="10.9.9.9" ${saved}`);
   try {
@@ -70,7 +70,7 @@ test('from= in authorized_keys refuses a client from elsewhere', { skip: skip ??
   }
 });
 
-test('a user logs in as themselves: the session and the worker run with the user ids', { skip: skip ?? false }, async () => {
+test('a user logs in as themselves: the session and the worker run with the user ids', { skip }, async () => {
   user.authorize(root.clientPub);
   const r = await ssh(root, user.name, 'id -u; id -g; ps -o uid= -p $PPID; pwd; echo $HOME $USER $LOGNAME $SHELL');
   assert.equal(r.code, 0, r.stderr);
@@ -82,7 +82,7 @@ test('a user logs in as themselves: the session and the worker run with the user
   assert.equal(env, `${user.home} ${user.name} ${user.name} /bin/bash`);
 });
 
-test('StrictModes: authorized_keys writable by others refuses the login', { skip: skip ?? false }, async () => {
+test('StrictModes: authorized_keys writable by others refuses the login', { skip }, async () => {
   const strict = await startMpsshdSsh(ns, { port: 2201, extraYaml: NO_PM, sshYaml: ['StrictModes: yes'] });
   try {
     user.authorize(strict.clientPub, { fileMode: 0o666 });
@@ -97,7 +97,7 @@ test('StrictModes: authorized_keys writable by others refuses the login', { skip
   }
 });
 
-test('PermitRootLogin no refuses root even with a good key', { skip: skip ?? false }, async () => {
+test('PermitRootLogin no refuses root even with a good key', { skip }, async () => {
   const noRoot = await startMpsshdSsh(ns, { port: 2202, extraYaml: NO_PM, args: ['-o', 'PermitRootLogin=no'] });
   try {
     const r = await ssh(noRoot, 'root', 'true');
@@ -108,7 +108,7 @@ test('PermitRootLogin no refuses root even with a good key', { skip: skip ?? fal
   }
 });
 
-test('LoginGraceTime ends a connection that never authenticates', { skip: skip ?? false }, async () => {
+test('LoginGraceTime ends a connection that never authenticates', { skip }, async () => {
   const quick = await startMpsshdSsh(ns, { port: 2203, extraYaml: NO_PM, sshYaml: ['LoginGraceTime: 1'] });
   try {
     const start = Date.now();
@@ -129,7 +129,7 @@ test('LoginGraceTime ends a connection that never authenticates', { skip: skip ?
   }
 });
 
-test('200 garbage and silent connections, then a login still succeeds quickly and the daemon stays up', { skip: skip ?? false }, async () => {
+test('200 garbage and silent connections, then a login still succeeds quickly and the daemon stays up', { skip }, async () => {
   const sockets: net.Socket[] = [];
   await new Promise<void>((resolve) => {
     // Connections from inside the namespace: the daemon listens there.
@@ -162,7 +162,7 @@ test('200 garbage and silent connections, then a login still succeeds quickly an
   assert.equal(root.daemon.proc.exitCode, null, 'daemon still running');
 });
 
-test('a port held by another server is one log line, the daemon keeps running, and the listener comes up once the port is free', { skip: skip ?? false }, async () => {
+test('a port held by another server is one log line, the daemon keeps running, and the listener comes up once the port is free', { skip }, async () => {
   // Something else holds the port, as OpenSSH's sshd would hold 22.
   const holder = ns.spawn('python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET6)\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(("::",2204))\ns.listen()\nprint("held",flush=True)\ntime.sleep(60)']);
   await new Promise<void>((resolve) => holder.stdout?.once('data', () => resolve()));
@@ -181,7 +181,7 @@ test('a port held by another server is one log line, the daemon keeps running, a
   }
 });
 
-test('expired, locked and must-change-password accounts are refused with a good key, as sshd refuses them', { skip: skip ?? false }, async () => {
+test('expired, locked and must-change-password accounts are refused with a good key, as sshd refuses them', { skip }, async () => {
   user.authorize(root.clientPub);
   const rows: [string[], string[], string, RegExp][] = [
     [['usermod', '--expiredate', '1', user.name], ['usermod', '--expiredate', '', user.name], 'account-expired', /^Account \w+ has expired$/],
@@ -206,14 +206,14 @@ test('expired, locked and must-change-password accounts are refused with a good 
   }
 });
 
-test('user:style logs in as the user part, as with sshd', { skip: skip ?? false }, async () => {
+test('user:style logs in as the user part, as with sshd', { skip }, async () => {
   user.authorize(root.clientPub);
   const r = await ssh(root, `${user.name}:bsdauth`, 'id -un');
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, `${user.name}\n`);
 });
 
-test('MaxAuthTries: the client is told "Too many authentication failures" (code 2), as by sshd', { skip: skip ?? false }, async () => {
+test('MaxAuthTries: the client is told "Too many authentication failures" (code 2), as by sshd', { skip }, async () => {
   const strict = await startMpsshdSsh(ns, { port: 2205, extraYaml: NO_PM, sshYaml: ['MaxAuthTries: 2'] });
   try {
     const keys = [1, 2, 3].map((i) => {
@@ -231,7 +231,7 @@ test('MaxAuthTries: the client is told "Too many authentication failures" (code 
   }
 });
 
-test('paramiko with a wrong key first, then the right one, logs in (it asks for the userauth service before each key)', { skip: skip ?? false }, async () => {
+test('paramiko with a wrong key first, then the right one, logs in (it asks for the userauth service before each key)', { skip }, async () => {
   user.authorize(root.clientPub);
   const wrong = path.join(root.dir, 'paramiko-wrong');
   if (!fs.existsSync(wrong)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', wrong]);
@@ -248,7 +248,7 @@ test('paramiko with a wrong key first, then the right one, logs in (it asks for 
   assert.equal(r.stdout, `${user.name}\n`);
 });
 
-test('PerSourcePenalties and PerSourceMaxStartups: a flooding source is turned away, a login from elsewhere takes under a second', { skip: skip ?? false }, async () => {
+test('PerSourcePenalties and PerSourceMaxStartups: a flooding source is turned away, a login from elsewhere takes under a second', { skip }, async () => {
   const guarded = await startMpsshdSsh(ns, { port: 2206, extraYaml: NO_PM, sshYaml: ['PerSourcePenalties: yes', 'PerSourceMaxStartups: 3'] });
   // The flood comes from 127.0.0.2: silent connections held open, and garbage ones that close at once.
   const flood = ns.spawn('/usr/bin/python3', ['-c', [
@@ -293,14 +293,14 @@ test('PerSourcePenalties and PerSourceMaxStartups: a flooding source is turned a
   }
 });
 
-test('a 60 KB command line (one 60 KB packet) is served, as by sshd, which takes packets up to 256 KiB', { skip: skip ?? false }, async () => {
+test('a 60 KB command line (one 60 KB packet) is served, as by sshd, which takes packets up to 256 KiB', { skip }, async () => {
   const word = 'a'.repeat(60_000);
   const r = await ssh(root, 'root', `echo ${word} | wc -c`);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), '60001');
 });
 
-test('pathManager.enabled: false leaves the kernel\'s limits alone and says so in /status', { skip: skip ?? false }, async () => {
+test('pathManager.enabled: false leaves the kernel\'s limits alone and says so in /status', { skip }, async () => {
   execFileSync('ip', ['-n', ns.name, 'mptcp', 'limits', 'set', 'subflows', '5', 'add_addr_accepted', '3']);
   const reload = await api(root, 'POST', '/reload');
   assert.equal(reload.status, 200, JSON.stringify(reload.json));

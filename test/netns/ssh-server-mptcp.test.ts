@@ -8,12 +8,12 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { waitFor } from '../helpers/netns.js';
-import { netnsUnavailableReason } from '../helpers/require-netns.js';
+import { fileSkip } from '../helpers/require-netns.js';
 import http from 'node:http';
 import { api, startMpsshdSsh, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
 import { ssSubflows, twoPaths, type TwoPaths } from '../helpers/topology.js';
 
-const skip = netnsUnavailableReason();
+const skip = fileSkip({ programs: ['ssh', 'ssh-keygen'] });
 const MPSSH = path.resolve(__dirname, '../../../bin/mpssh.js');
 
 let topo: TwoPaths;
@@ -60,7 +60,7 @@ function largestGap(lines: { at: number }[]): number {
 
 const TICKER = 'for i in $(seq 1 40); do echo $i; sleep 0.1; done; exit 0';
 
-test('a session over MPTCP uses both paths and returns the exit status', { skip: skip ?? false }, async () => {
+test('a session over MPTCP uses both paths and returns the exit status', { skip }, async () => {
   const s = session('echo started; sleep 2; echo done; exit 4');
   await waitFor('first line', () => s.lines.length > 0, 10_000);
   const subflows = await waitFor('two subflows on the client', () => ssSubflows(topo.client).find((n) => n >= 1), 5000);
@@ -74,7 +74,7 @@ test('a session over MPTCP uses both paths and returns the exit status', { skip:
   assert.ok(conn, 'the server saw an MPTCP connection');
 });
 
-test('the session lives on when its primary path goes down', { skip: skip ?? false }, async () => {
+test('the session lives on when its primary path goes down', { skip }, async () => {
   const s = session(TICKER);
   await waitFor('ticking', () => s.lines.length >= 5, 10_000);
   await waitFor('second subflow', () => ssSubflows(topo.client).some((n) => n >= 1), 5000);
@@ -91,7 +91,7 @@ test('the session lives on when its primary path goes down', { skip: skip ?? fal
   }
 });
 
-test('the session survives a restart of mpsshd, and the new daemon knows it', { skip: skip ?? false }, async () => {
+test('the session survives a restart of mpsshd, and the new daemon knows it', { skip }, async () => {
   const s = session(TICKER);
   await waitFor('ticking', () => s.lines.length >= 5, 10_000);
   await srv.restart();
@@ -105,7 +105,7 @@ test('the session survives a restart of mpsshd, and the new daemon knows it', { 
   assert.deepEqual(again.lines.map((l) => l.text), ['again']);
 });
 
-test('keepalive ends the connection of a frozen client and its command', { skip: skip ?? false }, async () => {
+test('keepalive ends the connection of a frozen client and its command', { skip }, async () => {
   const s = session('echo up; exec sleep 60');
   await waitFor('session up', () => s.lines.length > 0, 10_000);
   const since = srv.daemon.logs.length;
@@ -152,7 +152,7 @@ function eventsFor(ms: number): Promise<{ event: string; data: Record<string, un
   });
 }
 
-test('the status API shows the session with its subflows and their bytes, and a path going away', { skip: skip ?? false }, async () => {
+test('the status API shows the session with its subflows and their bytes, and a path going away', { skip }, async () => {
   const s = session('for i in $(seq 1 80); do head -c 50000 /dev/zero | tr "\\0" x; echo; sleep 0.1; done');
   await waitFor('data flowing', () => s.lines.length >= 3, 10_000);
   const listed = await waitFor('session listed with two subflows', async () => {

@@ -11,12 +11,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { waitFor } from '../helpers/netns.js';
-import { netnsUnavailableReason } from '../helpers/require-netns.js';
+import { fileSkip } from '../helpers/require-netns.js';
 import { run, startMpsshdSsh, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
 import { createTestUser, type TestUser } from '../helpers/test-user.js';
 import { ssSubflows, twoPaths, type TwoPaths } from '../helpers/topology.js';
 
-const skip = netnsUnavailableReason();
+const skip = fileSkip({ programs: ['ssh', 'ssh-keygen', 'sftp', 'scp'] });
 const MPSSH = path.resolve(__dirname, '../../../bin/mpssh.js');
 
 let topo: TwoPaths;
@@ -45,7 +45,7 @@ after(async () => {
 const dest = () => `${user.name}@${topo.serverAddrs[0]}`;
 const sshArgs = (...rest: string[]) => [...proxy, ...srv.clientOptions, ...rest];
 
-test('scp and sftp put and get 3 MiB as the user, over two subflows, with equal checksums', { skip: skip ?? false }, async () => {
+test('scp and sftp put and get 3 MiB as the user, over two subflows, with equal checksums', { skip }, async () => {
   const dir = fs.mkdtempSync(path.join(srv.dir, 'xfer-'));
   const local = path.join(dir, 'payload');
   const data = crypto.randomBytes(3 << 20);
@@ -75,7 +75,7 @@ test('scp and sftp put and get 3 MiB as the user, over two subflows, with equal 
   }
 });
 
-test('a pty login shell as the user, driven from tmux', { skip: skip ?? false }, async () => {
+test('a pty login shell as the user, driven from tmux', { skip }, async () => {
   const sock = path.join(srv.dir, 'tmux.sock');
   const ssh = ['ssh', ...sshArgs('-tt', dest())].map((w) => `'${w}'`).join(' ');
   const tmux = (...a: string[]) => topo.client.execSync('tmux', ['-S', sock, ...a]);
@@ -98,7 +98,7 @@ test('a pty login shell as the user, driven from tmux', { skip: skip ?? false },
   }
 });
 
-test('-L and -R forwarding and agent forwarding as the user', { skip: skip ?? false }, async () => {
+test('-L and -R forwarding and agent forwarding as the user', { skip }, async () => {
   // A line server in each namespace, answering with where it runs.
   const serve = (ns: TwoPaths['client'], port: number, name: string) =>
     ns.spawn('python3', ['-c', `import socket\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",${port})); s.listen()\nwhile True:\n  c,_=s.accept(); d=c.recv(100); c.sendall(b"${name}:"+d); c.close()`]);

@@ -9,6 +9,5 @@ import { missingRepairs } from '../../src/ssh/server/ssh2-internals.js';
 
 test('every source repair finds its text in the installed ssh2', () => {
   assert.deepEqual(missingRepairs(), []);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   assert.equal((require('ssh2/package.json') as { version: string }).version, '1.17.0', 'ssh2 is pinned; review SOURCE_REPAIRS before moving it');
 });

@@ -264,6 +264,5 @@ function checkEcPoint(curve: EcCurve, q: Buffer): void {
 /** Makes untrusted text safe to quote in a message: control bytes escaped, length capped. */
 export function printable(s: string, max = 64): string {
   const cut = s.length > max ? s.slice(0, max) + '...' : s;
-  // eslint-disable-next-line no-control-regex
   return cut.replace(/[\x00-\x1f\x7f-\uffff]/g, (ch) => '\\x' + ch.charCodeAt(0).toString(16).padStart(2, '0'));
 }

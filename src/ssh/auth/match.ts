@@ -275,7 +275,6 @@ export function isValidUserPattern(pattern: string): boolean {
 }
 
 function bytes(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, 'utf8').toString('latin1');
 }
 

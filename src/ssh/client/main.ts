@@ -84,7 +84,6 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (first === 'status') {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runStatus } = require('../../api/cli-status.js') as typeof import('../../api/cli-status.js');
     process.exit(await runStatus(argv.slice(1)));
   }

@@ -27,7 +27,6 @@ interface MlKem {
 let mlkem: MlKem | undefined;
 function mlKem768(): MlKem {
   // An ES module, loaded on the first hybrid exchange only (Node 20.19+ requires ES modules).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   mlkem ??= (require('@noble/post-quantum/ml-kem.js') as { ml_kem768: MlKem }).ml_kem768;
   return mlkem;
 }

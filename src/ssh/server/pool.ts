@@ -13,7 +13,6 @@ import { native } from '../../mptcp/native.js';
 import type { Logger } from '../../util/logger.js';
 import type { HandoffMessage } from './control-protocol.js';
 import { SIGNER_FD } from './sign-protocol.js';
-import { writeAll } from '../../util/blocking-io.js';
 
 /** The worker's entry point, next to this file once compiled. */
 export const WORKER_SCRIPT = path.join(__dirname, 'worker-main.js');
@@ -75,16 +74,18 @@ export class WorkerPool {
     this.scheduleFill();
     const connFd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
     try {
-      sendFd(w.fd, connFd, { timeoutMs: 2000 });
-      const body = Buffer.from(JSON.stringify(msg));
-      const head = Buffer.from(`${body.length.toString(16).padStart(8, '0')}\n`);
-      writeAll(w.fd, Buffer.concat([head, body]));
+      // One byte with the descriptor into an empty socket pair: it never waits. A worker that died gives EPIPE.
+      sendFd(w.fd, connFd, { timeoutMs: 0 });
     } catch (err) {
       this.retire(w);
       throw err;
     }
     socket.destroy();
     const control = new net.Socket({ fd: w.fd, readable: true, writable: true });
+    // The message (up to 256 KiB of early bytes) goes through the event loop, never blocking it:
+    // a worker still starting reads it when it is ready.
+    const body = Buffer.from(JSON.stringify(msg));
+    control.write(Buffer.concat([Buffer.from(`${body.length.toString(16).padStart(8, '0')}\n`), body]));
     const signer = new net.Socket({ fd: w.signerFd, readable: true, writable: true });
     return { pid: w.proc.pid ?? 0, control, signer };
   }

@@ -165,7 +165,6 @@ export const appliedRepairs = new Set<SourceRepair>();
  * refuses to start.
  */
 export function missingRepairs(): string[] {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('ssh2');
   return [...SOURCE_REPAIRS.filter((r) => !appliedRepairs.has(r)).map((r) => `${r.file}: expected text not found (${r.why})`), ...shapeProblems()];
 }
@@ -217,7 +216,6 @@ export function disconnectWithText(client: Connection, socket: { end(): unknown 
     client.end();
     return;
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { sendPacket } = require('ssh2/lib/protocol/utils.js') as { sendPacket(p: unknown, packet: Buffer, bypass: boolean): void };
   const desc = Buffer.from(text.slice(0, 200), 'utf8');
   let p = rw.allocStartKEX;
@@ -290,7 +288,6 @@ export function sendGlobalRequest(client: Connection, name: string, payload: Buf
   const proto = (client as unknown as { _protocol?: Ssh2Protocol })._protocol;
   const rw = proto?._packetRW?.write as (NonNullable<Ssh2Protocol['_packetRW']>['write'] & { allocStart: number }) | undefined;
   if (rw === undefined) return;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { sendPacket } = require('ssh2/lib/protocol/utils.js') as { sendPacket(p: unknown, packet: Buffer, bypass?: boolean): void };
   const nameBuf = Buffer.from(name);
   let p = rw.allocStart;
@@ -305,7 +302,6 @@ export function sendGlobalRequest(client: Connection, name: string, payload: Buf
 
 /** ssh2's conversion of a signature into the SSH wire form for `keyType` (ECDSA: DER to r, s). */
 export function toSshSignature(sig: Buffer, keyType: string): Buffer | undefined {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { convertSignature } = require('ssh2/lib/protocol/utils.js') as { convertSignature(s: Buffer, t: string): Buffer | false };
   const out = convertSignature(sig, keyType);
   return out === false ? undefined : out;
@@ -367,7 +363,6 @@ export function openAgentChannel(client: Connection, window: number, packet: num
  * express; it is then off.
  */
 export function applyKeepalive(interval: number, countMax: number): { keepaliveInterval?: number; keepaliveCountMax?: number } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const S = (require('ssh2') as typeof import('ssh2')).Server as unknown as { KEEPALIVE_CLIENT_INTERVAL: number; KEEPALIVE_CLIENT_COUNT_MAX: number };
   if (interval <= 0 || countMax <= 0) {
     S.KEEPALIVE_CLIENT_INTERVAL = -1;
@@ -381,18 +376,14 @@ export function applyKeepalive(interval: number, countMax: number): { keepaliveI
 
 /** ssh2's supported-algorithm lists (they depend on the OpenSSL build, and include the hybrid). */
 export function supportedAlgorithms(): { kex: string[]; cipher: string[]; hmac: string[]; serverHostKey: string[] } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const c = require('ssh2/lib/protocol/constants.js') as Record<string, string[]>;
   return { kex: c.SUPPORTED_KEX ?? [], cipher: c.SUPPORTED_CIPHER ?? [], hmac: c.SUPPORTED_MAC ?? [], serverHostKey: c.SUPPORTED_SERVER_HOST_KEY ?? [] };
 }
 
 /** What the reaches above expect of ssh2's shape, checked at start (missingRepairs). */
 function shapeProblems(): string[] {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ssh2 = require('ssh2') as Record<string, unknown>;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Protocol = require('ssh2/lib/protocol/Protocol.js') as { prototype: Record<string, unknown> };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const utils = require('ssh2/lib/protocol/utils.js') as Record<string, unknown>;
   const S = ssh2.Server as Record<string, unknown>;
   const checks: [boolean, string][] = [
