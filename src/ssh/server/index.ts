@@ -194,8 +194,9 @@ export class SshServer {
   }
 
   private accept(socket: net.Socket, label: string): void {
-    const remote = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
-    const local = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
+    // IPv4 clients of a dual-stack listener are IPv4 everywhere (logs, records, SSH_CONNECTION), as with sshd.
+    const remote = { address: normaliseClientAddress(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
+    const local = { address: normaliseClientAddress(socket.localAddress ?? ''), port: socket.localPort ?? 0 };
     socket.on('error', () => {});
     const peer = { ip: normaliseClientAddress(remote.address), port: remote.port };
     const key = sourceKey(remote.address);

@@ -206,7 +206,7 @@ export function runConnection(deps: WorkerDeps): void {
       const ctx: ConnectionContext = {
         log,
         account: ok.user.account,
-        peer: { remoteAddress: info.ip, remotePort: info.port, localAddress: handoff.local.address, localPort: handoff.local.port },
+        peer: { remoteAddress: normaliseClientAddress(info.ip), remotePort: info.port, localAddress: normaliseClientAddress(handoff.local.address), localPort: handoff.local.port },
         policy: channelPolicy(cfg, ok.options),
         extraEnv: {},
         pressure,
