@@ -14,7 +14,7 @@ import path from 'node:path';
 import { startDaemon, type DaemonProcess } from '../test/helpers/daemon-process.js';
 import { Netns, vethPair, waitFor } from '../test/helpers/netns.js';
 
-const WINDOW_MS = Number(process.env.MPSSH_BENCH_CONN_WINDOW_MS ?? 20_000);
+const WINDOW_MS = Number(process.env.MPSSH_BENCH_CONN_WINDOW_MS ?? 30_000);
 const TICKS = 100; // USER_HZ on Linux
 
 /** CPU seconds used so far by `pid` (utime + stime). */
