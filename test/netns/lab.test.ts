@@ -32,3 +32,18 @@ test('lab: two paths carry about twice one path; a handover keeps the session', 
     fs.rmSync(out, { recursive: true, force: true });
   }
 });
+
+test('lab blackout, time compressed tenfold: 70 s without a path (over twelve minutes at full scale, past the kernel default close timeout), then the same link and then a new interface; mpssh carries data within 1 s each time', async (t) => {
+  if (!requireNetns(t, { programs: ['ssh'] })) return;
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-lab-'));
+  try {
+    const b = await runLab('blackout', { ...base, paths: 1, gap: 70, scale: 10 }, { subnet: 63, outRoot: out });
+    const mp = b.result.figures.mpssh as { alive: boolean; msToDataAfterLinkReturn: number | null; msToDataAfterNewAddress: number | null; endedBy: string | null };
+    t.diagnostic(b.report.split('\n').slice(0, 3).join(' | '));
+    assert.equal(mp.alive, true, JSON.stringify(mp));
+    assert.ok(mp.msToDataAfterLinkReturn !== null && mp.msToDataAfterLinkReturn <= 1000, JSON.stringify(mp));
+    assert.ok(mp.msToDataAfterNewAddress !== null && mp.msToDataAfterNewAddress <= 1000, JSON.stringify(mp));
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});
