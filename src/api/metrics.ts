@@ -8,36 +8,34 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StatusSnapshot, StatusSource } from '../status/types.js';
 
-/** Sums of per-subflow counters by interface name ("?" when unknown). */
-export function bytesByInterface(snap: StatusSnapshot): Map<string, { sent: number; received: number; subflows: number }> {
-  const out = new Map<string, { sent: number; received: number; subflows: number }>();
-  for (const s of snap.sessions) {
-    for (const sf of s.subflows) {
-      const k = sf.ifname ?? '?';
-      const cur = out.get(k) ?? { sent: 0, received: 0, subflows: 0 };
-      cur.sent += sf.bytesSent ?? 0;
-      cur.received += sf.bytesReceived ?? 0;
-      cur.subflows += 1;
-      out.set(k, cur);
-    }
+/** Sums over subflows by interface name ("?" when unknown), each subflow added into its interface's total by `add`. */
+function sumByInterface<S extends { ifname?: string }, T extends Record<string, number>>(subflows: Iterable<S>, zero: () => T, add: (acc: T, s: S) => void): Map<string, T> {
+  const out = new Map<string, T>();
+  for (const sf of subflows) {
+    const k = sf.ifname ?? '?';
+    const cur = out.get(k) ?? zero();
+    add(cur, sf);
+    out.set(k, cur);
   }
   return out;
 }
 
+/** Sums of per-subflow counters of the SSH sessions, by interface name. */
+export function bytesByInterface(snap: StatusSnapshot): Map<string, { sent: number; received: number; subflows: number }> {
+  return sumByInterface(snap.sessions.flatMap((s) => s.subflows), () => ({ sent: 0, received: 0, subflows: 0 }), (acc, sf) => {
+    acc.sent += sf.bytesSent ?? 0;
+    acc.received += sf.bytesReceived ?? 0;
+    acc.subflows += 1;
+  });
+}
+
 /** Per interface, over every MPTCP connection of the host: rates of the last sample and subflow counts. */
 export function connectionRatesByInterface(snap: StatusSnapshot): Map<string, { sendBps: number; recvBps: number; subflows: number }> {
-  const out = new Map<string, { sendBps: number; recvBps: number; subflows: number }>();
-  for (const c of snap.connections.connections) {
-    for (const sf of c.subflows) {
-      const k = sf.ifname ?? '?';
-      const cur = out.get(k) ?? { sendBps: 0, recvBps: 0, subflows: 0 };
-      cur.sendBps += sf.sendBps ?? 0;
-      cur.recvBps += sf.recvBps ?? 0;
-      cur.subflows += 1;
-      out.set(k, cur);
-    }
-  }
-  return out;
+  return sumByInterface(snap.connections.connections.flatMap((c) => c.subflows), () => ({ sendBps: 0, recvBps: 0, subflows: 0 }), (acc, sf) => {
+    acc.sendBps += sf.sendBps ?? 0;
+    acc.recvBps += sf.recvBps ?? 0;
+    acc.subflows += 1;
+  });
 }
 
 /** The registry behind /metrics, and what to undo on close. */

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { skipOrFail } from '../helpers/require-netns.js';
 import { buildApp } from '../../src/api/app.js';
 import { packageRoot } from '../../src/api/dashboard.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -23,10 +25,11 @@ declare const document: { querySelector(s: string): { textContent: string | null
 
 const CHROMIUM = process.env.MPSSH_CHROMIUM ?? '/usr/bin/chromium';
 
-test('dashboard: live per-interface throughput chart from session samples', { timeout: 60_000 }, async (t) => {
+/** The dashboard served from a fake daemon on loopback, and Chromium; null when Chromium is missing (the test is skipped). */
+async function served(t: TestContext): Promise<{ source: FakeSource; base: string; browser: Browser } | null> {
   if (!fs.existsSync(CHROMIUM)) {
-    t.skip(`${CHROMIUM} not found (Debian: apt-get install chromium)`);
-    return;
+    skipOrFail(t, `${CHROMIUM} not found (Debian: apt-get install chromium)`);
+    return null;
   }
   const { chromium } = await import('playwright-core');
   const source = new FakeSource();
@@ -34,6 +37,15 @@ test('dashboard: live per-interface throughput chart from session samples', { ti
   await app.listen({ host: '127.0.0.1', port: 0 });
   t.after(() => app.close());
   const base = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}`;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  t.after(() => browser.close());
+  return { source, base, browser };
+}
+
+test('dashboard: live per-interface throughput chart from session samples', { timeout: 60_000 }, async (t) => {
+  const s = await served(t);
+  if (s === null) return;
+  const { source, base, browser } = s;
 
   // 8 Mbit/s on Wi-Fi handing over to 4G within about three seconds, from
   // when the page listens (Chromium may take many seconds to start on a busy machine).
@@ -61,8 +73,6 @@ test('dashboard: live per-interface throughput chart from session samples', { ti
   };
   t.after(() => clearInterval(timer));
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  t.after(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   const errors: string[] = [];
   const foreign: string[] = [];
@@ -107,18 +117,9 @@ test('dashboard: live per-interface throughput chart from session samples', { ti
 });
 
 test('dashboard: every MPTCP connection with its per-interface plot, subflow marks and table, at desktop and phone width', { timeout: 90_000 }, async (t) => {
-  if (!fs.existsSync(CHROMIUM)) {
-    t.skip(`${CHROMIUM} not found (Debian: apt-get install chromium)`);
-    return;
-  }
-  const { chromium } = await import('playwright-core');
-  const source = new FakeSource();
-  const app = buildApp({ source, log: silentLogger(), control: false });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  t.after(() => app.close());
-  const base = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}`;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  t.after(() => browser.close());
+  const s = await served(t);
+  if (s === null) return;
+  const { source, base, browser } = s;
 
   for (const viewport of [{ width: 1400, height: 900, name: 'desktop' }, { width: 390, height: 844, name: 'phone' }]) {
     const page = await browser.newPage({ viewport: { width: viewport.width, height: viewport.height } });

@@ -71,6 +71,23 @@ export class Netns {
     this.execSync('sysctl', ['-q', '-w', `${key}=${value}`]);
   }
 
+  /** Kills every process still in the namespace (programs that outlive their starter by design, as sshd -i does). */
+  killAll(): void {
+    let pids: string[] = [];
+    try {
+      pids = execFileSync('ip', ['netns', 'pids', this.name], { encoding: 'utf8' }).split('\n').filter((p) => p !== '');
+    } catch {
+      return; // the namespace is gone
+    }
+    for (const p of pids) {
+      try {
+        process.kill(Number(p), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
   /** Removes the namespace (and with it every interface inside). Safe to call twice. */
   close(): void {
     if (this.closed) return;

@@ -7,7 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -55,13 +54,6 @@ function events(socketPath: string): { list: { event: string; data: any }[]; clo
   return { list, close: () => req.destroy() };
 }
 
-function killAll(ns: Netns): void {
-  try {
-    for (const p of execFileSync('ip', ['netns', 'pids', ns.name], { encoding: 'utf8' }).split('\n').filter(Boolean)) process.kill(Number(p), 'SIGKILL');
-  } catch {
-    // gone
-  }
-}
 
 test('the client lists its outgoing mpssh session with a subflow per interface, follows a link going and a new address coming, and lists non-SSH MPTCP but not TCP fallback', async (t) => {
   if (!requireNetns(t, { programs: ['ssh', '/usr/bin/python3'] })) return;
@@ -140,7 +132,7 @@ test('the client lists its outgoing mpssh session with a subflow per interface, 
   } finally {
     await client?.stop();
     await srv.stop();
-    killAll(topo.client);
+    topo.client.killAll();
     topo.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -44,21 +44,6 @@ function writeSshdConfig(dir: string, authorizedKeys: string): string {
   return file;
 }
 
-/** Every process still in the namespace (sshd outlives mpsshd by design). */
-function killAll(ns: Netns): void {
-  try {
-    const pids = execFileSync('ip', ['netns', 'pids', ns.name], { encoding: 'utf8' }).split('\n').filter((p) => p !== '');
-    for (const p of pids) {
-      try {
-        process.kill(Number(p), 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  } catch {
-    // namespace gone
-  }
-}
 
 interface Lab {
   topo: TwoPaths;
@@ -90,15 +75,15 @@ async function lab(subnet: number, sshYaml: string[] = []): Promise<Lab> {
       ssh: (args, o = {}) => run(topo.client, process.execPath, [MPSSH, ...opts, ...args], o),
       async close() {
         await s.stop();
-        killAll(topo.server);
-        killAll(topo.client);
+        topo.server.killAll();
+        topo.client.killAll();
         topo.close();
         fs.rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (err) {
     await srv?.stop();
-    killAll(topo.server);
+    topo.server.killAll();
     topo.close();
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -133,7 +118,7 @@ test('OpenSSH behind mpsshd: login, exit status, sftp, -L, agent, /sessions with
     }, 10_000, 200);
     assert.equal(got, 'echo:hi\n');
     echo.kill();
-    killAll(l.topo.client);
+    l.topo.client.killAll();
     await fwd;
     await waitFor('the -L session to end', async () => ((await api(l.srv, 'GET', '/sessions')).json?.sessions ?? []).length === 0, 8000, 200);
 
