@@ -113,7 +113,9 @@ export class StatusPublisher implements StatusSource {
     };
     const before = new Map(this.connections.connections.map((c) => [c.id, c]));
     const prev = this.connections.sampledAt === null ? undefined : { at: this.connections.sampledAt, connections: before };
-    const next = buildConnections(raw.connections, ctx, prev);
+    // A quiet sample (nothing carried, nothing came or went) changes only the rates, to zero: the last
+    // statuses stand, and a host with many idle connections pays almost nothing per sample.
+    const next = raw.quiet && prev !== undefined && raw.connections.length === before.size ? quietConnections(this.connections.connections) : buildConnections(raw.connections, ctx, prev);
     this.connections = { periodMs: this.connections.periodMs, sampledAt: raw.at, connections: next };
     for (const e of connectionEvents(before, next, raw.at)) this.publish(e);
   }
@@ -197,6 +199,14 @@ export class StatusPublisher implements StatusSource {
       return s;
     });
   }
+}
+
+/** The statuses of the last sample with every rate at zero (the same objects when already so). */
+function quietConnections(list: readonly ConnectionStatus[]): ConnectionStatus[] {
+  const zero = (x: { sendBps?: number; recvBps?: number }): boolean => (x.sendBps ?? 0) === 0 && (x.recvBps ?? 0) === 0;
+  return list.map((c) =>
+    zero(c) && c.subflows.every(zero) ? c : { ...c, sendBps: 0, recvBps: 0, subflows: c.subflows.map((s) => (zero(s) ? s : { ...s, sendBps: 0, recvBps: 0 })) },
+  );
 }
 
 /** A user's name through NSS, or undefined. */

@@ -42,6 +42,8 @@ export interface RawConnectionsSample {
   listeners: ListenerKey[];
   owners: ReadonlyMap<number, SocketOwner>;
   staleLossCnt: number;
+  /** No connection came, went, carried a byte or changed its subflows since the last sample (whose subflows are reused). */
+  quiet: boolean;
 }
 
 export interface ConnectionSamplerEvents {
@@ -128,7 +130,8 @@ export class ConnectionSampler extends EventEmitter<ConnectionSamplerEvents> {
         this.lastSubflows = new Map(joined.map((c) => [c.cookie, c.subflows]));
       }
       this.lastKeys = keys;
-      this.lookUpOwners(joined, at);
+      // Owners change hands early in a socket's life and are re-checked on a slow timer; a quiet sample may skip both.
+      if (!quiet || this.ownersDue(at)) this.lookUpOwners(joined, at);
       const owners = new Map<number, SocketOwner>();
       for (const c of joined) {
         const o = this.owners.get(c.inode)?.owner;
@@ -138,7 +141,7 @@ export class ConnectionSampler extends EventEmitter<ConnectionSamplerEvents> {
       const live = new Set(joined.map((c) => c.inode));
       for (const inode of this.owners.keys()) if (!live.has(inode)) this.owners.delete(inode);
       for (const [k, v] of this.routeCache) if (at - v.at > ROUTE_TTL_MS) this.routeCache.delete(k);
-      const sample: RawConnectionsSample = { at, connections: joined, listeners, owners, staleLossCnt: staleLossCnt() };
+      const sample: RawConnectionsSample = { at, connections: joined, listeners, owners, staleLossCnt: staleLossCnt(), quiet };
       this.emit('sample', sample);
       return sample;
     } catch (err) {
@@ -163,6 +166,12 @@ export class ConnectionSampler extends EventEmitter<ConnectionSamplerEvents> {
       this.routeCache.set(key, hit);
     }
     return hit.oif !== undefined ? { ...s, ifindex: hit.oif } : s;
+  }
+
+  /** Whether some socket is young or due for its owner's second look. */
+  private ownersDue(at: number): boolean {
+    for (const o of this.owners.values()) if (at - o.firstSeen < YOUNG_MS || at - o.checkedAt >= OWNER_RETRY_MS) return true;
+    return false;
   }
 
   /**
