@@ -64,12 +64,12 @@ function readText(file: string): string | undefined {
 }
 
 /** Owner facts of one process, or undefined when it went away. */
-function describe(pid: number): SocketOwner | undefined {
-  const status = readText(`/proc/${pid}/status`);
+function describe(pid: number, procRoot: string): SocketOwner | undefined {
+  const status = readText(`${procRoot}/${pid}/status`);
   if (status === undefined) return undefined;
   const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1);
-  const command = (readText(`/proc/${pid}/comm`) ?? '').trim();
-  const argv = (readText(`/proc/${pid}/cmdline`) ?? '').split('\0').filter((a) => a !== '');
+  const command = (readText(`${procRoot}/${pid}/comm`) ?? '').trim();
+  const argv = (readText(`${procRoot}/${pid}/cmdline`) ?? '').split('\0').filter((a) => a !== '');
   const destination = sshDestination(argv);
   return { pid, command, uid, ...(destination !== undefined ? { destination } : {}) };
 }
@@ -116,7 +116,7 @@ export function findSocketOwners(inodes: ReadonlySet<number>, procRoot = '/proc'
       if (m === null) continue;
       const inode = Number(m[1]);
       if (!inodes.has(inode)) continue;
-      owner ??= describe(Number(p));
+      owner ??= describe(Number(p), procRoot);
       if (owner === undefined) continue;
       const t = startTime(owner.pid, procRoot);
       if (found.has(inode) && (started.get(inode) ?? 0) > t) continue;

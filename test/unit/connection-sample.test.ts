@@ -116,3 +116,26 @@ test('the destination of ssh and mpssh command lines, as typed', () => {
   ];
   for (const [argv, want] of cases) assert.equal(sshDestination(argv), want, argv.join(' '));
 });
+
+test('a quiet sample leaves the connections as they were, with every rate at zero', async () => {
+  const { StatusPublisher } = await import('../../src/daemon/status.js');
+  const { silentLogger } = await import('../../src/util/logger.js');
+  const events: string[] = [];
+  const pub = new StatusPublisher(silentLogger(), {
+    reload: async () => ({ changed: false }),
+    setEndpointBackup: async () => { throw new Error('unused'); },
+    closeSession: async () => false,
+    ssh: () => ({ state: 'disabled', listeners: [] }),
+    pathManagerEnabled: () => true,
+    sessions: () => [],
+  });
+  pub.subscribe((e) => events.push(e.type));
+  const raw = (at: number, recv: number, quiet: boolean) => ({ at, connections: [conn('11', [sf('10.0.1.1', 40000, 2, 0, recv)])], listeners: [], owners: new Map(), staleLossCnt: 4, quiet });
+  pub.onConnections(raw(1000, 0, false));
+  pub.onConnections(raw(2000, 125_000, false));
+  assert.equal(pub.snapshot().connections.connections[0]!.recvBps, 1_000_000);
+  pub.onConnections(raw(3000, 125_000, true));
+  const c = pub.snapshot().connections.connections[0]!;
+  assert.deepEqual([c.recvBps, c.subflows[0]!.recvBps, c.openedAt], [0, 0, 1000]);
+  assert.deepEqual(events, ['connection-opened', 'connection-subflow-added', 'connection-rates', 'connection-rates', 'connection-rates']);
+});
