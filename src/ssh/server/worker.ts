@@ -103,6 +103,8 @@ export function runConnection(deps: WorkerDeps): void {
     clearTimeout(grace);
     log.info({ reason }, `Connection closed by ${normaliseClientAddress(handoff.remote.address)} port ${handoff.remote.port}${user ? ` (user ${user})` : ''}: ${reason}`);
     broadcast({ op: 'closing', reason, authFailures: auth?.failures ?? 0 });
+    // Packets batched in this turn (a disconnect message) go out before the socket closes.
+    while (socket.writableCorked > 0) socket.uncork();
     socket.destroy();
     sessionServer?.close();
     // Leave once the user's processes have ended (hung up, killed after a grace time).
@@ -221,6 +223,7 @@ export function runConnection(deps: WorkerDeps): void {
   socket.on('error', (err) => log.debug({ err: err.message }, 'connection socket error'));
   // Keystrokes and prompts must not wait for Nagle (sshd sets TCP_NODELAY on interactive sessions too).
   socket.setNoDelay(true);
+  batchWrites(socket);
   skipFirstWrite(socket, serverIdentLine());
   server.injectSocket(socket);
 }
@@ -243,6 +246,28 @@ function servedHostKeys(publicLines: readonly string[], offered: readonly string
  * as its first write (and hashes it into the key exchange, so it must be
  * byte-identical). Drop exactly that write.
  */
+/**
+ * Packets written during one turn of the event loop leave together, in one
+ * writev: fewer system calls in a bulk transfer, and a channel's last data,
+ * exit-status, EOF and close reach the client in one segment, as sshd sends
+ * them (a client that starts a rekey between them can deadlock: paramiko does).
+ */
+function batchWrites(socket: net.Socket): void {
+  const write = socket.write;
+  let corked = false;
+  socket.write = function (this: net.Socket, ...args: unknown[]) {
+    if (!corked && !socket.destroyed) {
+      corked = true;
+      socket.cork();
+      setImmediate(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    return (write as (...a: unknown[]) => boolean).apply(socket, args);
+  } as typeof socket.write;
+}
+
 function skipFirstWrite(socket: net.Socket, expected: Buffer): void {
   const original = socket.write;
   socket.write = function (this: net.Socket, data: unknown, ...rest: unknown[]) {
