@@ -34,7 +34,9 @@ export function tickStep(span: number, n = 8): number {
 export function throughputSvg(opts: { title: string; yLabel: string; series: PlotSeries[]; events: PlotEvent[]; width?: number; height?: number }): string {
   const W = opts.width ?? 1000;
   const H = opts.height ?? 460;
-  const m = { l: 60, r: 130, t: 40, b: 50 };
+  // Room on the right for the longest series name (path names such as "wifi-home received").
+  const longest = Math.max(0, ...opts.series.map((s) => s.name.length));
+  const m = { l: 60, r: Math.max(130, 45 + longest * 6.5), t: 40, b: 50 };
   const pw = W - m.l - m.r;
   const ph = H - m.t - m.b;
   const all = opts.series.flatMap((s) => s.points);
