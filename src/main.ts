@@ -16,13 +16,14 @@ import { MptcpPmClient } from './netlink/mptcp-pm.js';
 import { RtnlMonitor } from './netlink/rtnetlink.js';
 import { createLogger } from './util/logger.js';
 import { closeInheritedFds } from './native/fds.js';
-import { loadHostKey } from './ssh/server/host-keys.js';
 import { checkSshd, sshdArgv } from './ssh/openssh/sshd-command.js';
 import { snapshotSshdConfig } from './ssh/openssh/sshd-config-snapshot.js';
 import { VERSION } from './version.js';
 
 /** Why each named host key cannot be used (empty: all usable). */
 function hostKeyProblems(files: readonly string[]): string[] {
+  // Loaded only to check keys: it brings ssh2, which a path-manager-only daemon does without.
+  const { loadHostKey } = require('./ssh/server/host-keys.js') as typeof import('./ssh/server/host-keys.js');
   return files.flatMap((f) => {
     try {
       loadHostKey(f);
