@@ -34,7 +34,7 @@ export async function bench(): Promise<Record<string, unknown>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-bmem-'));
   const results: Record<string, unknown> = {};
   try {
-    const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const bare = spawn(process.execPath, ['--max-semi-space-size=1', '-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 2000));
     const baseline = rollup(bare.pid as number);
     bare.kill();
@@ -47,7 +47,8 @@ export async function bench(): Promise<Record<string, unknown>> {
     for (const [name, yaml] of Object.entries(configs)) {
       let d: DaemonProcess | undefined;
       try {
-        d = startDaemon(ns, yaml, { stateDir: path.join(dir, `state-${name}`) });
+        // As the package starts it (/usr/sbin/mpsshd): a small young generation.
+        d = startDaemon(ns, yaml, { stateDir: path.join(dir, `state-${name}`), nodeArgs: ['--max-semi-space-size=1'] });
         await d.waitForLog('mpsshd ready', (l) => l.msg === 'mpsshd ready', 20_000);
         await new Promise((r) => setTimeout(r, SETTLE_MS));
         const pid = d.proc.pid as number;

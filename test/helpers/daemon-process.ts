@@ -26,12 +26,12 @@ export interface DaemonProcess {
 }
 
 /** Writes `yaml` to a config file (mode 0600) in a fresh directory and starts mpsshd in `ns`. */
-export function startDaemon(ns: Netns, yaml: string, opts: { stateDir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): DaemonProcess {
+export function startDaemon(ns: Netns, yaml: string, opts: { stateDir?: string; args?: string[]; env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {}): DaemonProcess {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-daemon-'));
   const stateDir = opts.stateDir ?? path.join(dir, 'state');
   const configFile = path.join(dir, 'mpsshd.yaml');
   fs.writeFileSync(configFile, `${yaml}\nstateDir: ${stateDir}\n`, { mode: 0o600 });
-  const proc = ns.spawn(process.execPath, [MPSSHD, '-f', configFile, '-o', 'LogLevel=DEBUG', ...(opts.args ?? [])], opts.env ? { env: { ...process.env, ...opts.env } } : {});
+  const proc = ns.spawn(process.execPath, [...(opts.nodeArgs ?? []), MPSSHD, '-f', configFile, '-o', 'LogLevel=DEBUG', ...(opts.args ?? [])], opts.env ? { env: { ...process.env, ...opts.env } } : {});
   const logs: Record<string, unknown>[] = [];
   let err = '';
   let buf = '';
