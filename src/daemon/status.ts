@@ -11,6 +11,7 @@ import type { RawConnectionsSample } from '../mptcp/sampler.js';
 import type { ConnectionsStatus, ConnectionStatus, InterfaceStatus, SessionStatus, StatusEvent, StatusSnapshot, StatusSource, SubflowStatus } from '../status/types.js';
 import type { Logger } from '../util/logger.js';
 import { addon } from '../native/load.js';
+import { unmapIPv4 } from '../util/address.js';
 import { VERSION } from '../version.js';
 import type { PassResult } from './reconciler.js';
 import { passEvents, type EventBody } from './status-events.js';
@@ -95,8 +96,7 @@ export class StatusPublisher implements StatusSource {
   onConnections(raw: RawConnectionsSample): void {
     const names = this.ifnames();
     const sessions = this.actions.sessions();
-    const v4 = (a: string): string => /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a)?.[1] ?? a;
-    const key = (l: { address: string; port: number }, r: { address: string; port: number }): string => `${v4(l.address)}:${l.port}>${v4(r.address)}:${r.port}`;
+    const key = (l: { address: string; port: number }, r: { address: string; port: number }): string => `${unmapIPv4(l.address)}:${l.port}>${unmapIPv4(r.address)}:${r.port}`;
     const bySocket = new Map(sessions.map((s) => [key(s.local, s.remote), { id: s.id, user: s.user }]));
     if (this.userNames.size > 1024) this.userNames.clear();
     const ctx: SampleContext = {

@@ -7,6 +7,7 @@
 import type { ConnectionStatus, ConnectionSubflowStatus } from '../status/types.js';
 import { isIncoming, type ListenerKey, type MptcpConnection } from './connections.js';
 import type { SocketOwner } from './owners.js';
+import { unmapIPv4 } from '../util/address.js';
 
 /** TCP states, include/net/tcp_states.h. */
 const STATES = ['unknown', 'established', 'syn-sent', 'syn-recv', 'fin-wait1', 'fin-wait2', 'time-wait', 'close', 'close-wait', 'last-ack', 'listen', 'closing', 'new-syn-recv'];
@@ -30,9 +31,8 @@ export interface PreviousSample {
   connections: ReadonlyMap<string, ConnectionStatus>;
 }
 
-const v4 = (a: string): string => /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a)?.[1] ?? a;
-const endpoint = (e: { address: string; port: number }) => ({ address: v4(e.address), port: e.port });
-const subflowKey = (s: { local: { address: string; port: number }; remote: { address: string; port: number } }): string => `${v4(s.local.address)}:${s.local.port}>${v4(s.remote.address)}:${s.remote.port}`;
+const endpoint = (e: { address: string; port: number }) => ({ address: unmapIPv4(e.address), port: e.port });
+const subflowKey = (s: { local: { address: string; port: number }; remote: { address: string; port: number } }): string => `${unmapIPv4(s.local.address)}:${s.local.port}>${unmapIPv4(s.remote.address)}:${s.remote.port}`;
 
 function rate(now: number | undefined, before: number | undefined, ms: number): number | undefined {
   if (now === undefined || before === undefined || ms <= 0 || now < before) return undefined;
@@ -49,8 +49,8 @@ export function buildConnections(raw: readonly MptcpConnection[], ctx: SampleCon
     const before = prev?.connections.get(id);
     const beforeSubflows = new Map((before?.subflows ?? []).map((s) => [subflowKey(s), s]));
     const subflows: ConnectionSubflowStatus[] = c.subflows.map((s) => {
-      const local = { ...s.local, address: v4(s.local.address) };
-      const remote = { ...s.remote, address: v4(s.remote.address) };
+      const local = { ...s.local, address: unmapIPv4(s.local.address) };
+      const remote = { ...s.remote, address: unmapIPv4(s.remote.address) };
       const ifname = s.ifindex !== undefined ? ctx.ifname(s.ifindex) : undefined;
       const old = beforeSubflows.get(subflowKey(s));
       const sendBps = rate(s.bytesSent, old?.bytesSent, dt);

@@ -6,7 +6,9 @@
  */
 import { decodeMptcpInfoStruct, decodeSubflowUlp, decodeTcpInfo, INET_DIAG_INFO, INET_DIAG_ULP_INFO, TCP_LISTEN, type InetDiagSocket } from '../netlink/sock-diag-codec.js';
 import type { RawSubflow } from './native.js';
-import { decodeMptcpInfo, decodeSubflow, MPTCP_INFO_FLAG_FALLBACK, type MptcpInfo, type SubflowInfo } from './info.js';
+import type { FlowKey } from '../netlink/route-lookup.js';
+import { unmapIPv4 } from '../util/address.js';
+import { decodeMptcpInfo, decodeSubflow, MPTCP_INFO_FLAG_FALLBACK, type MptcpInfo, type SubflowEndpoint, type SubflowInfo } from './info.js';
 
 /** TCP states of a subflow on its way out (include/net/tcp_states.h). */
 const CLOSING = new Set(['fin-wait1', 'fin-wait2', 'time-wait', 'close', 'last-ack', 'closing']);
@@ -88,6 +90,17 @@ export function joinConnections(mptcp: readonly InetDiagSocket[], tcp: readonly 
 /** The initial subflow (address id 0) first, then by local address and port. */
 function subflowOrder(a: SubflowInfo, b: SubflowInfo): number {
   return (a.localId ?? 255) - (b.localId ?? 255) || a.local.address.localeCompare(b.local.address) || a.local.port - b.local.port;
+}
+
+/**
+ * A subflow's ends with IPv4-mapped addresses written as IPv4 (an IPv6
+ * socket's subflow to an IPv4 peer), and the flow the kernel routes it as.
+ */
+export function unmappedSubflow(s: Pick<SubflowInfo, 'local' | 'remote'>): { local: SubflowEndpoint; remote: SubflowEndpoint; flow: FlowKey } {
+  const local = { ...s.local, address: unmapIPv4(s.local.address) };
+  const remote = { ...s.remote, address: unmapIPv4(s.remote.address) };
+  if (local.address !== s.local.address && remote.address !== s.remote.address) local.family = remote.family = 4;
+  return { local, remote, flow: { family: local.family, src: local.address, dst: remote.address, sport: local.port, dport: remote.port } };
 }
 
 /** Whether a connection was accepted by one of `listeners` (same local port, and address or wildcard). */

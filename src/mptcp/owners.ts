@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { processStartTime } from '../util/proc.js';
 
 /** A socket's owning process, as far as /proc tells. */
 export interface SocketOwner {
@@ -76,9 +77,7 @@ function describe(pid: number, procRoot: string): SocketOwner | undefined {
 
 /** Start time of a process (clock ticks after boot), 0 when unknown. */
 function startTime(pid: number, procRoot: string): number {
-  const stat = readText(`${procRoot}/${pid}/stat`);
-  if (stat === undefined) return 0;
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? 0);
+  return Number(processStartTime(pid, procRoot) ?? 0);
 }
 
 /**

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import { RouteLookup } from '../netlink/route-lookup.js';
 import { SockDiag } from '../netlink/sock-diag.js';
 import type { Logger } from '../util/logger.js';
-import { joinConnections, type ListenerKey, type MptcpConnection } from './connections.js';
+import { joinConnections, unmappedSubflow, type ListenerKey, type MptcpConnection } from './connections.js';
 import type { SubflowInfo } from './info.js';
 import { findSocketOwners, type SocketOwner } from './owners.js';
 
@@ -155,14 +155,11 @@ export class ConnectionSampler extends EventEmitter<ConnectionSamplerEvents> {
   /** The interface a subflow really leaves through: its bound device, else the kernel's route for its 4-tuple. */
   private async withInterface(s: SubflowInfo, at: number): Promise<SubflowInfo> {
     if (s.ifindex !== undefined) return s;
-    const mapped = (a: string): string => /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a)?.[1] ?? a;
-    const src = mapped(s.local.address);
-    const dst = mapped(s.remote.address);
-    const family: 4 | 6 = src !== s.local.address && dst !== s.remote.address ? 4 : s.local.family;
-    const key = `${src}:${s.local.port}>${dst}:${s.remote.port}`;
+    const { flow } = unmappedSubflow(s);
+    const key = `${flow.src}:${flow.sport}>${flow.dst}:${flow.dport}`;
     let hit = this.routeCache.get(key);
     if (hit === undefined) {
-      hit = { oif: await this.routes.oif({ family, src, dst, sport: s.local.port, dport: s.remote.port }), at };
+      hit = { oif: await this.routes.oif(flow), at };
       this.routeCache.set(key, hit);
     }
     return hit.oif !== undefined ? { ...s, ifindex: hit.oif } : s;

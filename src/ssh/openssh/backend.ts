@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
-import { joinConnections, type MptcpConnection } from '../../mptcp/connections.js';
+import { joinConnections, unmappedSubflow, type MptcpConnection } from '../../mptcp/connections.js';
 import { mptcpInfo, type SubflowInfo } from '../../mptcp/info.js';
 import { addon } from '../../native/load.js';
 import { socketFd, type Transport } from '../../mptcp/socket.js';
@@ -25,13 +25,13 @@ import { RouteLookup } from '../../netlink/route-lookup.js';
 import { SockDiag } from '../../netlink/sock-diag.js';
 import { cloexecAll } from '../../native/fds.js';
 import type { Logger } from '../../util/logger.js';
-import { normaliseClientAddress } from '../auth/match.js';
+import { processStartTime } from '../../util/proc.js';
 import { sourceKey } from '../auth/penalties.js';
 import type { SessionReport } from '../server/control-protocol.js';
-import type { SessionEvent, UnauthenticatedEnd } from '../server/sessions.js';
+import { reportEvents, type SessionEvent, type UnauthenticatedEnd } from '../server/sessions.js';
 import { checkSshd, sshdArgv, type OpenSshSettings, type SshdEffective } from './sshd-command.js';
 import { snapshotSshdConfig } from './sshd-config-snapshot.js';
-import { childUids, processStart, processTitle, readSshdRecords, removeSshdRecord, writeSshdRecord, type SshdRecord } from './sshd-records.js';
+import { childUids, processTitle, readSshdRecords, removeSshdRecord, writeSshdRecord, type SshdRecord } from './sshd-records.js';
 import { loggedInUser, parseSshdTitle } from './sshd-title.js';
 
 /** sshd's privilege separation directory; Debian's ssh.service creates it, so without that service nobody would. */
@@ -128,7 +128,7 @@ export class OpenSshBackend {
     if (this.timer !== undefined) return;
     for (const rec of readSshdRecords(this.opts.sessionDir)) {
       if (this.sessions.has(rec.id)) continue;
-      if (processStart(rec.pid) !== rec.pidStart) {
+      if (processStartTime(rec.pid) !== rec.pidStart) {
         removeSshdRecord(this.opts.sessionDir, rec.id);
         continue;
       }
@@ -149,7 +149,7 @@ export class OpenSshBackend {
     this.routes.close();
   }
 
-  /** Gives an accepted connection to a new `sshd -i`, then lets go of it. */
+  /** Gives an accepted connection to a new `sshd -i`, then lets go of it. `remote` and `local` are as shown (IPv4 clients as IPv4). */
   serve(socket: net.Socket, id: string, remote: SshdRecord['remote'], local: SshdRecord['local'], transport: Transport): void {
     const prepared = this.prepared;
     if (prepared === undefined) {
@@ -177,10 +177,7 @@ export class OpenSshBackend {
     child.on('error', (err) => this.log.error({ err, session: id }, `cannot start ${cmd}: ${err.message}`));
     if (pid === undefined) return;
     child.unref();
-    // IPv4 clients of a dual-stack listener are IPv4 everywhere they are shown, as sshd shows them.
-    remote = { address: normaliseClientAddress(remote.address), port: remote.port };
-    local = { address: normaliseClientAddress(local.address), port: local.port };
-    const rec: SshdRecord = { id, pid, pidStart: processStart(pid) ?? '0', remote, local, acceptedAt: Date.now(), transport, ...(token !== undefined && token !== 0 ? { token } : {}) };
+    const rec: SshdRecord = { id, pid, pidStart: processStartTime(pid) ?? '0', remote, local, acceptedAt: Date.now(), transport, ...(token !== undefined && token !== 0 ? { token } : {}) };
     const t: Tracked = { rec, checkedAt: 0, report: undefined, announced: false, ended: false };
     this.sessions.set(id, t);
     this.save(rec);
@@ -205,7 +202,7 @@ export class OpenSshBackend {
   /** Ends a session by signalling its sshd monitor (which ends the user's processes as a disconnect would). */
   close(id: string): boolean {
     const t = this.sessions.get(id);
-    if (t === undefined || processStart(t.rec.pid) !== t.rec.pidStart) return false;
+    if (t === undefined || processStartTime(t.rec.pid) !== t.rec.pidStart) return false;
     try {
       process.kill(t.rec.pid, 'SIGTERM');
       return true;
@@ -254,7 +251,7 @@ export class OpenSshBackend {
     this.polling = true;
     try {
       for (const t of [...this.sessions.values()]) {
-        if (processStart(t.rec.pid) !== t.rec.pidStart) this.ended(t);
+        if (processStartTime(t.rec.pid) !== t.rec.pidStart) this.ended(t);
         else this.refreshUser(t);
       }
       const live = [...this.sessions.values()].filter((t) => t.rec.user !== undefined);
@@ -281,11 +278,9 @@ export class OpenSshBackend {
 
   /** A subflow with IPv4 addresses written as IPv4, and the interface it really leaves through. */
   private async withInterface(s: SubflowInfo): Promise<SubflowInfo> {
-    const local = { ...s.local, address: normaliseClientAddress(s.local.address) };
-    const remote = { ...s.remote, address: normaliseClientAddress(s.remote.address) };
-    if (local.address !== s.local.address && remote.address !== s.remote.address) local.family = remote.family = 4;
+    const { local, remote, flow } = unmappedSubflow(s);
     // A subflow bound to its endpoint's device leaves through it; any other goes where the routes send it.
-    const ifindex = s.ifindex ?? (await this.routes.oif({ family: local.family, src: local.address, dst: remote.address, sport: local.port, dport: remote.port }));
+    const ifindex = s.ifindex ?? (await this.routes.oif(flow));
     return { ...s, local, remote, ...(ifindex !== undefined ? { ifindex } : {}) };
   }
 
@@ -314,13 +309,7 @@ export class OpenSshBackend {
       t.announced = true;
       this.opts.onEvent({ type: 'session-opened', session: rec.id, user: report.user, remote });
     }
-    const key = (s: SessionReport['subflows'][number]): string => `${s.local.address}:${s.local.port}>${s.remote.address}:${s.remote.port}`;
-    const old = new Map((opening ? [] : before?.subflows ?? []).map((s) => [key(s), s]));
-    const now = new Map(report.subflows.map((s) => [key(s), s]));
-    const ev = (type: 'subflow-established' | 'subflow-closed', s: SessionReport['subflows'][number]): SessionEvent => ({ type, session: rec.id, local: `${s.local.address}:${s.local.port}`, remote: `${s.remote.address}:${s.remote.port}`, ...(s.ifindex !== undefined ? { ifindex: s.ifindex } : {}) });
-    for (const [k, s] of now) if (!old.has(k)) this.opts.onEvent(ev('subflow-established', s));
-    for (const [k, s] of old) if (!now.has(k)) this.opts.onEvent(ev('subflow-closed', s));
-    this.opts.onEvent({ type: 'session-sample', session: rec.id, report });
+    for (const e of reportEvents(rec.id, before, report, opening)) this.opts.onEvent(e);
   }
 
   private pruneSnapshots(keep: string): void {

@@ -68,17 +68,6 @@ export function removeSshdRecord(dir: string, id: string): void {
   fs.rmSync(file(dir, id), { force: true });
 }
 
-/** A process's start time from /proc/<pid>/stat, or undefined when it is gone. */
-export function processStart(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // The command name may hold spaces and parentheses; fields resume after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19];
-  } catch {
-    return undefined;
-  }
-}
 
 /** A process's title (cmdline), or undefined when it is gone. */
 export function processTitle(pid: number): string | undefined {

@@ -62,6 +62,23 @@ function subflowKey(s: SessionReport['subflows'][number]): string {
   return `${s.local.address}:${s.local.port}>${s.remote.address}:${s.remote.port}`;
 }
 
+/**
+ * What a new report of an announced session tells listeners: the subflows
+ * that came and went since `before` (all of them when the session was
+ * announced just now), then the sample itself (pure).
+ */
+export function reportEvents(session: string, before: SessionReport | undefined, report: SessionReport, opening: boolean): SessionEvent[] {
+  const endpoint = (e: { address: string; port: number }): string => `${e.address}:${e.port}`;
+  const ev = (type: 'subflow-established' | 'subflow-closed', s: SessionReport['subflows'][number]): SessionEvent => ({ type, session, local: endpoint(s.local), remote: endpoint(s.remote), ...(s.ifindex !== undefined ? { ifindex: s.ifindex } : {}) });
+  const old = new Map((opening ? [] : before?.subflows ?? []).map((s) => [subflowKey(s), s]));
+  const now = new Map(report.subflows.map((s) => [subflowKey(s), s]));
+  const out: SessionEvent[] = [];
+  for (const [k, s] of now) if (!old.has(k)) out.push(ev('subflow-established', s));
+  for (const [k, s] of old) if (!now.has(k)) out.push(ev('subflow-closed', s));
+  out.push({ type: 'session-sample', session, report });
+  return out;
+}
+
 export class SessionRegistry {
   private readonly sessions = new Map<string, Tracked>();
   private timer: NodeJS.Timeout | undefined;
@@ -265,12 +282,7 @@ export class SessionRegistry {
       this.onEvent({ type: 'session-opened', session: t.id, user: report.user, remote });
     }
     if (!t.announced) return;
-    // A session announced just now: its subflows are all news to listeners.
-    const old = new Map((opening ? [] : before?.subflows ?? []).map((s) => [subflowKey(s), s]));
-    const now = new Map(report.subflows.map((s) => [subflowKey(s), s]));
-    for (const [k, s] of now) if (!old.has(k)) this.onEvent({ type: 'subflow-established', session: t.id, local: `${s.local.address}:${s.local.port}`, remote: `${s.remote.address}:${s.remote.port}`, ...(s.ifindex !== undefined ? { ifindex: s.ifindex } : {}) });
-    for (const [k, s] of old) if (!now.has(k)) this.onEvent({ type: 'subflow-closed', session: t.id, local: `${s.local.address}:${s.local.port}`, remote: `${s.remote.address}:${s.remote.port}`, ...(s.ifindex !== undefined ? { ifindex: s.ifindex } : {}) });
-    this.onEvent({ type: 'session-sample', session: t.id, report });
+    for (const e of reportEvents(t.id, before, report, opening)) this.onEvent(e);
   }
 
   private gone(t: Tracked): void {
