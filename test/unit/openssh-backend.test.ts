@@ -41,6 +41,12 @@ test('logged in: a root session in the monitor, or a child with the named user\'
     [{ kind: 'accepted' }, [1001], undefined],
   ];
   for (const [title, children, want] of cases) assert.equal(loggedInUser(title, children, uidOf), want, `${JSON.stringify(title)} ${JSON.stringify(children)}`);
+  // Before a login the client's chosen name is never looked up: only sshd's own user is.
+  const asked: string[] = [];
+  const spy = (u: string): number | undefined => (asked.push(u), uids[u]);
+  assert.equal(loggedInUser({ kind: 'priv', user: 'alice' }, [105], spy), undefined);
+  assert.equal(loggedInUser({ kind: 'priv', user: 'alice' }, [], spy), undefined);
+  assert.deepEqual([...new Set(asked)], ['sshd']);
 });
 
 test('the sshd command line: the checked copy, the administrator\'s options, keepalives only when sshd has none', () => {

@@ -32,14 +32,23 @@ export function parseSshdTitle(cmdline: string): SshdTitle {
   return { kind: 'other' };
 }
 
+/** sshd's unprivileged user, whose uid the pre-authentication child runs as (Debian's openssh-server). */
+export const PRIVSEP_USER = 'sshd';
+
 /**
  * The user a connection is logged in as, or undefined while it is not:
  * a root session in the monitor itself, or a child of the monitor running
- * with the named user's (non-zero) uid. `uidOf` looks a user up (NSS).
+ * with the named user's (non-zero) uid. `uidOf` looks a user up (NSS). The
+ * name in the title is the client's choice: it is looked up only once a
+ * child runs as someone other than root or sshd's own user, so a client
+ * that merely names users costs no lookup.
  */
 export function loggedInUser(title: SshdTitle, childUids: readonly number[], uidOf: (user: string) => number | undefined): string | undefined {
   if (title.kind === 'session') return title.user;
   if (title.kind !== 'priv') return undefined;
+  const privsep = uidOf(PRIVSEP_USER);
+  const candidates = childUids.filter((u) => u !== 0 && u !== privsep);
+  if (candidates.length === 0) return undefined;
   const uid = uidOf(title.user);
-  return uid !== undefined && uid !== 0 && childUids.includes(uid) ? title.user : undefined;
+  return uid !== undefined && uid !== 0 && candidates.includes(uid) ? title.user : undefined;
 }
