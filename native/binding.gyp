@@ -13,7 +13,8 @@
         "src/subflow_diag.cc",
         "src/passwd.cc",
         "src/sd_notify.cc",
-        "src/fds.cc"
+        "src/fds.cc",
+        "src/sandbox.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

@@ -106,9 +106,11 @@ Napi::Value CloexecFrom(const Napi::CallbackInfo& info) {
 }
 
 // devNullStdio(): descriptors 1 and 2 become /dev/null.
+// devNullStdio([fd]): fd, when given, is /dev/null opened earlier (a
+// confined process can no longer open it); it is consumed.
 Napi::Value DevNullStdio(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  int fd = info.Length() >= 1 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : open("/dev/null", O_WRONLY | O_CLOEXEC);
   if (fd < 0) {
     ErrnoError(env, errno, "open").ThrowAsJavaScriptException();
     return env.Undefined();

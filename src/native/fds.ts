@@ -9,7 +9,7 @@ import { addon } from './load.js';
 interface FdsAddon {
   closeInheritedFds(minFd: number, keep?: number[]): number[];
   cloexecFrom(minFd: number): number;
-  devNullStdio(): void;
+  devNullStdio(fd?: number): void;
 }
 
 /**
@@ -29,8 +29,10 @@ export function cloexecAll(): number {
 /**
  * Points standard output and error at /dev/null: a worker that its user
  * took over must not write into the daemon's log stream (its lines go
- * through the daemon instead).
+ * through the daemon instead). `devNullFd`: /dev/null opened before the
+ * process was confined; it is consumed.
  */
-export function silenceStdio(): void {
-  addon<FdsAddon>().devNullStdio();
+export function silenceStdio(devNullFd?: number): void {
+  if (devNullFd === undefined) addon<FdsAddon>().devNullStdio();
+  else addon<FdsAddon>().devNullStdio(devNullFd);
 }

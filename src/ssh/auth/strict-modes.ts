@@ -105,12 +105,8 @@ export function readAuthorizedKeysFile(path: string, owner: KeyFileOwner, strict
   }
   try {
     const st = fstatSync(fd);
-    if ((st.mode & S_IFMT) !== S_IFREG) return { status: 'refused', reason: `User '${owner.name}' authorized keys '${path}' is not a regular file` };
-    if (strictModes) {
-      const bad = checkSecurePath(path, st, owner, probe);
-      if (bad !== null) return { status: 'refused', reason: bad };
-    }
-    if (st.size > MAX_KEY_FILE_BYTES) return { status: 'refused', reason: `authorized keys '${path}' is larger than ${MAX_KEY_FILE_BYTES} bytes` };
+    const refused = judgeOpenedKeyFile(path, st, owner, strictModes, probe);
+    if (refused !== null) return { status: 'refused', reason: refused };
     return { status: 'ok', text: readAll(fd) };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -118,6 +114,26 @@ export function readAuthorizedKeysFile(path: string, owner: KeyFileOwner, strict
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * What auth_openfile() refuses once the file is open, from the descriptor's
+ * stat: not a regular file, an unsafe path under StrictModes, too large.
+ * The refusal text, or null.
+ */
+export function judgeOpenedKeyFile(path: string, st: PathStat & { size: number }, owner: KeyFileOwner, strictModes: boolean, probe: PathProbe = nodeProbe): string | null {
+  if ((st.mode & S_IFMT) !== S_IFREG) return `User '${owner.name}' authorized keys '${path}' is not a regular file`;
+  if (strictModes) {
+    const bad = checkSecurePath(path, st, owner, probe);
+    if (bad !== null) return bad;
+  }
+  if (st.size > MAX_KEY_FILE_BYTES) return `authorized keys '${path}' is larger than ${MAX_KEY_FILE_BYTES} bytes`;
+  return null;
+}
+
+/** strerror()-style text of a system error, for messages that name a path. */
+export function systemErrorText(e: unknown): string {
+  return errText(e);
 }
 
 function readAll(fd: number): string {

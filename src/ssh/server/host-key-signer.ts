@@ -7,8 +7,22 @@
  * pace.
  */
 import type net from 'node:net';
+import { sendFd } from '../../mptcp/fdpass.js';
+import { native } from '../../mptcp/native.js';
 import type { Logger } from '../../util/logger.js';
-import { encodeFrame, signRequestSchema, splitFrames, type SignRequest } from './sign-protocol.js';
+import { encodeFrame, monitorRequestSchema, splitFrames, type SignRequest, type UserauthAnswer, type UserauthRequestMessage } from './sign-protocol.js';
+
+/** The monitor's answer to a userauth request, and the descriptors that follow it (the daemon's copies, closed once sent). */
+export interface UserauthReply {
+  answer: UserauthAnswer;
+  fds?: number[];
+}
+
+/** Authentication on the same channel; absent, userauth requests are refused. */
+export interface MonitorAuth {
+  /** Decides one request; `sessionId` is the first exchange hash this channel signed. */
+  userauth(req: UserauthRequestMessage, sessionId: Buffer | undefined): Promise<UserauthReply>;
+}
 
 /** What the daemon signs with (ssh2's parsed private key has this shape). */
 export interface SigningKey {
@@ -87,23 +101,25 @@ export function signPermit(state: SignerState, req: { keyType: string | undefine
 }
 
 /**
- * Answers signing requests on `sock` with `keys` (in the order the worker
- * was handed their public halves) until the socket closes.
+ * Answers the worker's requests on `sock` until the socket closes: host-key
+ * signatures with `keys` (in the order the worker was handed their public
+ * halves), and authentication through `auth`. One request at a time, in order.
  */
-export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: Logger, now: () => number = Date.now): { close(): void } {
+export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: Logger, now: () => number = Date.now, auth?: MonitorAuth): { close(): void } {
   let state: SignerState = freshSigner(now());
   let refusals = 0;
   let buf: Buffer = Buffer.alloc(0);
+  let queue: Promise<void> = Promise.resolve();
   const refuse = (reason: string): void => {
     refusals++;
-    log.warn({ event: 'sign-refused', reason }, `host key signature refused to the SSH worker: ${reason}`);
+    log.warn({ event: 'sign-refused', reason }, `request of the SSH worker refused: ${reason}`);
     sock.write(encodeFrame({ error: reason }));
     if (refusals >= SIGN_MAX_REFUSALS) {
-      log.warn('SSH worker keeps asking for signatures it may not have, closing its signing channel');
+      log.warn('SSH worker keeps asking for what it may not have, closing its monitor channel');
       sock.destroy();
     }
   };
-  const answer = (body: Buffer): void => {
+  const answer = async (body: Buffer): Promise<void> => {
     let raw: unknown;
     try {
       raw = JSON.parse(body.toString('utf8'));
@@ -111,12 +127,18 @@ export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: 
       refuse('request is not JSON');
       return;
     }
-    const parsed = signRequestSchema.safeParse(raw);
+    const parsed = monitorRequestSchema.safeParse(raw);
     if (!parsed.success) {
       refuse('malformed request');
       return;
     }
     const req = parsed.data;
+    if (req.op === 'userauth') {
+      if (auth === undefined) return refuse('authentication is not served here');
+      const reply = await auth.userauth(req, state.sessionId);
+      await sendReply(sock, reply, log);
+      return;
+    }
     const data = Buffer.from(req.data, 'base64');
     const key = keys[req.key];
     if (req.op === 'prove') {
@@ -151,12 +173,17 @@ export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: 
     buf = Buffer.concat([buf, chunk]);
     const split = splitFrames(buf);
     if ('error' in split) {
-      log.warn({ why: split.error }, 'SSH worker sent an oversized signing request, closing its signing channel');
+      log.warn({ why: split.error }, 'SSH worker sent an oversized request, closing its monitor channel');
       sock.destroy();
       return;
     }
     buf = split.rest;
-    for (const f of split.frames) if (!sock.destroyed) answer(f);
+    for (const f of split.frames) {
+      queue = queue.then(() => (sock.destroyed ? undefined : answer(f))).catch((err: unknown) => {
+        log.error({ err }, 'monitor request failed, closing the channel');
+        sock.destroy();
+      });
+    }
   });
   sock.on('error', () => {});
   return {
@@ -164,4 +191,24 @@ export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: 
       sock.destroy();
     },
   };
+}
+
+/** Writes the answer, then (once it has left this process) the descriptors it announces; closes our copies either way. */
+async function sendReply(sock: net.Socket, reply: UserauthReply, log: Logger): Promise<void> {
+  const fds = reply.fds ?? [];
+  try {
+    if (sock.destroyed) return;
+    sock.write(encodeFrame(reply.answer));
+    if (fds.length === 0) return;
+    if (sock.writableLength > 0) await new Promise<void>((resolve) => sock.once('drain', resolve));
+    const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (fd === undefined || fd < 0) throw new Error('monitor channel has no descriptor');
+    // The worker reads them right after the answer, so the socket pair never stays full for long.
+    for (const f of fds) sendFd(fd, f, { timeoutMs: 2000 });
+  } catch (err) {
+    log.warn({ err }, 'could not pass the user side to the SSH worker, closing its monitor channel');
+    sock.destroy();
+  } finally {
+    for (const f of fds) native().closeFd(f);
+  }
 }

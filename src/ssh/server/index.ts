@@ -5,6 +5,7 @@
  */
 import crypto from 'node:crypto';
 import type net from 'node:net';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { SshConfig } from '../../config/ssh-schema.js';
 import { connectionTransport } from '../../mptcp/socket.js';
@@ -22,6 +23,10 @@ import { listenTargets } from './listen-targets.js';
 import { Listeners } from './listeners.js';
 import { checkClientIdent, MAX_IDENT, serverIdentLine, type IdentVerdict } from './ident.js';
 import { WorkerPool } from './pool.js';
+import { preparePrivsep, type PrivsepUser } from './privsep-user.js';
+import { Authenticator, type AuthSuccess } from './authenticator.js';
+import { unixListen } from '../../native/sandbox.js';
+import { native } from '../../mptcp/native.js';
 import { SessionRegistry, type SessionEvent } from './sessions.js';
 
 export interface SshServerOptions {
@@ -52,11 +57,13 @@ export class SshServer {
   /** PerSourcePenalties: when each penalised source is forgiven. Kept across reloads. */
   private readonly penalties: PenaltyState = new Map();
   private startError: string | undefined;
+  /** The user workers run as; set when a root daemon starts the built-in server. */
+  private privsep: PrivsepUser | undefined;
 
   constructor(private readonly opts: SshServerOptions) {
     this.log = opts.log.child({ mod: 'ssh' });
     this.cfg = opts.config;
-    this.pool = new WorkerPool(this.log, opts.config.PreforkWorkers);
+    this.pool = new WorkerPool(this.log, opts.config.PreforkWorkers, () => this.privsep);
     const unauthenticatedEnd = (e: { remoteAddress: string; reason: string; authFailures: number; clean: boolean }): void =>
       this.penalise(e.remoteAddress, penaltyEventFor({ authenticated: false, reason: e.reason, authFailures: e.authFailures, clean: e.clean }));
     this.sessions = new SessionRegistry(this.log, path.join(opts.runDir, 'sessions'), opts.onEvent, opts.pollMs, unauthenticatedEnd);
@@ -116,6 +123,7 @@ export class SshServer {
     } else {
       try {
         this.keys = loadHostKeys(this.cfg.HostKey, this.opts.dataDir, this.log);
+        if (process.getuid?.() === 0) this.privsep = preparePrivsep(this.log);
       } catch (err) {
         this.startError = (err as Error).message;
         this.log.error(`SSH server not started: ${this.startError}`);
@@ -157,7 +165,7 @@ export class SshServer {
     this.state = 'disabled';
     this.startError = undefined;
     this.pool.close();
-    this.pool = new WorkerPool(this.log, next.PreforkWorkers);
+    this.pool = new WorkerPool(this.log, next.PreforkWorkers, () => this.privsep);
     await this.start();
   }
 
@@ -288,15 +296,40 @@ export class SshServer {
       socket.once('drain', () => this.handOff(socket, label, remote, local, peer, early));
       return;
     }
+    let sessionFd: number | undefined;
     try {
-      const w = this.pool.handOff(socket, msg);
-      serveSigner(w.signer, keys.map((k) => k.signer), this.log.child({ session: id }));
-      this.sessions.adopt(w.control, { id, pid: w.pid, remote, local, acceptedAt: msg.acceptedAt });
+      // Root-only: the sockets of the sessions, which a restarted daemon finds here.
+      fs.mkdirSync(this.sessions.sessionDir, { recursive: true, mode: 0o700 });
+      sessionFd = unixListen(path.join(this.sessions.sessionDir, `${id}.sock`), 0o600);
+      const w = this.pool.handOff(socket, msg, sessionFd);
+      const log = this.log.child({ session: id });
+      const auth = new Authenticator(this.cfg, remote, log);
+      serveSigner(w.signer, keys.map((k) => k.signer), log, Date.now, {
+        userauth: async (req, sessionId) => {
+          const verdict = await auth.handle({ user: req.user, service: req.service, method: req.method, ...(req.key ? { key: { algo: req.key.algo, blob: Buffer.from(req.key.blob, 'base64') } } : {}), ...(req.sig !== undefined ? { signature: Buffer.from(req.sig, 'base64') } : {}) }, sessionId);
+          if (verdict.result !== 'success') return { answer: verdict.result === 'disconnect' ? { auth: 'disconnect', reason: verdict.reason } : { auth: verdict.result } };
+          const account = verdict.success.user.account;
+          // The daemon's own knowledge from here on: this connection is this user's, whatever its worker says later.
+          this.sessions.authenticated(id, account.name, () => auth.failures);
+          const fds = this.startUserSide(verdict.success, log);
+          return { answer: { auth: 'success', account, options: verdict.success.options as unknown as Record<string, unknown>, fds: fds.length }, fds };
+        },
+      });
+      this.sessions.adopt(w.control, { id, pid: w.pid, remote, local, acceptedAt: msg.acceptedAt }, () => auth.failures);
       this.log.debug({ session: id, pid: w.pid, listen: label, remote, transport }, `Connection from ${peer.ip} port ${peer.port} on ${local.address} port ${local.port} (${transport})`);
     } catch (err) {
       this.log.error({ err, remote }, 'could not hand the connection to a worker, closing it');
       socket.destroy();
+    } finally {
+      if (sessionFd !== undefined) native().closeFd(sessionFd);
     }
+  }
+
+  /** Starts the user's side of a logged-in connection; returns the worker's descriptors of it (none when it cannot start). */
+  private startUserSide(login: AuthSuccess, log: Logger): number[] {
+    void login;
+    void log;
+    return [];
   }
 }
 

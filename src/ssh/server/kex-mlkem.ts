@@ -25,7 +25,8 @@ interface MlKem {
 }
 
 let mlkem: MlKem | undefined;
-function mlKem768(): MlKem {
+/** Loads ML-KEM now: a confined worker can no longer read module files. */
+export function mlKem768(): MlKem {
   // An ES module, loaded on the first hybrid exchange only (Node 20.19+ requires ES modules).
   mlkem ??= (require('@noble/post-quantum/ml-kem.js') as { ml_kem768: MlKem }).ml_kem768;
   return mlkem;

@@ -50,6 +50,8 @@ export class WorkerPool {
   constructor(
     private readonly log: Logger,
     private size: number,
+    /** The user workers drop to before reading from the network; undefined when the daemon is not root. */
+    private readonly privsep: () => { uid: number; gid: number } | undefined,
     private readonly nodeArgs: string[] = ['--max-semi-space-size=1'],
   ) {}
 
@@ -67,15 +69,17 @@ export class WorkerPool {
   /**
    * Gives `socket` (accepted with pauseOnConnect, so no byte was read here)
    * and its handoff message to a waiting worker, starting one if none waits.
-   * The daemon's copy of the connection is closed; the worker owns it.
+   * The daemon's copy of the connection is closed; the worker owns it, and
+   * the session socket `sessionFd` (the caller's copy stays the caller's).
    */
-  handOff(socket: net.Socket, msg: HandoffMessage): HandedOff {
+  handOff(socket: net.Socket, msg: HandoffMessage, sessionFd: number): HandedOff {
     const w = this.idle.shift() ?? this.spawnWorker();
     this.scheduleFill();
     const connFd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
     try {
       // One byte with the descriptor into an empty socket pair: it never waits. A worker that died gives EPIPE.
       sendFd(w.fd, connFd, { timeoutMs: 0 });
+      sendFd(w.fd, sessionFd, { timeoutMs: 0 });
     } catch (err) {
       this.retire(w);
       throw err;
@@ -132,7 +136,9 @@ export class WorkerPool {
     try {
       const stdio: ('ignore' | 'inherit' | number)[] = ['ignore', 'inherit', 'inherit', theirs, signer[1]];
       if (stdio.length !== SIGNER_FD + 1) throw new Error('signer descriptor number mismatch');
-      proc = spawn(process.execPath, [...this.nodeArgs, WORKER_SCRIPT], { detached: true, stdio, env: workerEnv(process.env) });
+      const user = this.privsep();
+      const privsep = user ? [String(user.uid), String(user.gid)] : [];
+      proc = spawn(process.execPath, [...this.nodeArgs, WORKER_SCRIPT, ...privsep], { detached: true, stdio, env: workerEnv(process.env) });
     } catch (err) {
       native().closeFd(mine);
       native().closeFd(signer[0]);

@@ -48,6 +48,8 @@ interface Tracked {
   /** Relayed log lines have a budget of their own. */
   logBudget: Budget;
   closing?: { reason: string; authFailures: number };
+  /** The monitor's count of failed attempts, which the worker cannot change. */
+  authFailures?: () => number;
 }
 
 /** Relayed log lines a worker may send per second, and in one burst (a login writes a handful). */
@@ -103,9 +105,27 @@ export class SessionRegistry {
   }
 
   /** Tracks a worker that was just handed a connection; `known` is what the daemon itself saw of it. */
-  adopt(control: net.Socket, known: KnownSession): void {
+  adopt(control: net.Socket, known: KnownSession, authFailures?: () => number): void {
     this.saveRecord(known);
     this.track(known.id, control, known);
+    const t = this.sessions.get(known.id);
+    if (t !== undefined && authFailures !== undefined) t.authFailures = authFailures;
+  }
+
+  /**
+   * The monitor accepted a login on this connection: the user is the
+   * daemon's knowledge from now on, recorded for a restarted daemon.
+   */
+  authenticated(id: string, user: string, authFailures?: () => number): void {
+    const t = this.sessions.get(id);
+    if (t === undefined) return;
+    if (authFailures !== undefined) t.authFailures = authFailures;
+    if (t.known !== undefined && t.known.user === undefined) {
+      t.known = { ...t.known, user, authenticatedAt: Date.now() };
+      this.saveRecord(t.known);
+    }
+    t.authenticated = true;
+    t.ch.send({ op: 'status', seq: ++this.seq });
   }
 
   /** Finds sessions left by an earlier daemon: their workers listen on sessionDir/<id>.sock. */
@@ -256,13 +276,8 @@ export class SessionRegistry {
     }
     const msg = parsed.data;
     if (msg.op === 'authenticated') {
-      // Sent once, before the worker drops to the user: the first one is the truth.
-      if (t.known !== undefined && t.known.user === undefined) {
-        t.known = { ...t.known, user: msg.user, authenticatedAt: Date.now() };
-        this.saveRecord(t.known);
-      }
-      t.authenticated = true;
-      t.ch.send({ op: 'status', seq: ++this.seq });
+      // Workers of earlier versions said this themselves; only the monitor's word counts now.
+      return;
     } else if (msg.op === 'status') {
       this.update(t, t.known ? trustedReport(msg.session, t.known) : msg.session);
     } else if (msg.op === 'closing' && t.closing === undefined) {
@@ -295,7 +310,7 @@ export class SessionRegistry {
       this.log.warn({ session: t.id, workerPid: t.known.pid }, 'SSH worker ended without saying why (it crashed or was killed)');
     }
     if (!t.authenticated && t.known !== undefined) {
-      this.onUnauthenticatedEnd({ remoteAddress: t.known.remote.address, reason: t.closing?.reason ?? 'worker ended', authFailures: t.closing?.authFailures ?? 0, clean: t.closing !== undefined });
+      this.onUnauthenticatedEnd({ remoteAddress: t.known.remote.address, reason: t.closing?.reason ?? 'worker ended', authFailures: t.authFailures?.() ?? t.closing?.authFailures ?? 0, clean: t.closing !== undefined });
     }
     if (t.announced && t.report) this.onEvent({ type: 'session-closed', session: t.id, user: t.report.user, remote: `${t.report.remote.address}:${t.report.remote.port}` });
   }

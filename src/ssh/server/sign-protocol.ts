@@ -1,11 +1,15 @@
 /**
- * The host-key signing channel between an SSH worker and the root daemon.
- * Workers never hold a host private key (a worker runs as the user after the
- * privilege drop, and parses network input before it); the daemon signs the
- * key-exchange hash for them, as sshd's monitor does for its children.
+ * The monitor channel between an SSH worker and the root daemon, as between
+ * sshd's unprivileged child and its monitor. The worker runs as an
+ * unprivileged user and holds no secret: the daemon signs the key-exchange
+ * hash for it, and decides every authentication request itself, verifying
+ * the client's signature against the session id it signed. After a login,
+ * the daemon passes the descriptors of the user's side (see user-side/) on
+ * this channel.
  *
  * Frames on a dedicated socket pair: a 4-byte big-endian length, then UTF-8
- * JSON. One request, one answer, in order.
+ * JSON. One request, one answer, in order; descriptors follow the answer
+ * that announces them, one NUL byte each (SCM_RIGHTS).
  */
 import { z } from 'zod';
 
@@ -26,6 +30,38 @@ export const signRequestSchema = z.object({
   data: z.string().max(8192),
 });
 export type SignRequest = z.infer<typeof signRequestSchema>;
+
+/** An SSH_MSG_USERAUTH_REQUEST as the worker's ssh2 parsed it; only the fields the monitor rebuilds the signed data from. */
+export const userauthRequestSchema = z.object({
+  op: z.literal('userauth'),
+  user: z.string().max(1024),
+  service: z.string().max(256),
+  method: z.string().max(64),
+  /** publickey: the algorithm name as the client sent it (rsa-sha2-256, not ssh-rsa) and the key blob, base64. */
+  key: z.object({ algo: z.string().max(128), blob: z.string().max(16384) }).optional(),
+  /** The signature in the form ssh2 verifies (ASN.1 for ECDSA), base64; absent for a query. */
+  sig: z.string().max(16384).optional(),
+});
+export type UserauthRequestMessage = z.infer<typeof userauthRequestSchema>;
+
+export const monitorRequestSchema = z.discriminatedUnion('op', [signRequestSchema.extend({ op: z.literal('sign') }), signRequestSchema.extend({ op: z.literal('prove') }), userauthRequestSchema]);
+
+/** Longest answer to a userauth request (key options can be long). */
+export const MAX_AUTH_ANSWER = 1024 * 1024;
+
+/** The account a login was accepted for, as the worker needs it for the environment and logs. */
+export const authAccountSchema = z.object({ name: z.string(), uid: z.number().int(), gid: z.number().int(), home: z.string(), shell: z.string() });
+
+export const userauthAnswerSchema = z.discriminatedUnion('auth', [
+  z.object({ auth: z.literal('failure') }),
+  /** SSH_MSG_USERAUTH_PK_OK: the key would do, the client may sign. */
+  z.object({ auth: z.literal('pk-ok') }),
+  /** MaxAuthTries reached: disconnect with this text. */
+  z.object({ auth: z.literal('disconnect'), reason: z.string().max(200) }),
+  /** Logged in; `fds` descriptors (the user's side) follow. Key options are the monitor's, trusted as they are. */
+  z.object({ auth: z.literal('success'), account: authAccountSchema, options: z.record(z.string(), z.unknown()), fds: z.number().int().min(0).max(2) }),
+]);
+export type UserauthAnswer = z.infer<typeof userauthAnswerSchema>;
 
 export const signAnswerSchema = z.union([z.object({ sig: z.string().max(MAX_SIGN_FRAME) }), z.object({ error: z.string().max(200) })]);
 export type SignAnswer = z.infer<typeof signAnswerSchema>;

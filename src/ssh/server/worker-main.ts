@@ -1,11 +1,14 @@
 /**
  * Entry point of an SSH worker process. Everything is loaded first, then the
- * process blocks until the daemon hands it a connection, so that the
- * connection is served at once. One worker, one connection.
+ * process leaves root for the privilege separation user and locks itself
+ * down (worker-sandbox.ts), then blocks until the daemon hands it a
+ * connection, so that the connection is served at once. One worker, one
+ * connection.
  */
 import { lockInspector } from '../../util/inspector-guard.js';
 // Before anything loads ssh2: its load-time repairs.
 import './ssh2-internals.js';
+import fs from 'node:fs';
 import net from 'node:net';
 import type { SshConfig } from '../../config/ssh-schema.js';
 import { adoptSocket, receiveFd } from '../../mptcp/fdpass.js';
@@ -19,14 +22,30 @@ import { closeInheritedFds, silenceStdio } from '../../native/fds.js';
 import { logRelay } from './log-relay.js';
 import { readExactly } from '../../util/blocking-io.js';
 import { runConnection } from './worker.js';
+import { enterSandbox } from './worker-sandbox.js';
+import type { LockDownResult } from '../../native/sandbox.js';
 
 function main(): void {
   lockInspector('mpsshd worker');
   // The two socket pairs are ours; anything else inherited must not outlive us into a user's program.
   closeInheritedFds([HANDOFF_FD, SIGNER_FD]);
+  // argv: the privilege separation user's uid and gid, given by a root daemon.
+  const [uid, gid] = process.argv.slice(2, 4).map((a) => Number.parseInt(a, 10));
+  let sandbox: LockDownResult;
+  // Opened now: once confined, the worker can open nothing.
+  const devNull = fs.openSync('/dev/null', 'w');
+  try {
+    sandbox = enterSandbox(uid ?? -1, gid ?? -1, process.argv.length >= 4);
+  } catch (err) {
+    process.stderr.write(`mpsshd worker: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   let connFd: number;
+  let sessionFd: number;
   try {
     connFd = receiveFd(HANDOFF_FD, { timeoutMs: -1 });
+    // The socket a restarted daemon finds this session on: made by the daemon, whose directory we cannot write.
+    sessionFd = receiveFd(HANDOFF_FD, { timeoutMs: 5000 });
   } catch (err) {
     // EPIPE: the daemon closed our socket pair (stopping, or the pool shrank).
     process.exit(hasCode(err, 'EPIPE', 'ECONNRESET') ? 0 : 1);
@@ -43,8 +62,9 @@ function main(): void {
   const handoff = parsed.data as HandoffMessage;
   // From here on nothing is written to the daemon's output directly: logs go over the control channel.
   const relay = logRelay();
-  silenceStdio();
+  silenceStdio(devNull);
   const log = createLogger({ level: handoff.logLevel as 'info', stream: relay.stream }).child({ mod: 'ssh', session: handoff.id });
+  if (sandbox.landlock === 0) log.warn({ reason: sandbox.landlockError }, 'no Landlock in this kernel: the worker is unprivileged but can still read what its user may read');
   process.title = `mpsshd: ${handoff.remote.address} [session ${handoff.id}]`;
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'unexpected error in the SSH worker, ending the connection');
@@ -64,6 +84,7 @@ function main(): void {
     ssh: handoff.ssh as SshConfig,
     socket,
     daemon,
+    sessionListener: sessionFd,
     attach: attachChannels,
     relay,
     onDone: () => {

@@ -1,13 +1,13 @@
 /**
- * One SSH connection in its own process: the SSH protocol (ssh2) on the
- * descriptor the daemon handed over, authentication as root, then a
- * one-way drop to the user before any channel is served. The worker answers
- * the daemon's status requests on the handoff socket and, so that a
- * restarted daemon can find it again, on a session socket of its own.
+ * One SSH connection in its own process, which runs as the unprivileged
+ * privilege separation user from before the first byte to the end: the SSH
+ * protocol (ssh2) on the descriptor the daemon handed over, authentication
+ * decided by the daemon (worker-auth.ts), then the channels, whose programs
+ * and sockets the user's side opens with the user's credentials. The worker
+ * answers the daemon's status requests on the handoff socket and, so that a
+ * restarted daemon can find it again, on a session socket the daemon made.
  */
-import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { Connection } from 'ssh2';
 import type { SshConfig } from '../../config/ssh-schema.js';
@@ -15,17 +15,18 @@ import { mptcpStatus } from '../../mptcp/info.js';
 import type { Logger } from '../../util/logger.js';
 import { channelPolicy } from './policy.js';
 import { chooseAlgorithms, hostKeyOrder } from './algorithms.js';
-import { Authenticator } from './authenticator.js';
+import { requestUserauth, userauthMessage } from './worker-auth.js';
+import type { KeyOptions } from '../auth/key-options.js';
+import type { UserAccount } from './context.js';
 import type { ConnectionContext } from './context.js';
 import { daemonRequestSchema, type HandoffMessage, type SessionReport } from './control-protocol.js';
 import { jsonLines, type JsonLines } from './json-lines.js';
-import { dropPrivileges, PrivilegeDropError } from './privileges.js';
 import { graceTimeoutLine, logAuthLine, normaliseClientAddress } from '../auth/index.js';
 import { SERVER_SOFTWARE, serverIdentLine } from './ident.js';
 import { remoteHostKeys } from './remote-host-key.js';
 import { socketBackpressure } from './backpressure.js';
 import type { LogRelay } from './log-relay.js';
-import { allowRepeatedUserauthService, applyKeepalive, disconnectWithText, negotiationFailure, supportedAlgorithms } from './ssh2-internals.js';
+import { acceptKeyQuery, allowRepeatedUserauthService, applyKeepalive, disconnectWithText, negotiationFailure, supportedAlgorithms } from './ssh2-internals.js';
 import { serveHostKeyUpdates, type ServedKey } from './host-key-update.js';
 import { SIGNER_FD } from './sign-protocol.js';
 
@@ -39,6 +40,8 @@ export interface WorkerDeps {
   socket: net.Socket;
   /** The handoff socket, already a JSON-lines channel to the daemon. */
   daemon: net.Socket;
+  /** A listening socket in the daemon's session directory, for a restarted daemon. */
+  sessionListener?: number;
   attach: AttachChannels;
   /** The worker's log destination, relayed to the daemon over the control channels. */
   relay?: LogRelay;
@@ -96,13 +99,13 @@ export function runConnection(deps: WorkerDeps): void {
   deps.relay?.connect((line) => broadcast({ op: 'log', line }));
 
   let client: Connection | undefined;
-  let auth: Authenticator | undefined;
+  let authFailures = 0;
   const finish = (reason: string): void => {
     if (finished) return;
     finished = true;
     clearTimeout(grace);
     log.info({ reason }, `Connection closed by ${normaliseClientAddress(handoff.remote.address)} port ${handoff.remote.port}${user ? ` (user ${user})` : ''}: ${reason}`);
-    broadcast({ op: 'closing', reason, authFailures: auth?.failures ?? 0 });
+    broadcast({ op: 'closing', reason, authFailures });
     // Packets batched in this turn (a disconnect message) go out before the socket closes.
     while (socket.writableCorked > 0) socket.uncork();
     socket.destroy();
@@ -138,17 +141,12 @@ export function runConnection(deps: WorkerDeps): void {
   listen(deps.daemon);
   deps.daemon.on('close', () => log.info('daemon went away; the session goes on'));
 
-  // A socket the next daemon can reach us on: root-owned directory, mode 0600, made before the drop.
+  // The socket the next daemon can reach us on: the daemon made it (root-owned directory, mode 0600).
   let sessionServer: net.Server | undefined;
-  try {
-    fs.mkdirSync(handoff.sessionDir, { recursive: true, mode: 0o700 });
-    const file = path.join(handoff.sessionDir, `${handoff.id}.sock`);
+  if (deps.sessionListener !== undefined) {
     sessionServer = net.createServer(listen);
     sessionServer.on('error', (err) => log.warn({ err }, 'session socket failed, a restarted daemon will not see this session'));
-    const old = process.umask(0o177);
-    sessionServer.listen(file, () => process.umask(old));
-  } catch (err) {
-    log.warn({ err }, 'cannot create the session socket, a restarted daemon will not see this session');
+    sessionServer.listen({ fd: deps.sessionListener });
   }
 
   const grace = setTimeout(() => {
@@ -179,35 +177,45 @@ export function runConnection(deps: WorkerDeps): void {
     });
     c.on('close', () => finish('connection closed'));
     c.on('end', () => finish('connection ended'));
-    auth = new Authenticator(cfg, { address: handoff.remote.address, port: handoff.remote.port }, log, (reason) => {
-      // sshd's words and code: SSH2_DISCONNECT_PROTOCOL_ERROR (2), "Too many authentication failures".
-      disconnectWithText(c, socket, 2, reason);
-      setImmediate(() => finish(reason));
+    let login: { account: UserAccount; options: KeyOptions; fds: number[] } | undefined;
+    c.on('authentication', (ctx) => {
+      let got: ReturnType<typeof requestUserauth>;
+      try {
+        got = requestUserauth(SIGNER_FD, userauthMessage(ctx));
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'the daemon did not answer an authentication request, closing the connection');
+        c.end();
+        finish('monitor unavailable');
+        return;
+      }
+      const a = got.answer;
+      if (a.auth === 'success') {
+        login = { account: a.account, options: a.options as unknown as KeyOptions, fds: got.fds };
+        ctx.accept();
+      } else if (a.auth === 'pk-ok') acceptKeyQuery(ctx as Parameters<typeof acceptKeyQuery>[0]);
+      else if (a.auth === 'disconnect') {
+        authFailures++;
+        ctx.reject(['publickey']);
+        // sshd's words and code: SSH2_DISCONNECT_PROTOCOL_ERROR (2), "Too many authentication failures".
+        disconnectWithText(c, socket, 2, a.reason);
+        setImmediate(() => finish(a.reason));
+      } else {
+        if (ctx.method !== 'none') authFailures++;
+        ctx.reject(['publickey']);
+      }
     });
-    const a = auth;
-    c.on('authentication', (ctx) => a.handle(ctx));
     c.on('ready', () => {
-      const ok = a.success;
+      const ok = login;
       if (ok === undefined) {
         c.end();
         return;
       }
       clearTimeout(grace);
-      // Said while still root: the daemon believes only the first such message.
-      broadcast({ op: 'authenticated', user: ok.user.account.name });
-      try {
-        dropPrivileges(ok.user.account);
-      } catch (err) {
-        log.error({ err: (err as Error).message }, err instanceof PrivilegeDropError ? err.message : 'privilege drop failed');
-        c.end();
-        finish('privilege drop failed');
-        return;
-      }
-      user = ok.user.account.name;
+      user = ok.account.name;
       authenticatedAt = Date.now();
       const ctx: ConnectionContext = {
         log,
-        account: ok.user.account,
+        account: ok.account,
         peer: { remoteAddress: normaliseClientAddress(info.ip), remotePort: info.port, localAddress: normaliseClientAddress(handoff.local.address), localPort: handoff.local.port },
         policy: channelPolicy(cfg, ok.options),
         extraEnv: {},

@@ -1,0 +1,35 @@
+/**
+ * The worker's side of authentication: every userauth request goes to the
+ * root daemon on the monitor channel, which decides it (authenticator.ts).
+ * The worker blocks for the answer, as it does for a host-key signature: it
+ * serves one connection, which has nothing else to do before it is logged
+ * in. After a login the daemon passes the user's side on the same channel.
+ */
+import type { AuthContext } from 'ssh2';
+import { receiveFd } from '../../mptcp/fdpass.js';
+import { readExactly, writeAll } from '../../util/blocking-io.js';
+import { signatureAlgorithm } from './authenticator.js';
+import { encodeFrame, MAX_AUTH_ANSWER, userauthAnswerSchema, type UserauthAnswer, type UserauthRequestMessage } from './sign-protocol.js';
+
+/** The relayed request: only what the client sent. */
+export function userauthMessage(ctx: AuthContext): UserauthRequestMessage {
+  const msg: UserauthRequestMessage = { op: 'userauth', user: ctx.username, service: ctx.service, method: ctx.method };
+  if (ctx.method === 'publickey') {
+    msg.key = { algo: signatureAlgorithm(ctx), blob: ctx.key.data.toString('base64') };
+    if (ctx.signature !== undefined) msg.sig = ctx.signature.toString('base64');
+  }
+  return msg;
+}
+
+/** Asks the daemon on `fd`; a success carries the descriptors that followed it. Throws when the channel fails. */
+export function requestUserauth(fd: number, msg: UserauthRequestMessage): { answer: UserauthAnswer; fds: number[] } {
+  writeAll(fd, encodeFrame(msg));
+  const len = readExactly(fd, 4, 'the daemon').readUInt32BE(0);
+  if (len > MAX_AUTH_ANSWER) throw new Error(`authentication answer of ${len} bytes`);
+  const parsed = userauthAnswerSchema.safeParse(JSON.parse(readExactly(fd, len, 'the daemon').toString('utf8')));
+  // A refusal ({error}) of the request itself counts as a failed attempt.
+  if (!parsed.success) return { answer: { auth: 'failure' }, fds: [] };
+  const fds: number[] = [];
+  if (parsed.data.auth === 'success') for (let i = 0; i < parsed.data.fds; i++) fds.push(receiveFd(fd, { timeoutMs: 5000 }));
+  return { answer: parsed.data, fds };
+}
