@@ -126,7 +126,7 @@ export class Authenticator {
     // "none" only asks which methods exist; sshd does not pad it either.
     if (req.method !== 'none' && verdict.result !== 'success' && verdict.result !== 'pk-ok') {
       const wait = failureDelayMs(userFloorMs(req.user, FAILURE_SECRET), performance.now() - started);
-      await new Promise((r) => setTimeout(r, wait).unref());
+      await new Promise((r) => setTimeout(r, wait));
     }
     return verdict;
   }
