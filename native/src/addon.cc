@@ -11,6 +11,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mpssh::InitPasswd(env, exports);
   mpssh::InitSdNotify(env, exports);
   mpssh::InitFds(env, exports);
+  mpssh::InitTerminal(env, exports);
   return exports;
 }
 

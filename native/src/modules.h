@@ -12,4 +12,5 @@ void InitFdPass(Napi::Env env, Napi::Object exports);
 void InitPasswd(Napi::Env env, Napi::Object exports);
 void InitSdNotify(Napi::Env env, Napi::Object exports);
 void InitFds(Napi::Env env, Napi::Object exports);
+void InitTerminal(Napi::Env env, Napi::Object exports);
 }  // namespace mpssh
