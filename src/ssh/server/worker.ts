@@ -20,6 +20,7 @@ import type { ConnectionContext } from './context.js';
 import { daemonRequestSchema, type HandoffMessage, type SessionReport } from './control-protocol.js';
 import { jsonLines, type JsonLines } from './json-lines.js';
 import { dropPrivileges, PrivilegeDropError } from './privileges.js';
+import { connectUserSide, spawnUserHelper, type UserSide } from '../user-side/index.js';
 import { graceTimeoutLine, logAuthLine, normaliseClientAddress } from '../auth/index.js';
 import { SERVER_SOFTWARE, serverIdentLine } from './ident.js';
 import { remoteHostKeys } from './remote-host-key.js';
@@ -195,7 +196,11 @@ export function runConnection(deps: WorkerDeps): void {
       clearTimeout(grace);
       // Said while still root: the daemon believes only the first such message.
       broadcast({ op: 'authenticated', user: ok.user.account.name });
+      let userSide: UserSide;
       try {
+        // Interim: the root daemon will start the helper once it verifies logins itself.
+        const helper = spawnUserHelper(ok.user.account, log);
+        userSide = connectUserSide(helper.controlFd, helper.fdChannelFd, log);
         dropPrivileges(ok.user.account);
       } catch (err) {
         log.error({ err: (err as Error).message }, err instanceof PrivilegeDropError ? err.message : 'privilege drop failed');
@@ -211,6 +216,7 @@ export function runConnection(deps: WorkerDeps): void {
         peer: { remoteAddress: normaliseClientAddress(info.ip), remotePort: info.port, localAddress: normaliseClientAddress(handoff.local.address), localPort: handoff.local.port },
         policy: channelPolicy(cfg, ok.options),
         extraEnv: {},
+        user: userSide,
         pressure,
       };
       attached = deps.attach(c, ctx, (kind, open) => {
