@@ -81,9 +81,16 @@ export interface UserSide {
   close(): void;
 }
 
+/** A reply's descriptors and values; for a spawn, the program's exit (registered as the reply was read). */
+interface Reply {
+  fds: number[];
+  values: string[];
+  exit?: Promise<ProgramExit>;
+}
+
 interface Waiter {
   op: string;
-  resolve(r: { fds: number[]; values: string[] }): void;
+  resolve(r: Reply): void;
   reject(err: Error): void;
 }
 
@@ -126,7 +133,7 @@ class UserSideClient implements UserSide {
     const stdio = spec.pty ? ['pty', String(clampSize(spec.pty.cols, 80)), String(clampSize(spec.pty.rows, 24))] : ['pipes'];
     const r = await this.request('spawn', [spec.file, spec.argv0, String(spec.args.length), ...spec.args, String(env.length), ...env, spec.cwd, ...stdio]);
     const pid = Number(r.values[0]);
-    const exit = this.exits.get(pid)?.promise ?? Promise.resolve({ code: null, signal: null });
+    const exit = r.exit ?? Promise.resolve({ code: null, signal: null });
     if (spec.pty) {
       const [fd] = expectFds(r.fds, 1);
       return { kind: 'pty', pid, exit, tty: r.values[1] ?? '', master: adopt(fd, () => new tty.ReadStream(fd), r.fds), masterFd: fd };
@@ -192,7 +199,7 @@ class UserSideClient implements UserSide {
     this.shutdown('closed');
   }
 
-  private request(op: string, fields: string[]): Promise<{ fds: number[]; values: string[] }> {
+  private request(op: string, fields: string[]): Promise<Reply> {
     if (this.closed) return Promise.reject(new UserSideError('ERR_USER_SIDE_CLOSED', `${op}: the user-side helper is gone`));
     const id = this.nextId;
     this.nextId = id >= 0x7fffffff ? 1 : id + 1;
@@ -248,18 +255,21 @@ class UserSideClient implements UserSide {
         w.reject(m.error);
         continue;
       }
-      if (w.op === 'spawn') this.expectExit(m.values[0]);
-      w.resolve({ fds, values: m.values });
+      const exit = w.op === 'spawn' ? this.expectExit(m.values[0]) : undefined;
+      w.resolve({ fds, values: m.values, ...(exit ? { exit } : {}) });
     }
   }
 
-  /** Registered as the reply is read, before any exit event that follows it. */
-  private expectExit(pidText: string | undefined): void {
+  /** Registered as the reply is read, before any exit event that follows it (possibly in the same read). */
+  private expectExit(pidText: string | undefined): Promise<ProgramExit> | undefined {
     const pid = Number(pidText);
-    if (!Number.isInteger(pid) || pid <= 0 || this.exits.has(pid)) return;
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    const known = this.exits.get(pid);
+    if (known) return known.promise;
     let resolve!: (e: ProgramExit) => void;
     const promise = new Promise<ProgramExit>((r) => (resolve = r));
     this.exits.set(pid, { promise, resolve });
+    return promise;
   }
 
   private shutdown(reason: string): void {
