@@ -14,11 +14,24 @@
         "src/passwd.cc",
         "src/sd_notify.cc",
         "src/fds.cc",
-        "src/sandbox.cc"
+        "src/sandbox.cc",
+        "src/terminal.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "mpsshd-user-helper",
+      "type": "executable",
+      "sources": [
+        "src/user_helper.c",
+        "src/helper_wire.c",
+        "src/helper_spawn.c",
+        "src/helper_net.c"
+      ],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-pthread", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"],
+      "ldflags": ["-pthread", "-Wl,-z,relro,-z,now"]
     }
   ]
 }

@@ -64,11 +64,12 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/n
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 if [ "$build" = 1 ]; then
-  [ -f native/build/Release/mpssh_native.node ] || npm run build:native >/dev/null
+  [ -f native/build/Release/mpssh_native.node ] && [ -f native/build/Release/mpsshd-user-helper ] || npm run build:native >/dev/null
   npm run build:ts >/dev/null
 fi
 [ -f dist/src/main.js ] || die "dist/src/main.js missing: run npm run build:ts"
 [ -f native/build/Release/mpssh_native.node ] || die "native addon missing: run npm run build:native"
+[ -f native/build/Release/mpsshd-user-helper ] || die "user-side helper missing: run npm run build:native"
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -84,7 +85,7 @@ mkdir -p "$lib/bin" "$lib/dist" "$lib/native/build/Release" "$lib/src/api" "$lib
 cp bin/mpsshd.js bin/mpssh.js "$lib/bin/"
 cp -r dist/src "$lib/dist/src"
 find "$lib/dist" -name '*.map' -delete
-cp native/build/Release/mpssh_native.node "$lib/native/build/Release/"
+cp native/build/Release/mpssh_native.node native/build/Release/mpsshd-user-helper "$lib/native/build/Release/"
 cp -r src/api/dashboard "$lib/src/api/dashboard"
 node -e '
   const p = require("./package.json");
@@ -112,6 +113,7 @@ find "$nm" -type d -empty -delete
 find "$lib" -name '*.node' | while read -r so; do
   strip --strip-unneeded --remove-section=.comment --remove-section=.note "$so"
 done
+strip --remove-section=.comment --remove-section=.note "$lib/native/build/Release/mpsshd-user-helper"
 
 # --- Entry points. exec keeps node as the service's main process (the one
 # systemd takes notifications from).
@@ -150,6 +152,8 @@ echo /etc/mpssh/mpsshd.yaml >"$pkg/DEBIAN/conffiles"
 find "$pkg" -type d -exec chmod 0755 {} +
 find "$pkg" -type f -exec chmod 0644 {} +
 chmod 0755 "$pkg/usr/sbin/mpsshd" "$pkg/usr/bin/mpssh" "$pkg"/DEBIAN/{postinst,prerm,postrm}
+# The user-side helper: executable, and never setuid (root starts it; it becomes the user).
+chmod 0755 "$lib/native/build/Release/mpsshd-user-helper"
 # Scripts (a first line "#!") stay runnable; the launchers name Debian's node
 # directly instead of looking it up with env.
 sed -i -e '1s|^#!/usr/bin/env -S node|#!/usr/bin/node|' -e '1s|^#!/usr/bin/env node|#!/usr/bin/node|' "$lib"/bin/*.js
@@ -158,10 +162,10 @@ grep -rlZ -m1 '^#!' "$lib" | while IFS= read -r -d '' f; do
   if [ "$first" = '#!' ]; then chmod 0755 "$f"; fi
 done
 
-# Library dependencies of the shared objects, as dpkg-shlibdeps finds them.
+# Library dependencies of the shared objects and the helper, as dpkg-shlibdeps finds them.
 mkdir -p "$stage/src/debian"
 printf 'Source: mpssh\n\nPackage: mpssh\nArchitecture: any\n' >"$stage/src/debian/control"
-mapfile -t objects < <(find "$lib" -name '*.node')
+mapfile -t objects < <(find "$lib" -name '*.node'; echo "$lib/native/build/Release/mpsshd-user-helper")
 shlibs=$(cd "$stage/src" && dpkg-shlibdeps --warnings=0 -O "${objects[@]/#/-e}" | sed -n 's/^shlibs:Depends=//p')
 
 (cd "$pkg" && find usr -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum) >"$pkg/DEBIAN/md5sums"

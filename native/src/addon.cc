@@ -12,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mpssh::InitSdNotify(env, exports);
   mpssh::InitFds(env, exports);
   mpssh::InitSandbox(env, exports);
+  mpssh::InitTerminal(env, exports);
   return exports;
 }
 

@@ -13,4 +13,5 @@ void InitPasswd(Napi::Env env, Napi::Object exports);
 void InitSdNotify(Napi::Env env, Napi::Object exports);
 void InitFds(Napi::Env env, Napi::Object exports);
 void InitSandbox(Napi::Env env, Napi::Object exports);
+void InitTerminal(Napi::Env env, Napi::Object exports);
 }  // namespace mpssh

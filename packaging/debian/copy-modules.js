@@ -16,7 +16,7 @@ if (!root || !dest) {
 
 // Build-time only: headers for node-gyp, type declarations.
 const BUILD_ONLY = /(^|\/)node_modules\/(node-addon-api|nan|buildcheck|@types\/[^/]+)$/;
-// Directory names never needed at run time (node-pty's deps/ and third_party/ alone are 60 MB).
+// Directory names never needed at run time (a native module's deps/ and third_party/ can be tens of MB).
 const SKIP_DIRS = new Set(['test', 'tests', '__tests__', '.github', 'deps', 'third_party', 'docs', 'example', 'examples', 'benchmarks', 'integration', 'scripts', '.husky', 'obj.target', '.deps']);
 
 const dirs = fs

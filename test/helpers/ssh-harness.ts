@@ -15,6 +15,7 @@ import type { Connection } from 'ssh2';
 import type { ChannelPolicy, ConnectionContext, UserAccount } from '../../src/ssh/server/context.js';
 import { SERVER_SOFTWARE } from '../../src/ssh/server/ident.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { connectUserSide, spawnUserHelper } from '../../src/ssh/user-side/index.js';
 
 /** The permissive policy sshd has with an empty sshd_config and an option-less key. */
 export function defaultPolicy(): ChannelPolicy {
@@ -91,8 +92,12 @@ export async function startSshHarness(opts: HarnessOptions): Promise<SshHarness>
     });
     client.on('ready', () => {
       const sock = (client as unknown as { _sock: import('node:net').Socket })._sock;
+      // The account's own user-side helper, as the worker has; it ends with the connection.
+      const helper = spawnUserHelper(account, silentLogger());
+      const user = connectUserSide(helper.controlFd, helper.fdChannelFd, silentLogger());
       const ctx: ConnectionContext = {
         log: silentLogger(),
+        user,
         account,
         peer: { remoteAddress: info.ip, remotePort: info.port, localAddress: sock.localAddress ?? '127.0.0.1', localPort: sock.localPort ?? 0 },
         policy: { ...defaultPolicy(), ...opts.policy },
@@ -100,7 +105,7 @@ export async function startSshHarness(opts: HarnessOptions): Promise<SshHarness>
       };
       contexts.push(ctx);
       const services = opts.attach(client, ctx);
-      if (services) client.on('close', () => void services.close());
+      client.on('close', () => void Promise.resolve(services?.close()).finally(() => user.close()));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

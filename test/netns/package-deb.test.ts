@@ -93,6 +93,7 @@ test('the Debian package builds, passes lintian, installs, runs, and is removed 
       '/usr/lib/mpssh/dist/src/main.js',
       '/usr/lib/mpssh/dist/src/ssh/server/worker-main.js',
       '/usr/lib/mpssh/native/build/Release/mpssh_native.node',
+      '/usr/lib/mpssh/native/build/Release/mpsshd-user-helper',
       '/usr/lib/mpssh/src/api/dashboard/index.html',
       '/usr/lib/mpssh/node_modules/fastify/package.json',
       '/usr/lib/mpssh/node_modules/ssh2/package.json',
@@ -107,6 +108,8 @@ test('the Debian package builds, passes lintian, installs, runs, and is removed 
       assert.ok(entries.has(p), `${p} in the package`);
     }
     assert.equal(entries.get('/usr/sbin/mpsshd')?.mode, '-rwxr-xr-x');
+    // Executable, never setuid: root starts it and it becomes the user.
+    assert.equal(entries.get('/usr/lib/mpssh/native/build/Release/mpsshd-user-helper')?.mode, '-rwxr-xr-x');
     assert.ok([...entries.values()].every((e) => e.owner === 'root/root'), 'everything owned by root');
     const unwanted = [...entries.keys()].filter((p) => /\/dist\/(test|bench)\/|\.map$|\/prebuilds\/(darwin|win32)|\/node_modules\/(typescript|@types|playwright-core|node-addon-api)\//.test(p));
     assert.deepEqual(unwanted, [], 'no tests, source maps, foreign binaries or build-only modules');

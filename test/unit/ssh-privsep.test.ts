@@ -151,7 +151,7 @@ test('spend: a burst, then the steady rate; an idle worker earns its burst back'
   assert.equal(spend(b, 3_600_000).budget.tokens, WORKER_MESSAGE_BURST - 1, 'the bucket never holds more than a burst');
 });
 
-test('SessionRegistry: a worker\'s later claims cannot change who logged in or from where', async () => {
+test('SessionRegistry: the user is the monitor\'s word; a worker\'s claims cannot change who logged in or from where', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-reg-'));
   const events: SessionEvent[] = [];
   const reg = new SessionRegistry(silentLogger(), dir, (e) => events.push(e), 60_000);
@@ -160,7 +160,11 @@ test('SessionRegistry: a worker\'s later claims cannot change who logged in or f
   reg.adopt(daemonEnd, { id, pid: 4242, remote: { address: '192.0.2.7', port: 50000 }, local: { address: '192.0.2.1', port: 22 }, acceptedAt: 1000 });
   const say = (m: unknown) => workerEnd.write(`${JSON.stringify(m)}\n`);
   const report = (user: string): SessionReport => ({ id, pid: 1, user, remote: { address: '203.0.113.66', port: 1 }, local: { address: '0.0.0.0', port: 2 }, startedAt: 0, transport: 'mptcp', channels: {}, subflows: [], sampledAt: 1 });
-  say({ op: 'authenticated', user: 'alice' });
+  // A worker claiming a login counts for nothing; the monitor's decision does.
+  say({ op: 'authenticated', user: 'root' });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(reg.list().length, 0);
+  reg.authenticated(id, 'alice');
   say({ op: 'authenticated', user: 'root' });
   say({ op: 'status', seq: 1, session: report('root') });
   const deadline = Date.now() + 5000;

@@ -2,12 +2,10 @@
  * Agent forwarding: a Unix socket for the user's programs (SSH_AUTH_SOCK,
  * in a private directory under /tmp as sshd makes it), each connection to
  * it carried to the client's agent over an auth-agent@openssh.com channel.
- * The worker already runs as the user, so the directory is the user's.
+ * The user-side helper makes the directory and the socket as the user and
+ * removes them when it exits; the worker accepts on the socket.
  */
-import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import type { Connection } from 'ssh2';
 import type { ConnectionContext } from '../server/context.js';
 import { splice } from './splice.js';
@@ -19,9 +17,7 @@ export interface AgentSocket {
 }
 
 export async function startAgentSocket(client: Connection, ctx: ConnectionContext, onChannel?: (open: boolean) => void): Promise<AgentSocket> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ssh-'));
-  fs.chmodSync(dir, 0o700);
-  const sockPath = path.join(dir, `agent.${process.pid}`);
+  const { fd, path: sockPath } = await ctx.user.listenAgent();
   const server = net.createServer({ pauseOnConnect: true }, (sock) => {
     openAgentChannel(client, WINDOW, PACKET, (err, ch) => {
       if (err || !ch) {
@@ -34,15 +30,17 @@ export async function startAgentSocket(client: Connection, ctx: ConnectionContex
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(sockPath, () => resolve());
+    server.once('error', (err) => {
+      server.close();
+      reject(err);
+    });
+    server.listen({ fd }, () => resolve());
   });
-  fs.chmodSync(sockPath, 0o600);
+  server.on('error', () => {});
   return {
     path: sockPath,
     close() {
       server.close();
-      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -3,14 +3,17 @@
  * (direct-tcpip). The channel is accepted only once the connection is up,
  * so a refused port is an open failure on the client, as with sshd.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import type { Connection } from 'ssh2';
 import type { ConnectionContext } from '../server/context.js';
 import { localForwardDecision } from './permits.js';
 import { splice } from './splice.js';
 import { OPEN_FAILURE, rejectChannel } from '../server/ssh2-internals.js';
 
-/** The C library's words for a failed connect, as sshd passes them to the client. */
+/**
+ * The C library's words for a failed connect, as sshd passes them to the
+ * client (the user-side helper's errors carry them as their message).
+ */
 export function connectErrorText(err: NodeJS.ErrnoException): string {
   switch (err.code) {
     case 'ECONNREFUSED':
@@ -39,21 +42,22 @@ export function serveLocalForwards(client: Connection, ctx: ConnectionContext, t
       rejectChannel(reject, OPEN_FAILURE.prohibited, 'open failed');
       return;
     }
-    const sock = net.connect({ host: info.destIP, port: info.destPort });
-    track(sock);
-    sock.once('error', (err: NodeJS.ErrnoException) => {
-      const why = connectErrorText(err);
-      ctx.log.info(`connect to ${info.destIP} port ${info.destPort} failed: ${why}`);
-      rejectChannel(reject, OPEN_FAILURE.connectFailed, why);
-    });
-    sock.once('connect', () => {
-      sock.removeAllListeners('error');
-      const ch = accept();
-      if (!ch) {
-        sock.destroy();
-        return;
-      }
-      splice(ch, sock, onChannel, ctx.pressure);
-    });
+    // The user-side helper resolves and connects as the user; the worker only carries the bytes.
+    ctx.user.connectTcp(info.destIP, info.destPort).then(
+      (sock) => {
+        track(sock);
+        const ch = accept();
+        if (!ch) {
+          sock.destroy();
+          return;
+        }
+        splice(ch, sock, onChannel, ctx.pressure);
+      },
+      (err: NodeJS.ErrnoException) => {
+        const why = connectErrorText(err);
+        ctx.log.info(`connect to ${info.destIP} port ${info.destPort} failed: ${why}`);
+        rejectChannel(reject, OPEN_FAILURE.connectFailed, why);
+      },
+    );
   });
 }

@@ -1,11 +1,14 @@
 /**
  * -R: the client asks the server to listen (tcpip-forward) and to open a
  * forwarded-tcpip channel back for each connection that arrives. Listeners
- * are plain TCP on the server's own addresses; they end with the connection.
+ * are plain TCP on the server's own addresses, opened by the user-side
+ * helper as the user (so the kernel applies its rules on privileged ports)
+ * and accepted on here; they end with the connection.
  */
 import net from 'node:net';
 import type { Connection } from 'ssh2';
 import type { ConnectionContext } from '../server/context.js';
+import type { UserSide } from '../user-side/client.js';
 import { listenAddresses, remoteForwardDecision } from './permits.js';
 import { splice } from './splice.js';
 
@@ -52,7 +55,7 @@ export function serveRemoteForwards(client: Connection, ctx: ConnectionContext, 
         return;
       }
       const fwd: RemoteForward = { bindAddr, requested: bindPort, port: bindPort, servers: [] };
-      listenAll(listenAddresses(ctx.policy.gatewayPorts, bindAddr), bindPort, (s) => onConnection(fwd, s)).then(
+      listenAll(ctx.user, listenAddresses(ctx.policy.gatewayPorts, bindAddr), bindPort, (s) => onConnection(fwd, s)).then(
         ({ servers, port }) => {
           fwd.servers = servers;
           fwd.port = port;
@@ -92,24 +95,27 @@ export function serveRemoteForwards(client: Connection, ctx: ConnectionContext, 
  * when 0). An address family the host lacks is skipped; at least one
  * listener must come up.
  */
-async function listenAll(addrs: string[], port: number, onConn: (s: net.Socket) => void): Promise<{ servers: net.Server[]; port: number }> {
+async function listenAll(user: UserSide, addrs: string[], port: number, onConn: (s: net.Socket) => void): Promise<{ servers: net.Server[]; port: number }> {
   const servers: net.Server[] = [];
   let chosen = port;
   let firstErr: Error | undefined;
   for (const host of addrs) {
-    const srv = net.createServer({ pauseOnConnect: true }, onConn);
     try {
+      // `::` takes IPv4 too (dual stack); a later 0.0.0.0 then finds the port taken, which is fine.
+      const l = await user.listenTcp(host, chosen, { ipv6Only: false });
+      const srv = net.createServer({ pauseOnConnect: true }, onConn);
       await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        // `::` takes IPv4 too (dual stack); a later 0.0.0.0 then finds the port taken, which is fine.
-        srv.listen({ host, port: chosen, ipv6Only: false }, () => resolve());
+        srv.once('error', (err) => {
+          srv.close();
+          reject(err);
+        });
+        srv.listen({ fd: l.fd }, () => resolve());
       });
       srv.on('error', () => {});
-      if (chosen === 0) chosen = (srv.address() as net.AddressInfo).port;
+      if (chosen === 0) chosen = l.port;
       servers.push(srv);
     } catch (err) {
       firstErr ??= err as Error;
-      srv.close();
     }
   }
   if (servers.length === 0) throw firstErr ?? new Error('no address to listen on');

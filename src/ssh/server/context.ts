@@ -2,10 +2,12 @@
  * What an authenticated connection's channel handlers get from the worker:
  * who the user is, where the connection comes from, and what this user may
  * do on it -- the server config narrowed by the options of the
- * authorized_keys line that was used. By the time handlers run, the worker
- * process already runs as the user, so everything they start does too.
+ * authorized_keys line that was used. Everything done on the user's behalf
+ * (programs, sockets) goes through `user`, the connection's user-side
+ * helper, which runs as the user; the worker itself opens nothing for them.
  */
 import type { Backpressure } from './backpressure.js';
+import type { UserSide } from '../user-side/client.js';
 import type { PermitSpec } from '../auth/key-options.js';
 import type { Logger } from '../../util/logger.js';
 
@@ -64,6 +66,8 @@ export interface ConnectionContext {
   policy: ChannelPolicy;
   /** Variables every user program gets besides the ones the session module sets itself (e.g. SSH_AUTH_SOCK). */
   extraEnv: Record<string, string>;
+  /** The user-side helper: starts the user's programs and opens sockets as the user. */
+  user: UserSide;
   /** The client connection's write buffer, which every source feeding a channel must respect. */
   pressure?: Backpressure;
 }

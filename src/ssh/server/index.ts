@@ -25,6 +25,7 @@ import { checkClientIdent, MAX_IDENT, serverIdentLine, type IdentVerdict } from 
 import { WorkerPool } from './pool.js';
 import { preparePrivsep, type PrivsepUser } from './privsep-user.js';
 import { Authenticator, type AuthSuccess } from './authenticator.js';
+import { spawnUserHelper } from '../user-side/index.js';
 import { unixListen } from '../../native/sandbox.js';
 import { native } from '../../mptcp/native.js';
 import { SessionRegistry, type SessionEvent } from './sessions.js';
@@ -327,9 +328,15 @@ export class SshServer {
 
   /** Starts the user's side of a logged-in connection; returns the worker's descriptors of it (none when it cannot start). */
   private startUserSide(login: AuthSuccess, log: Logger): number[] {
-    void login;
-    void log;
-    return [];
+    const { name, uid, gid } = login.user.account;
+    try {
+      const helper = spawnUserHelper({ name, uid, gid }, log);
+      log.debug({ helperPid: helper.pid, user: name }, 'user side started');
+      return [helper.controlFd, helper.fdChannelFd];
+    } catch (err) {
+      log.error({ err, user: name }, `cannot start the user side for ${name}`);
+      return [];
+    }
   }
 }
 

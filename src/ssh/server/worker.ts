@@ -21,6 +21,7 @@ import type { UserAccount } from './context.js';
 import type { ConnectionContext } from './context.js';
 import { daemonRequestSchema, type HandoffMessage, type SessionReport } from './control-protocol.js';
 import { jsonLines, type JsonLines } from './json-lines.js';
+import { connectUserSide, type UserSide } from '../user-side/index.js';
 import { graceTimeoutLine, logAuthLine, normaliseClientAddress } from '../auth/index.js';
 import { SERVER_SOFTWARE, serverIdentLine } from './ident.js';
 import { remoteHostKeys } from './remote-host-key.js';
@@ -211,6 +212,13 @@ export function runConnection(deps: WorkerDeps): void {
         return;
       }
       clearTimeout(grace);
+      if (ok.fds.length !== 2) {
+        log.error('the daemon accepted the login but passed no user side, closing the connection');
+        c.end();
+        finish('no user side');
+        return;
+      }
+      const userSide: UserSide = connectUserSide(ok.fds[0] as number, ok.fds[1] as number, log);
       user = ok.account.name;
       authenticatedAt = Date.now();
       const ctx: ConnectionContext = {
@@ -219,6 +227,7 @@ export function runConnection(deps: WorkerDeps): void {
         peer: { remoteAddress: normaliseClientAddress(info.ip), remotePort: info.port, localAddress: normaliseClientAddress(handoff.local.address), localPort: handoff.local.port },
         policy: channelPolicy(cfg, ok.options),
         extraEnv: {},
+        user: userSide,
         pressure,
       };
       attached = deps.attach(c, ctx, (kind, open) => {

@@ -1,13 +1,13 @@
 /**
  * A user program behind a session channel, with or without a terminal,
- * behind one small interface. Either way it leads its own session and
- * process group (setsid), so that a hangup or kill reaches everything it
- * started, not just the first process.
+ * behind one small interface. The user-side helper starts it (as the user,
+ * leader of its own session and process group) and hands over its terminal
+ * master or its three pipes; signals and the hangup also go through the
+ * helper, since the worker is not the user.
  */
-import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import * as pty from 'node-pty';
-import { cloexecAll } from '../../native/fds.js';
+import { setWindowSize } from '../../native/terminal.js';
+import { clampSize, type ProgramExit, type PtyProgram, type UserSide } from '../user-side/client.js';
 import type { Program } from './command.js';
 
 export interface Child {
@@ -43,132 +43,110 @@ export interface SpawnSpec {
   pty?: { term: string; cols: number; rows: number };
 }
 
-/** Starts the program; throws (ENOENT and the like) when it cannot start. */
-export function startChild(spec: SpawnSpec): Child {
-  // Only 0-2 may reach the program: node-pty opens terminal masters without
-  // close-on-exec, and another session's master would let this program type
-  // into that session's shell.
-  cloexecAll();
-  return spec.pty ? startPty(spec, spec.pty) : startPiped(spec);
-}
-
-function startPiped(spec: SpawnSpec): Child {
-  const p = spawn(spec.program.file, spec.program.args, {
-    argv0: spec.program.argv0,
+/** Starts the program; rejects (ENOENT and the like, with errno and syscall) when it cannot start. */
+export async function startChild(user: UserSide, spec: SpawnSpec): Promise<Child> {
+  const { program, pty } = spec;
+  // A terminal needs a type; sshd's clients always send one, ssh2 clients may not.
+  const env = pty ? { ...spec.env, TERM: spec.env.TERM || pty.term || 'dumb' } : spec.env;
+  const started = await user.spawn({
+    file: program.file,
+    argv0: program.argv0,
+    args: program.args,
+    env,
     cwd: spec.cwd,
-    env: spec.env,
-    // setsid(): its own session and process group.
-    detached: true,
-    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(pty ? { pty: { cols: pty.cols, rows: pty.rows } } : {}),
   });
-  if (p.pid === undefined) {
-    // spawn reports failures asynchronously; surface them here like a throw.
-    return failedChild(p);
-  }
-  p.stdin.on('error', () => {
+  if (started.kind === 'pty') return ptyChild(started);
+  const { stdin, stdout, stderr } = started;
+  stdin.on('error', () => {
     // The program closed its stdin while the client was still sending: what a pipe does.
   });
+  const ended = (s: Readable): Promise<void> =>
+    new Promise((resolve) => {
+      if (s.destroyed) return resolve();
+      s.on('close', () => resolve());
+      s.on('error', () => resolve());
+    });
+  // As child_process's 'close': the exit, and both outputs read to the end (or closed by eow).
+  const exited = Promise.all([started.exit, ended(stdout), ended(stderr)]).then(([e]) => exitOf(e));
+  // The stdin pipe closes with the program's end, whoever still writes to it.
+  void started.exit.then(() => stdin.destroy());
+  return {
+    pid: started.pid,
+    stdout,
+    stderr,
+    stdin,
+    endOfWrite() {
+      stdout.destroy();
+      stderr.destroy();
+    },
+    exited,
+  };
+}
+
+/** After the exit, how long the master may stay silent before it is closed: a background job may hold the terminal open. */
+const PTY_DRAIN_IDLE_MS = 200;
+
+function ptyChild(p: PtyProgram): Child {
+  const master = p.master;
+  let exitedAt: ProgramExit | undefined;
+  let paused = false;
+  let idle: NodeJS.Timeout | undefined;
+  let onEnd!: () => void;
+  const outputEnded = new Promise<void>((resolve) => (onEnd = resolve));
+  const end = (): void => {
+    clearTimeout(idle);
+    if (!master.destroyed) master.destroy();
+    onEnd();
+  };
+  // Output left in the terminal after the exit is still delivered; what keeps it open past that is cut off.
+  const armIdle = (): void => {
+    clearTimeout(idle);
+    if (exitedAt && !paused) idle = setTimeout(end, PTY_DRAIN_IDLE_MS);
+  };
+  // The end of a terminal's output is EIO once every slave descriptor has closed.
+  master.on('error', end);
+  master.on('end', end);
+  master.on('close', end);
+  void p.exit.then((e) => {
+    exitedAt = e;
+    armIdle();
+  });
+  const alive = (): boolean => !master.destroyed;
   return {
     pid: p.pid,
-    stdout: p.stdout,
-    stderr: p.stderr,
-    stdin: p.stdin,
-    endOfWrite() {
-      p.stdout.destroy();
-      p.stderr.destroy();
-    },
-    exited: new Promise((resolve) => p.on('close', (code, signal) => resolve({ code, signal }))),
-  };
-}
-
-function failedChild(p: ReturnType<typeof spawn>): never {
-  p.on('error', () => {});
-  throw Object.assign(new Error(`cannot run ${p.spawnfile}`), { code: 'ENOENT' });
-}
-
-// node-pty learns the terminal's name only while spawning, but SSH_TTY must
-// be in the environment the program starts with: a one-line sh asks tty(1)
-// and execs the program in its place (same pid, same session).
-const WITH_SSH_TTY = 'SSH_TTY=$(tty 2>/dev/null) && export SSH_TTY; exec "$@"';
-
-function startPty(spec: SpawnSpec, term: { term: string; cols: number; rows: number }): Child {
-  // node-pty cannot set argv[0]; `-l` asks the shell for a login shell instead.
-  const login = spec.program.argv0.startsWith('-') ? ['-l'] : [];
-  const t = pty.spawn('/bin/sh', ['-c', WITH_SSH_TTY, 'sh', spec.program.file, ...login, ...spec.program.args], {
-    name: term.term || 'dumb',
-    cols: clampSize(term.cols, 80),
-    rows: clampSize(term.rows, 24),
-    cwd: spec.cwd,
-    env: spec.env,
-    // Bytes, not strings: program output is passed on unchanged.
-    encoding: null,
-  });
-  // Input or a window-change that races the program's exit must not reach
-  // the closed terminal: node-pty throws from there, which would end the
-  // whole connection's worker.
-  let gone = false;
-  const whileRunning = (f: () => void): void => {
-    if (gone) return;
-    try {
-      f();
-    } catch {
-      // the terminal closed under us; the exit report follows
-    }
-  };
-  return {
-    pid: t.pid,
-    tty: (t as unknown as { ptsName?: string }).ptsName,
+    tty: p.tty,
     stdout: {
-      onData: (cb) => t.onData((d: string | Buffer) => cb(typeof d === 'string' ? Buffer.from(d) : d)),
-      pause: () => whileRunning(() => t.pause()),
-      resume: () => whileRunning(() => t.resume()),
+      onData: (cb) =>
+        master.on('data', (d: Buffer) => {
+          armIdle();
+          cb(d);
+        }),
+      pause: () => {
+        paused = true;
+        clearTimeout(idle);
+        if (alive()) master.pause();
+      },
+      resume: () => {
+        paused = false;
+        armIdle();
+        if (alive()) master.resume();
+      },
     },
-    stdin: { write: (d: Buffer) => whileRunning(() => t.write(d as unknown as string)) },
-    resize: (cols, rows) => whileRunning(() => t.resize(clampSize(cols, 80), clampSize(rows, 24))),
-    exited: new Promise((resolve) =>
-      t.onExit(({ exitCode, signal }) => {
-        gone = true;
-        resolve({ code: signal ? null : exitCode, signal: signal ? signal : null });
-      }),
-    ),
-  };
-}
-
-/** A client may send 0 (unknown) or absurd sizes; the kernel takes 16 bits. */
-function clampSize(n: number, fallback: number): number {
-  if (!Number.isInteger(n) || n <= 0) return fallback;
-  return Math.min(n, 0xffff);
-}
-
-/**
- * Hangs up the program's whole process group, as closing a terminal does:
- * SIGHUP (and SIGCONT, for stopped jobs) to every process in it. The
- * program itself is killed if it is still there after `graceMs`; what it
- * started with nohup, which chose to outlive a hangup, is left alone.
- * Resolves when the program has gone.
- */
-export function endProcessGroup(pid: number, graceMs: number): Promise<void> {
-  const signal = (target: number, sig: NodeJS.Signals | 0): boolean => {
-    try {
-      process.kill(target, sig);
-      return true;
-    } catch {
-      return false; // ESRCH: gone
-    }
-  };
-  if (!signal(-pid, 'SIGHUP')) return Promise.resolve();
-  signal(-pid, 'SIGCONT');
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const poll = setInterval(() => {
-      if (!signal(pid, 0)) {
-        clearInterval(poll);
-        resolve();
-      } else if (Date.now() - started >= graceMs) {
-        signal(pid, 'SIGKILL');
-        clearInterval(poll);
-        resolve();
+    // Input or a window-change that races the program's exit must not reach a closed descriptor.
+    stdin: { write: (d: Buffer) => void (alive() && master.write(d)) },
+    resize: (cols, rows) => {
+      if (!alive()) return;
+      try {
+        setWindowSize(p.masterFd, clampSize(cols, 80), clampSize(rows, 24));
+      } catch {
+        // the terminal closed under us; the exit report follows
       }
-    }, 20);
-  });
+    },
+    exited: Promise.all([p.exit, outputEnded]).then(([e]) => exitOf(e)),
+  };
+}
+
+function exitOf(e: ProgramExit): { code: number | null; signal: number | null } {
+  return { code: e.signal !== null ? null : e.code, signal: e.signal };
 }

@@ -13,13 +13,10 @@ import { NO_BACKPRESSURE, writeOrPause, type Backpressure } from '../server/back
 import type { ServerChannel, Session } from 'ssh2';
 import type { Writable } from 'node:stream';
 import type { ConnectionContext } from '../server/context.js';
-import { startChild, endProcessGroup, type Child, type PtyOutput } from './child.js';
+import { startChild, type Child, type PtyOutput } from './child.js';
 import { sessionProgram, type SessionRequest } from './command.js';
 import { sessionEnvironment } from './environment.js';
 import { exitReport, signalFromSsh } from './signals.js';
-
-/** How long a hung-up process group gets before SIGKILL. */
-const HANGUP_GRACE_MS = 2000;
 
 export interface SessionHooks {
   /** Starts agent forwarding for the connection; resolves with SSH_AUTH_SOCK, or undefined when refused. */
@@ -73,12 +70,9 @@ export class SessionChannel {
     session.on('signal', (accept, reject, info) => {
       const sig = signalFromSsh(info.name);
       if (!this.child || !sig || this.restricted) return reject?.();
-      try {
-        process.kill(-this.child.pid, sig);
-        accept?.();
-      } catch {
-        reject?.();
-      }
+      // Answered at once, in order with the channel's other requests; the helper signals the group.
+      accept?.();
+      this.ctx.user.signal(this.child.pid, sig.slice(3)).catch((err: Error) => log.debug({ err: err.message, signal: sig }, 'signal not delivered'));
     });
     session.on('shell', (accept, reject) => void this.start({ kind: 'shell' }, accept, reject));
     // sshd reads these as C strings and drops a connection that puts a NUL
@@ -119,8 +113,9 @@ export class SessionChannel {
     });
     let child: Child;
     try {
-      child = startChild({ program, env, cwd: this.ctx.account.home, ...(this.ptyReq ? { pty: this.ptyReq } : {}) });
+      child = await startChild(this.ctx.user, { program, env, cwd: this.ctx.account.home, ...(this.ptyReq ? { pty: this.ptyReq } : {}) });
     } catch (err) {
+      if (this.ended) return;
       // As a shell that cannot be executed: a message and status 127.
       this.ctx.log.warn({ err: (err as Error).message }, `cannot start ${req.kind} for ${this.ctx.account.name}`);
       channel.stderr.write(`${program.file}: cannot be started\r\n`);
@@ -130,6 +125,11 @@ export class SessionChannel {
       return;
     }
     this.child = child;
+    if (this.ended) {
+      // The channel went while the program was starting: it goes too.
+      void this.hangUp(child);
+      return;
+    }
     this.ctx.log.debug({ pid: child.pid, kind: req.kind, tty: child.tty }, 'session program started');
     this.plumb(channel, child);
   }
@@ -176,6 +176,11 @@ export class SessionChannel {
     this.onClosed();
   }
 
+  /** SIGHUP and SIGCONT to the group, SIGKILL to the program after 2 s (the helper's timer); resolves when it has gone. */
+  private hangUp(child: Child): Promise<void> {
+    return this.ctx.user.hangup(child.pid).catch((err: Error) => this.ctx.log.debug({ err: err.message, pid: child.pid }, 'hangup failed'));
+  }
+
   /** The channel or the connection is gone: hang up the program's group. Resolves when it has ended. */
   end(): Promise<void> {
     if (this.ending) return this.ending;
@@ -183,7 +188,7 @@ export class SessionChannel {
     // left in the background is no longer this channel's.
     const child = this.programEnded ? undefined : this.child;
     this.finish();
-    this.ending = child ? endProcessGroup(child.pid, HANGUP_GRACE_MS) : Promise.resolve();
+    this.ending = child ? this.hangUp(child) : Promise.resolve();
     try {
       this.channel?.destroy();
     } catch {
