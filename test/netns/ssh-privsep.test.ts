@@ -33,22 +33,43 @@ function listening(port: number): boolean {
   return out.trim() !== '';
 }
 
-/** The worker serving a user's program: the nearest ancestor titled as a worker (the user-side helper is in between). */
-function workerRunning(uid: number, name: string): number | undefined {
-  const parent = (p: number): number => Number(fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
-  try {
-    let pid = parent(Number(execFileSync('pgrep', ['-u', String(uid), '-x', name], { encoding: 'utf8' }).trim().split('\n')[0]));
-    for (let hops = 0; hops < 4 && pid > 1; hops++, pid = parent(pid)) {
-      if (/\[session [0-9a-f]{16}\]/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) return pid;
+/** The worker serving `name`'s connection, from the daemon's root-only session records. */
+function workerOf(name: string): number | undefined {
+  const dir = path.join(srv.stateDir, 'sessions');
+  for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    if (!f.endsWith('.json')) continue;
+    try {
+      const rec = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { user?: string; pid?: number };
+      if (rec.user === name && typeof rec.pid === 'number' && fs.existsSync(`/proc/${rec.pid}`)) return rec.pid;
+    } catch {
+      // a record being rewritten
     }
-    return undefined;
+  }
+  return undefined;
+}
+
+/** The parent of the user's program `name`: the connection's user-side helper. */
+function helperOf(uid: number, name: string): number | undefined {
+  try {
+    const pid = execFileSync('pgrep', ['-u', String(uid), '-x', name], { encoding: 'utf8' }).trim().split('\n')[0];
+    return Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
   } catch {
     return undefined;
   }
 }
 
-/** Shell words that set $W to the user's worker process (found by its title; the program's parent is the user-side helper). */
-const FIND_WORKER = 'W=$(pgrep -u "$(id -u)" -f "^mpsshd: .*\\[session ")';
+/** Fields of /proc/PID/status. */
+function procStatus(pid: number): Record<string, string> {
+  return Object.fromEntries(fs.readFileSync(`/proc/${pid}/status`, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
+}
+
+/** A logged-in connection held open by `sleep 30`, with its worker and helper. */
+async function heldSession(): Promise<{ worker: number; helper: number; close(): void }> {
+  const client = spawn('ip', ['netns', 'exec', ns.name, 'ssh', ...srv.clientOptions, `${user.name}@127.0.0.1`, 'sleep 30'], { stdio: 'ignore' });
+  const helper = await waitFor('the user\'s program', () => helperOf(user.uid, 'sleep'), 10_000);
+  const worker = await waitFor('the session record', () => workerOf(user.name), 10_000);
+  return { worker, helper, close: () => client.kill('SIGKILL') };
+}
 
 before(async () => {
   if (skip) return;
@@ -69,46 +90,82 @@ after(async () => {
   ns?.close();
 });
 
-test('SIGUSR1 from the user to the worker and to the daemon opens no inspector', { skip }, async () => {
-  const r = await ssh(`${FIND_WORKER} && kill -USR1 "$W" && sleep 1 && echo sent`);
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout, 'sent\n');
-  assert.equal(listening(9229), false, 'an inspector listens on 9229 after SIGUSR1 to the worker');
-  process.kill(srv.daemon.proc.pid as number, 'SIGUSR1');
-  await new Promise((res) => setTimeout(res, 1000));
-  assert.equal(listening(9229), false, 'an inspector listens on 9229 after SIGUSR1 to the daemon');
-  const again = await ssh('echo still here');
-  assert.equal(again.stdout, 'still here\n', 'the daemon serves on');
-});
-
-test('the user can neither ptrace the worker nor read its memory or environment', { skip }, async () => {
-  const probe = [
-    FIND_WORKER,
-    'head -c 1 /proc/$W/mem >/dev/null 2>&1 && echo mem-readable || echo mem-denied',
-    'cat /proc/$W/environ >/dev/null 2>&1 && echo environ-readable || echo environ-denied',
-    // PTRACE_ATTACH (16) on the worker.
-    `/usr/bin/python3 -c "import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); r=l.ptrace(16,int(sys.argv[1]),0,0); print('ptrace-attached' if r==0 else 'ptrace-denied')" $W`,
-    'grep -E "^(Uid|CapEff):" /proc/$W/status',
-  ].join('; ');
-  const r = await ssh(probe);
-  assert.equal(r.code, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n');
-  assert.deepEqual(lines.slice(0, 3), ['mem-denied', 'environ-denied', 'ptrace-denied']);
-  assert.match(lines[3] as string, new RegExp(`^Uid:\\s+${user.uid}\\s+${user.uid}\\s+${user.uid}\\s+${user.uid}$`));
-  assert.match(lines[4] as string, /^CapEff:\s+0+$/);
-});
-
-test('no host private key is in a logged-in worker\'s memory; the daemon holds them', { skip }, async () => {
-  const client = spawn('ip', ['netns', 'exec', ns.name, 'ssh', ...srv.clientOptions, `${user.name}@127.0.0.1`, 'sleep 30'], { stdio: 'ignore' });
+test('the processes that parse network input run as mpsshd: no capabilities, no_new_privs, not dumpable', { skip }, async () => {
+  const privsep = Number(execFileSync('id', ['-u', 'mpsshd'], { encoding: 'utf8' }).trim());
+  // A connection that never logs in: its worker waits in the key exchange.
+  const held = spawn('ip', ['netns', 'exec', ns.name, '/usr/bin/python3', '-c', 'import socket,time; s=socket.create_connection(("127.0.0.1",22)); s.sendall(b"SSH-2.0-probe\\r\\n"); time.sleep(20)'], { stdio: 'ignore' });
   try {
-    const worker = await waitFor('the worker to run the user\'s program', () => workerRunning(user.uid, 'sleep'), 10_000);
-    assert.deepEqual(findInMemory(worker, secrets), [], 'host key material found in the worker');
-    // Nor can it write into the daemon's log stream: its output is /dev/null, its lines go through the daemon.
-    assert.deepEqual([1, 2].map((fd) => fs.readlinkSync(`/proc/${worker}/fd/${fd}`)), ['/dev/null', '/dev/null']);
+    // This daemon's workers, from its root-only records (every handed-off connection has one).
+    const titled = (): number[] => {
+      const dir = path.join(srv.stateDir, 'sessions');
+      return fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { pid: number; user?: string }))
+        .filter((r) => r.user === undefined && fs.existsSync(`/proc/${r.pid}`))
+        // Titled once it took the connection (a worker started on demand is still loading, as root, before that).
+        .filter((r) => /\[session [0-9a-f]{16}\]/.test(fs.readFileSync(`/proc/${r.pid}/cmdline`, 'utf8'))).map((r) => r.pid);
+    };
+    const workers = await waitFor('a worker serving the unauthenticated connection', () => (titled().length > 0 ? titled() : undefined), 10_000);
+    // Idle workers of the pool are locked down too, before any connection reaches them.
+    const idle = execFileSync('pgrep', ['-P', String(srv.daemon.proc.pid), '-f', 'worker-main.js'], { encoding: 'utf8' }).trim().split('\n').map(Number).filter((p) => !workers.includes(p));
+    assert.ok(idle.length > 0, 'no idle worker found');
+    for (const pid of [...workers, ...idle]) {
+      // A worker the pool just started is still loading its code as root; it drops before it can take a connection.
+      await waitFor(`worker ${pid} to leave root`, () => (procStatus(pid).NoNewPrivs === '1' ? true : undefined), 10_000);
+      const st = procStatus(pid);
+      assert.deepEqual(st.Uid?.split(/\s+/).map(Number), [privsep, privsep, privsep, privsep], `Uid of ${pid}`);
+      assert.equal(st.Groups, '', `supplementary groups of ${pid}`);
+      assert.match(st.CapEff ?? '', /^0+$/, `CapEff of ${pid}`);
+      assert.match(st.CapPrm ?? '', /^0+$/, `CapPrm of ${pid}`);
+      assert.equal(st.NoNewPrivs, '1', `NoNewPrivs of ${pid}`);
+      // Not dumpable: the kernel gives its /proc files to root, so no process of its uid can read its memory.
+      assert.equal(fs.statSync(`/proc/${pid}/mem`).uid, 0, `/proc/${pid}/mem owner`);
+    }
+  } finally {
+    held.kill('SIGKILL');
+  }
+});
+
+test('a user cannot signal, ptrace or read the worker of their own connection, and SIGUSR1 opens no inspector anywhere', { skip }, async () => {
+  const s = await heldSession();
+  try {
+    const probe = [
+      `kill -USR1 ${s.worker} 2>/dev/null && echo signal-sent || echo signal-denied`,
+      `head -c 1 /proc/${s.worker}/mem >/dev/null 2>&1 && echo mem-readable || echo mem-denied`,
+      `cat /proc/${s.worker}/environ >/dev/null 2>&1 && echo environ-readable || echo environ-denied`,
+      // PTRACE_ATTACH (16).
+      `/usr/bin/python3 -c "import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); r=l.ptrace(16,int(sys.argv[1]),0,0); print('ptrace-attached' if r==0 else 'ptrace-denied')" ${s.worker}`,
+      'echo done',
+    ].join('; ');
+    const r = await ssh(probe);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['signal-denied', 'mem-denied', 'environ-denied', 'ptrace-denied', 'done']);
+    assert.equal(listening(9229), false, 'an inspector listens on 9229');
+    // Root can signal anything: the worker and the daemon disarm SIGUSR1 themselves.
+    process.kill(s.worker, 'SIGUSR1');
+    process.kill(srv.daemon.proc.pid as number, 'SIGUSR1');
+    await new Promise((res) => setTimeout(res, 1000));
+    assert.equal(listening(9229), false, 'an inspector listens on 9229 after SIGUSR1 from root');
+    assert.ok(fs.existsSync(`/proc/${s.worker}`), 'the worker survived SIGUSR1');
+    const again = await ssh('echo still here');
+    assert.equal(again.stdout, 'still here\n', 'the daemon serves on');
+  } finally {
+    s.close();
+  }
+});
+
+test('no host private key is in the memory of a logged-in worker or of its user-side helper; the daemon holds them', { skip }, async () => {
+  const s = await heldSession();
+  try {
+    assert.deepEqual(findInMemory(s.worker, secrets), [], 'host key material found in the worker');
+    assert.deepEqual(findInMemory(s.helper, secrets), [], 'host key material found in the user-side helper');
+    // Nor can the worker write into the daemon's log stream: its output is /dev/null, its lines go through the daemon.
+    assert.deepEqual([1, 2].map((fd) => fs.readlinkSync(`/proc/${s.worker}/fd/${fd}`)), ['/dev/null', '/dev/null']);
+    const st = procStatus(s.helper);
+    assert.deepEqual(st.Uid?.split(/\s+/).map(Number), [user.uid, user.uid, user.uid, user.uid], 'the helper runs as the user');
+    assert.match(st.CapEff ?? '', /^0+$/);
     // The scan itself works: the daemon, which signs, has every key.
     assert.deepEqual(findInMemory(srv.daemon.proc.pid as number, secrets), secrets.map((_s, i) => i));
   } finally {
-    client.kill('SIGKILL');
+    s.close();
   }
 });
 
@@ -177,7 +234,8 @@ test('a client with a 1 GiB window that stops reading cannot make the worker buf
       client.stdout.on('data', (d: Buffer) => d.toString().includes('reading stopped') && resolve());
       client.on('exit', (code) => reject(new Error(`the client exited with ${code}`)));
     });
-    const worker = await waitFor('the worker running cat', () => workerRunning(user.uid, 'cat'), 10_000);
+    await waitFor('cat to run', () => helperOf(user.uid, 'cat'), 10_000);
+    const worker = await waitFor('the worker running cat', () => workerOf(user.name), 10_000);
     await new Promise((res) => setTimeout(res, 3000));
     const rssKb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${worker}/status`, 'utf8'))?.[1]);
     assert.ok(rssKb < 150 * 1024, `the worker holds ${Math.round(rssKb / 1024)} MiB with a stalled reader`);

@@ -303,7 +303,7 @@ export class SshServer {
       fs.mkdirSync(this.sessions.sessionDir, { recursive: true, mode: 0o700 });
       sessionFd = unixListen(path.join(this.sessions.sessionDir, `${id}.sock`), 0o600);
       const w = this.pool.handOff(socket, msg, sessionFd);
-      const log = this.log.child({ session: id });
+      const log = this.log.child({ session: id, workerPid: w.pid });
       const auth = new Authenticator(this.cfg, remote, log);
       serveSigner(w.signer, keys.map((k) => k.signer), log, Date.now, {
         userauth: async (req, sessionId) => {

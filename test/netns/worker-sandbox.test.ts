@@ -1,0 +1,53 @@
+/**
+ * The lock-down an SSH worker enters before it reads the network, tried
+ * against the real kernel in a throwaway process: once locked, no file opens,
+ * no TCP connect or bind, no signal to a process outside, no new privileges;
+ * a module loaded before still loads again (the worker's lazy requires).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileSkip } from '../helpers/require-netns.js';
+
+const skip = fileSkip();
+const SANDBOX = path.resolve(__dirname, '../../src/native/sandbox.js');
+
+test('a locked-down process opens no file, makes no TCP connection, signals nobody outside and keeps what it loaded', { skip }, async () => {
+  const server = net.createServer((s) => s.destroy());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  const script = `
+    const fs = require('node:fs');
+    const net = require('node:net');
+    const { lockDown } = require(${JSON.stringify(SANDBOX)});
+    require('node:os');
+    const out = { lock: lockDown() };
+    const tryIt = (name, f) => { try { f(); out[name] = 'allowed'; } catch (e) { out[name] = e.code || e.message; } };
+    tryIt('read', () => fs.readFileSync('/etc/hostname'));
+    tryIt('write', () => fs.writeFileSync('/tmp/mpssh-sandbox-probe', 'x'));
+    tryIt('list', () => fs.readdirSync('/'));
+    tryIt('signal', () => process.kill(${process.pid}, 0));
+    tryIt('reload', () => require(${JSON.stringify(SANDBOX)}));
+    const s = net.connect(${port}, '127.0.0.1');
+    s.on('connect', () => { out.connect = 'allowed'; done(); });
+    s.on('error', (e) => { out.connect = e.code; done(); });
+    function done() {
+      const srv = net.createServer();
+      srv.on('error', (e) => { out.bind = e.code; console.log(JSON.stringify(out)); process.exit(0); });
+      srv.listen(0, '127.0.0.1', () => { out.bind = 'allowed'; console.log(JSON.stringify(out)); process.exit(0); });
+    }
+  `;
+  try {
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 })) as Record<string, unknown>;
+    const lock = out.lock as { landlock: number; net?: boolean; scoped?: boolean };
+    assert.ok(lock.landlock >= 6, `Landlock ABI ${lock.landlock}; this kernel should have 6 or later`);
+    assert.deepEqual(
+      { read: out.read, write: out.write, list: out.list, signal: out.signal, connect: out.connect, bind: out.bind, reload: out.reload },
+      { read: 'EACCES', write: 'EACCES', list: 'EACCES', signal: 'EPERM', connect: 'EACCES', bind: 'EACCES', reload: 'allowed' },
+    );
+  } finally {
+    server.close();
+  }
+});
