@@ -98,6 +98,46 @@ test('a pty login shell as the user, driven from tmux', { skip }, async () => {
   }
 });
 
+test('-L and -R to Unix sockets (streamlocal), made and reached as the user', { skip }, async () => {
+  // Unix sockets in the filesystem are reachable from every namespace: both ends live in one directory tree.
+  const dir = fs.mkdtempSync('/tmp/mpssh-streamlocal-');
+  fs.chmodSync(dir, 0o755);
+  const userDir = path.join(dir, 'user');
+  fs.mkdirSync(userDir, { mode: 0o700 });
+  fs.chownSync(userDir, user.uid, user.gid);
+  const serverApp = path.join(userDir, 'app.sock');
+  const clientApp = path.join(dir, 'client-app.sock');
+  const serve = (ns: TwoPaths['client'], sockPath: string, name: string) =>
+    ns.spawn('/usr/bin/python3', ['-c', `import os,socket\ns=socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(sockPath)}); os.chmod(${JSON.stringify(sockPath)}, 0o777); s.listen()\nwhile True:\n  c,_=s.accept(); d=c.recv(100); c.sendall(b"${name}:"+d); c.close()`]);
+  const ask = (sockPath: string) =>
+    topo.client.exec('/usr/bin/python3', ['-c', `import socket\nc=socket.socket(socket.AF_UNIX); c.settimeout(5); c.connect(${JSON.stringify(sockPath)}); c.sendall(b"hi"); print(c.recv(100).decode())`]);
+  const onServer = serve(topo.server, serverApp, 'server');
+  const onClient = serve(topo.client, clientApp, 'client');
+  const localEnd = path.join(dir, 'local.sock');
+  const remoteEnd = path.join(userDir, 'fwd.sock');
+  try {
+    await waitFor('the two socket servers', () => fs.existsSync(serverApp) && fs.existsSync(clientApp), 5000);
+    const session = topo.client.spawn('ssh', sshArgs('-o', 'ExitOnForwardFailure=yes', '-L', `${localEnd}:${serverApp}`, '-R', `${remoteEnd}:${clientApp}`, dest(), 'echo ready; sleep 20'));
+    let out = '';
+    session.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor('session ready', () => out.includes('ready'), 15_000);
+    assert.equal((await ask(localEnd)).trim(), 'server:hi', '-L to a Unix socket reaches the server side');
+    assert.equal((await ask(remoteEnd)).trim(), 'client:hi', '-R from a Unix socket reaches the client side');
+    // Made by the user, with 0666 & ~StreamLocalBindMask (0177).
+    const st = fs.statSync(remoteEnd);
+    assert.deepEqual([st.uid, st.mode & 0o777], [user.uid, 0o600]);
+    session.kill();
+    // A path the user cannot reach is refused, as the kernel decides for the user.
+    const denied = await run(topo.client, 'ssh', sshArgs('-o', 'ExitOnForwardFailure=yes', '-R', '/root/mpssh-denied.sock:/tmp/none.sock', dest(), 'echo opened'));
+    assert.notEqual(denied.code, 0, denied.stdout);
+    assert.match(denied.stderr, /remote port forwarding failed/i);
+  } finally {
+    onServer.kill();
+    onClient.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('-L and -R forwarding and agent forwarding as the user', { skip }, async () => {
   // A line server in each namespace, answering with where it runs.
   const serve = (ns: TwoPaths['client'], port: number, name: string) =>

@@ -1,6 +1,7 @@
 /**
  * Forwarding services of one connection: -L (direct-tcpip), -R
- * (tcpip-forward) and the agent socket, all closed with the connection.
+ * (tcpip-forward), their Unix-socket forms (streamlocal) and the agent
+ * socket, all closed with the connection.
  */
 import type net from 'node:net';
 import type { Connection } from 'ssh2';
@@ -8,8 +9,9 @@ import type { ConnectionContext } from '../server/context.js';
 import { startAgentSocket, type AgentSocket } from './agent.js';
 import { serveLocalForwards } from './local.js';
 import { serveRemoteForwards } from './remote.js';
+import { serveStreamLocal } from './streamlocal.js';
 
-export type ForwardKind = 'direct-tcpip' | 'forwarded-tcpip' | 'auth-agent';
+export type ForwardKind = 'direct-tcpip' | 'forwarded-tcpip' | 'auth-agent' | 'direct-streamlocal' | 'forwarded-streamlocal';
 
 export interface ForwardingService {
   close(): void;
@@ -25,6 +27,7 @@ export function serveForwarding(client: Connection, ctx: ConnectionContext, hook
   };
   serveLocalForwards(client, ctx, track, (o) => hooks.onChannel?.('direct-tcpip', o));
   const remote = serveRemoteForwards(client, ctx, track, (o) => hooks.onChannel?.('forwarded-tcpip', o));
+  const streamLocal = serveStreamLocal(client, ctx, track, (kind, o) => hooks.onChannel?.(kind, o));
   let agent: Promise<AgentSocket | undefined> | undefined;
   return {
     agentForwarding() {
@@ -37,6 +40,7 @@ export function serveForwarding(client: Connection, ctx: ConnectionContext, hook
     },
     close() {
       remote.close();
+      streamLocal.close();
       for (const s of sockets) s.destroy();
       void agent?.then((a) => a?.close());
     },

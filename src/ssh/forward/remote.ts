@@ -79,8 +79,7 @@ export function serveRemoteForwards(client: Connection, ctx: ConnectionContext, 
       accept?.();
       return;
     }
-    // Unix socket forwarding (streamlocal) is not offered; other requests are others' to answer.
-    if ((name as string).includes('streamlocal')) reject?.();
+    // Other requests (streamlocal-forward, hostkeys-prove) are other modules' to answer.
   });
 
   return {

@@ -46,6 +46,12 @@ export interface ChannelPolicy {
   tcpForwarding: 'all' | 'local' | 'remote' | 'no';
   /** AllowAgentForwarding, cleared by key `no-agent-forwarding`. */
   agentForwarding: boolean;
+  /** AllowStreamLocalForwarding (Unix sockets, -L/-R with a path), cleared by key `no-port-forwarding`. */
+  streamLocalForwarding: 'all' | 'local' | 'remote' | 'no';
+  /** StreamLocalBindMask: permission bits taken away from sockets made for -R. */
+  streamLocalBindMask: number;
+  /** StreamLocalBindUnlink: remove an existing socket file before listening on its path. */
+  streamLocalBindUnlink: boolean;
   /**
    * Destinations allowed for -L: `any`, `none`, or the list. sshd checks
    * both PermitOpen and the key's `permitopen=`; the worker folds the two

@@ -55,6 +55,10 @@ export function channelPolicy(cfg: SshConfig, key: KeyOptions): ChannelPolicy {
     maxSessions: cfg.MaxSessions,
     tcpForwarding: narrowForwarding(cfg.AllowTcpForwarding, key.permitPortForwarding),
     agentForwarding: cfg.AllowAgentForwarding && key.permitAgentForwarding,
+    // sshd: no-port-forwarding (and restrict) covers Unix-socket forwarding too.
+    streamLocalForwarding: narrowForwarding(cfg.AllowStreamLocalForwarding, key.permitPortForwarding),
+    streamLocalBindMask: cfg.StreamLocalBindMask,
+    streamLocalBindUnlink: cfg.StreamLocalBindUnlink,
     permitOpen: intersectPermits(configPermits(cfg.PermitOpen, false), key.permitOpen),
     permitListen: intersectPermits(configPermits(cfg.PermitListen, true), key.permitListen),
     gatewayPorts: cfg.GatewayPorts,
