@@ -126,12 +126,33 @@ Napi::Value DevNullStdio(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// replaceFd(from, to): dup2(from, to) keeping close-on-exec, then close(from).
+// A worker found again by a restarted daemon gets a fresh monitor channel in
+// place of the dead one, under the descriptor number its code uses.
+Napi::Value ReplaceFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "replaceFd(from: number, to: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int from = info[0].As<Napi::Number>().Int32Value();
+  int to = info[1].As<Napi::Number>().Int32Value();
+  if (from == to) return env.Undefined();
+  if (dup3(from, to, O_CLOEXEC) < 0) {
+    ErrnoError(env, errno, "dup3").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  close(from);
+  return env.Undefined();
+}
+
 }  // namespace
 
 void InitFds(Napi::Env env, Napi::Object exports) {
   exports.Set("closeInheritedFds", Napi::Function::New(env, CloseInheritedFds));
   exports.Set("cloexecFrom", Napi::Function::New(env, CloexecFrom));
   exports.Set("devNullStdio", Napi::Function::New(env, DevNullStdio));
+  exports.Set("replaceFd", Napi::Function::New(env, ReplaceFd));
 }
 
 }  // namespace mpssh

@@ -10,6 +10,7 @@ interface FdsAddon {
   closeInheritedFds(minFd: number, keep?: number[]): number[];
   cloexecFrom(minFd: number): number;
   devNullStdio(fd?: number): void;
+  replaceFd(from: number, to: number): void;
 }
 
 /**
@@ -35,4 +36,9 @@ export function cloexecAll(): number {
 export function silenceStdio(devNullFd?: number): void {
   if (devNullFd === undefined) addon<FdsAddon>().devNullStdio();
   else addon<FdsAddon>().devNullStdio(devNullFd);
+}
+
+/** Puts descriptor `from` in place of `to` (close-on-exec) and closes `from`. */
+export function replaceFd(from: number, to: number): void {
+  addon<FdsAddon>().replaceFd(from, to);
 }

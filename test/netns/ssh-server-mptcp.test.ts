@@ -34,8 +34,8 @@ after(async () => {
 });
 
 /** ssh through mpssh from the client namespace; lines of stdout are time-stamped as they arrive. */
-function session(command: string): { child: ChildProcess; lines: { at: number; text: string }[]; done: Promise<{ code: number | null; stderr: string }> } {
-  const child = topo.client.spawn(process.execPath, [MPSSH, ...srv.clientOptions, `root@${topo.serverAddrs[0]}`, command]);
+function session(command: string, extra: string[] = []): { child: ChildProcess; lines: { at: number; text: string }[]; done: Promise<{ code: number | null; stderr: string }> } {
+  const child = topo.client.spawn(process.execPath, [MPSSH, ...srv.clientOptions, ...extra, `root@${topo.serverAddrs[0]}`, command]);
   const lines: { at: number; text: string }[] = [];
   let buf = '';
   let stderr = '';
@@ -103,6 +103,18 @@ test('the session survives a restart of mpsshd, and the new daemon knows it', { 
   const again = session('echo again');
   assert.equal((await again.done).code, 0);
   assert.deepEqual(again.lines.map((l) => l.text), ['again']);
+});
+
+test('a session found again after a restart can still rekey: the new daemon signs for it', { skip }, async () => {
+  // 40 lines of 2.7 KB, 0.1 s apart; the client rekeys every 64 KiB, so several times after the restart.
+  const s = session('for i in $(seq 1 40); do head -c 2000 /dev/urandom | base64 -w0; echo; sleep 0.1; done; exit 0', ['-o', 'RekeyLimit=64K']);
+  await waitFor('data flowing', () => s.lines.length >= 5, 10_000);
+  await srv.restart();
+  // The restarted daemon's log starts afresh.
+  await srv.daemon.waitForLog('signing taken over', (l) => typeof l.msg === 'string' && l.msg.includes('took over signing'), 5000);
+  const r = await s.done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(s.lines.length, 40, 'every line arrived across rekeys after the restart');
 });
 
 test('keepalive ends the connection of a frozen client and its command', { skip }, async () => {

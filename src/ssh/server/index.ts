@@ -4,7 +4,7 @@
  * closes the listeners and idle workers but never a running session.
  */
 import crypto from 'node:crypto';
-import type net from 'node:net';
+import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SshConfig } from '../../config/ssh-schema.js';
@@ -28,7 +28,17 @@ import { Authenticator, type AuthSuccess } from './authenticator.js';
 import { spawnUserHelper } from '../user-side/index.js';
 import { unixListen } from '../../native/sandbox.js';
 import { native } from '../../mptcp/native.js';
+import { socketPair } from '../../mptcp/fdpass.js';
+import type { KnownSession } from './worker-trust.js';
+import type { SigningKey } from './host-key-signer.js';
 import { SessionRegistry, type SessionEvent } from './sessions.js';
+
+/** A host key the restarted daemon no longer has: every request for it is refused. */
+const MISSING_KEY: SigningKey = {
+  type: 'none',
+  sign: () => new Error('host key no longer configured'),
+  getPublicSSH: () => Buffer.alloc(0),
+};
 
 export interface SshServerOptions {
   log: Logger;
@@ -106,6 +116,7 @@ export class SshServer {
   /** Loads host keys, finds sessions of an earlier run, opens the listeners. Never throws for a busy port. */
   async start(): Promise<void> {
     this.sessions.start();
+    this.sessions.monitorFor = (known) => this.monitorForFound(known);
     await this.sessions.discover();
     this.openssh.start();
     if (!this.cfg.Enabled) {
@@ -316,7 +327,7 @@ export class SshServer {
           return { answer: { auth: 'success', account, options: verdict.success.options as unknown as Record<string, unknown>, fds: fds.length }, fds };
         },
       });
-      this.sessions.adopt(w.control, { id, pid: w.pid, remote, local, acceptedAt: msg.acceptedAt }, () => auth.failures);
+      this.sessions.adopt(w.control, { id, pid: w.pid, remote, local, acceptedAt: msg.acceptedAt, hostKeys: msg.hostKeys }, () => auth.failures);
       this.log.debug({ session: id, pid: w.pid, listen: label, remote, transport }, `Connection from ${peer.ip} port ${peer.port} on ${local.address} port ${local.port} (${transport})`);
     } catch (err) {
       this.log.error({ err, remote }, 'could not hand the connection to a worker, closing it');
@@ -324,6 +335,31 @@ export class SshServer {
     } finally {
       if (sessionFd !== undefined) native().closeFd(sessionFd);
     }
+  }
+
+  /**
+   * A monitor channel for a logged-in session an earlier daemon started:
+   * signatures for its rekeys, with the host keys it was handed (matched by
+   * their public halves; one no longer configured is refused). It answers no
+   * authentication: that connection is logged in already.
+   */
+  private monitorForFound(known: KnownSession | undefined): number | undefined {
+    if (known?.hostKeys === undefined || !this.cfg.Enabled || this.cfg.Server !== 'builtin') return undefined;
+    let keys = this.keys;
+    if (keys.length === 0) {
+      // Sessions are found before start() loads (and logs) the keys.
+      try {
+        keys = loadHostKeys(this.cfg.HostKey, this.opts.dataDir, this.log.child({}, { level: 'warn' }));
+      } catch {
+        return undefined;
+      }
+    }
+    const byLine = new Map(keys.map((k) => [k.publicLine, k.signer]));
+    const signers = known.hostKeys.map((line) => byLine.get(line));
+    const [mine, theirs] = socketPair();
+    const sock = new net.Socket({ fd: mine, readable: true, writable: true });
+    serveSigner(sock, signers.map((k) => k ?? MISSING_KEY), this.log.child({ session: known.id, workerPid: known.pid }));
+    return theirs;
   }
 
   /** Starts the user's side of a logged-in connection; returns the worker's descriptors of it (none when it cannot start). */

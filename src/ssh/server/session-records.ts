@@ -18,6 +18,7 @@ const recordSchema = z.object({
   acceptedAt: z.number(),
   user: z.string().max(256).optional(),
   authenticatedAt: z.number().optional(),
+  hostKeys: z.array(z.string().max(16384)).max(16).optional(),
 });
 
 function file(dir: string, id: string): string {
@@ -37,8 +38,8 @@ export function readRecord(dir: string, id: string): KnownSession | undefined {
   try {
     const parsed = recordSchema.safeParse(JSON.parse(fs.readFileSync(file(dir, id), 'utf8')));
     if (!parsed.success) return undefined;
-    const { user, authenticatedAt, ...rest } = parsed.data;
-    return { ...rest, ...(user !== undefined ? { user } : {}), ...(authenticatedAt !== undefined ? { authenticatedAt } : {}) };
+    const { user, authenticatedAt, hostKeys, ...rest } = parsed.data;
+    return { ...rest, ...(user !== undefined ? { user } : {}), ...(authenticatedAt !== undefined ? { authenticatedAt } : {}), ...(hostKeys !== undefined ? { hostKeys } : {}) };
   } catch {
     return undefined;
   }

@@ -6,6 +6,8 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import { sendFd, socketPair } from '../../mptcp/fdpass.js';
+import { native } from '../../mptcp/native.js';
 import path from 'node:path';
 import type { Logger } from '../../util/logger.js';
 import { workerMessageSchema, type SessionReport } from './control-protocol.js';
@@ -128,6 +130,13 @@ export class SessionRegistry {
     t.ch.send({ op: 'status', seq: ++this.seq });
   }
 
+  /**
+   * Makes a monitor channel for a session found after a restart (signing
+   * for its rekeys) and returns the worker's end, or undefined. Set by the
+   * SSH server before discover().
+   */
+  monitorFor?: (known: KnownSession | undefined) => number | undefined;
+
   /** Finds sessions left by an earlier daemon: their workers listen on sessionDir/<id>.sock. */
   async discover(): Promise<number> {
     let names: string[];
@@ -149,7 +158,9 @@ export class SessionRegistry {
               sock.once('connect', () => {
                 found++;
                 const id = n.slice(0, 16);
-                const t = this.track(id, sock, readRecord(this.sessionDir, id));
+                const record = readRecord(this.sessionDir, id);
+                this.passMonitor(sock, record);
+                const t = this.track(id, sock, record);
                 t.ch.send({ op: 'hello' });
                 resolve();
               });
@@ -164,6 +175,28 @@ export class SessionRegistry {
     );
     if (found > 0) this.log.info({ sessions: found }, `found ${found} SSH session(s) still running from before the restart`);
     return found;
+  }
+
+  /**
+   * The worker reads a descriptor first on this socket (see worker.ts
+   * takeMonitor), so one always goes: a monitor for a logged-in session, an
+   * already closed channel otherwise. Ours is closed either way.
+   */
+  private passMonitor(sock: net.Socket, record: KnownSession | undefined): void {
+    let fd = record?.user !== undefined ? this.monitorFor?.(record) : undefined;
+    if (fd === undefined) {
+      const [a, b] = socketPair();
+      native().closeFd(a);
+      fd = b;
+    }
+    try {
+      const own = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      if (own !== undefined) sendFd(own, fd, { timeoutMs: 1000 });
+    } catch (err) {
+      this.log.warn({ err, session: record?.id }, 'cannot pass a monitor channel to a session found again: a rekey will end it');
+    } finally {
+      native().closeFd(fd);
+    }
   }
 
   list(): SessionReport[] {

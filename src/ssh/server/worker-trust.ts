@@ -13,9 +13,11 @@ export interface KnownSession {
   remote: { address: string; port: number };
   local: { address: string; port: number };
   acceptedAt: number;
-  /** Set once, from the worker's report made while it was still root. */
+  /** Set once, when the daemon accepted the login. */
   user?: string;
   authenticatedAt?: number;
+  /** The public host keys the worker was handed, in its order: a restarted daemon signs with the same ones. */
+  hostKeys?: string[];
 }
 
 /** A report with every field the daemon knows itself taken from what it knows. */

@@ -30,6 +30,8 @@ import type { LogRelay } from './log-relay.js';
 import { acceptKeyQuery, allowRepeatedUserauthService, applyKeepalive, disconnectWithText, negotiationFailure, supportedAlgorithms } from './ssh2-internals.js';
 import { serveHostKeyUpdates, type ServedKey } from './host-key-update.js';
 import { SIGNER_FD } from './sign-protocol.js';
+import { receiveFd } from '../../mptcp/fdpass.js';
+import { replaceFd } from '../../native/fds.js';
 
 /** What serves the channels of an authenticated connection (sessions, forwarding). */
 export type AttachChannels = (client: Connection, ctx: ConnectionContext, counts: (kind: string, open: boolean) => void) => { close(): Promise<void> | void };
@@ -145,7 +147,11 @@ export function runConnection(deps: WorkerDeps): void {
   // The socket the next daemon can reach us on: the daemon made it (root-owned directory, mode 0600).
   let sessionServer: net.Server | undefined;
   if (deps.sessionListener !== undefined) {
-    sessionServer = net.createServer(listen);
+    sessionServer = net.createServer({ pauseOnConnect: true }, (sock) => {
+      takeMonitor(sock, log);
+      sock.resume();
+      listen(sock);
+    });
     sessionServer.on('error', (err) => log.warn({ err }, 'session socket failed, a restarted daemon will not see this session'));
     sessionServer.listen({ fd: deps.sessionListener });
   }
@@ -243,6 +249,24 @@ export function runConnection(deps: WorkerDeps): void {
   batchWrites(socket);
   skipFirstWrite(socket, serverIdentLine());
   server.injectSocket(socket);
+}
+
+/**
+ * A daemon that finds this session after a restart first passes a monitor
+ * channel of its own (one NUL byte with the descriptor), which replaces the
+ * dead daemon's: signatures for later key exchanges (rekeys) come from it.
+ * Read before the socket is wrapped, so the descriptor is not lost to a
+ * plain read.
+ */
+function takeMonitor(sock: net.Socket, log: Logger): void {
+  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (fd === undefined || fd < 0) return;
+  try {
+    replaceFd(receiveFd(fd, { timeoutMs: 1000 }), SIGNER_FD);
+    log.info('a restarted daemon took over signing for this session');
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'no monitor channel from the restarted daemon: a rekey will end this session');
+  }
 }
 
 /** The remote host keys HostKeyAlgorithms lets serve, in its order (each keeps its index at the daemon). */
