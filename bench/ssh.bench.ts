@@ -67,8 +67,8 @@ function descendants(pid: number): number[] {
   return out;
 }
 
-/** PSS (MiB) of the server-side processes of one idle session, found as the parents of its marker `sleep`. */
-async function idleSessionPss(ns: Netns, t: Target, rootPid: (sleepPid: number) => number): Promise<{ mib: number; processes: number }> {
+/** PSS (MiB) of the server-side processes of one idle session, found from its marker `sleep`. */
+async function idleSessionPss(ns: Netns, t: Target, serving: (sleepPid: number) => number[]): Promise<{ mib: number; processes: number }> {
   const marker = `${Math.floor(Math.random() * 1e6) + 1000}`;
   const child = ns.spawn('ssh', [...t.opts, t.dest, `exec sleep ${marker}`]);
   try {
@@ -78,12 +78,20 @@ async function idleSessionPss(ns: Netns, t: Target, rootPid: (sleepPid: number) 
       sleepPid = Number(execFileSync('sh', ['-c', `pgrep -xf "sleep ${marker}" || true`], { encoding: 'utf8' }).trim().split('\n')[0] || 0);
     }
     await new Promise((r) => setTimeout(r, 500));
-    const top = rootPid(sleepPid);
-    const pids = [top, ...descendants(top)];
+    const pids = [...new Set(serving(sleepPid))];
     return { mib: Math.round(pids.reduce((a, p) => a + pss(p), 0) * 10) / 10, processes: pids.length };
   } finally {
     child.kill('SIGKILL');
   }
+}
+
+/** Workers of `user`'s logged-in connections, from the daemon's root-only session records. */
+function sessionWorkers(stateDir: string, user: string): number[] {
+  const dir = path.join(stateDir, 'sessions');
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.json')).flatMap((f) => {
+    const rec = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { pid: number; user?: string };
+    return rec.user === user && fs.existsSync(`/proc/${rec.pid}`) ? [rec.pid] : [];
+  });
 }
 
 function parentOf(pid: number): number {
@@ -160,10 +168,13 @@ export async function bench(): Promise<Record<string, unknown>> {
     const sshdMem = await idleSessionPss(ns, targets[0] as Target, (s) => {
       let p = s;
       while (parentOf(p) !== sshd.proc.pid && parentOf(p) > 1) p = parentOf(p);
-      return p;
+      return [p, ...descendants(p)];
     });
-    // mpsshd: the worker process (the sleep's parent) and its children.
-    const mpMem = await idleSessionPss(ns, targets[1] as Target, (s) => parentOf(s));
+    // mpsshd: the connection's worker (from the daemon's session record) and its user-side helper (the sleep's parent) with what it runs.
+    const mpMem = await idleSessionPss(ns, targets[1] as Target, (s) => {
+      const helper = parentOf(s);
+      return [...sessionWorkers(mp.stateDir, user.name), helper, ...descendants(helper)];
+    });
     return {
       bulkMiB: BULK_MIB,
       bulk,
