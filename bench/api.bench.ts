@@ -12,7 +12,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { buildApp } from '../src/api/app.js';
 import { silentLogger } from '../src/util/logger.js';
-import { FakeSource, sampleSnapshot, session } from '../test/unit/api-fixture.js';
+import { FakeSource, sampleSnapshot, session } from '../tools/api-fixture.js';
 import { summary } from './stats.js';
 
 const RATE = Number(process.env.MPSSH_BENCH_API_RATE ?? 500);

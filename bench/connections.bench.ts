@@ -11,8 +11,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startDaemon, type DaemonProcess } from '../test/helpers/daemon-process.js';
-import { Netns, vethPair, waitFor } from '../test/helpers/netns.js';
+import { startDaemon, type DaemonProcess } from '../tools/daemon-process.js';
+import { Netns, vethPair, waitFor } from '../tools/netns.js';
 
 const WINDOW_MS = Number(process.env.MPSSH_BENCH_CONN_WINDOW_MS ?? 30_000);
 const TICKS = 100; // USER_HZ on Linux

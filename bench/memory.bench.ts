@@ -10,8 +10,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startDaemon, type DaemonProcess } from '../test/helpers/daemon-process.js';
-import { Netns } from '../test/helpers/netns.js';
+import { startDaemon, type DaemonProcess } from '../tools/daemon-process.js';
+import { Netns } from '../tools/netns.js';
 
 const SETTLE_MS = 8000;
 

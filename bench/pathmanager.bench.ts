@@ -17,7 +17,7 @@ import * as rt from 'netlink/dist/rt/structs';
 import { MptcpPmClient } from '../src/netlink/mptcp-pm.js';
 import { NetlinkSocket } from '../src/netlink/socket.js';
 import { silentLogger } from '../src/util/logger.js';
-import { Netns, vethPair, waitFor } from '../test/helpers/netns.js';
+import { Netns, vethPair, waitFor } from '../tools/netns.js';
 import { summary } from './stats.js';
 
 const REPS = Number(process.env.MPSSH_BENCH_REPS ?? 60);

@@ -12,9 +12,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import { Netns } from '../test/helpers/netns.js';
-import { startMpsshdSsh } from '../test/helpers/mpsshd-ssh.js';
-import { startSshd } from '../test/helpers/sshd.js';
+import { Netns } from '../tools/netns.js';
+import { startMpsshdSsh } from '../tools/mpsshd-ssh.js';
+import { startSshd } from '../tools/sshd.js';
 
 const HELD = 8;
 const ATTEMPTS = 10;

@@ -16,7 +16,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { adoptSocket, connectMptcp, receiveFd, socketPair } from '../src/mptcp/index.js';
 import { inNetns } from '../src/native/netns.js';
-import { Netns, vethPair } from '../test/helpers/netns.js';
+import { Netns, vethPair } from '../tools/netns.js';
 
 const BYTES = Number(process.env.MPSSH_BENCH_BYTES ?? 256 * 1024 * 1024);
 const REPS = Number(process.env.MPSSH_BENCH_PROXY_REPS ?? 5);

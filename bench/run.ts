@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { VERSION } from '../src/version.js';
+import { VERSION } from '../src/util/version.js';
 
 interface BenchModule {
   bench(): Promise<Record<string, unknown>>;

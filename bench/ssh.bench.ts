@@ -9,10 +9,10 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Netns } from '../test/helpers/netns.js';
-import { startSshd } from '../test/helpers/sshd.js';
-import { startMpsshdSsh } from '../test/helpers/mpsshd-ssh.js';
-import { createTestUser } from '../test/helpers/test-user.js';
+import { Netns } from '../tools/netns.js';
+import { startSshd } from '../tools/sshd.js';
+import { startMpsshdSsh } from '../tools/mpsshd-ssh.js';
+import { createTestUser } from '../tools/test-user.js';
 import { summary } from './stats.js';
 
 const MIB = 1024 * 1024;

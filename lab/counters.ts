@@ -5,7 +5,7 @@
  * samples for the whole run instead of one `ip -s -j link` per sample.
  */
 import type { ChildProcess } from 'node:child_process';
-import type { Netns } from '../test/helpers/netns.js';
+import type { Netns } from '../tools/netns.js';
 import { track } from './children.js';
 
 /** One reading: wall-clock time (ms since the epoch) and bytes per interface. */

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { netnsUnavailableReason } from '../test/helpers/require-netns.js';
+import { netnsUnavailableReason } from '../tools/require-netns.js';
 import { abortRun, DEFAULT_PATHS, runLab, SCENARIOS, type Scenario } from './lab.js';
 
 const USAGE = `usage: npm run lab -- ${SCENARIOS.join('|')} [options]

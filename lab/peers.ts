@@ -8,11 +8,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { VERSION } from '../src/version.js';
-import { startDaemon, type DaemonProcess } from '../test/helpers/daemon-process.js';
-import { startMpsshdSsh, type MpsshdSsh } from '../test/helpers/mpsshd-ssh.js';
-import { startSshd, sshdPath, type TestSshd } from '../test/helpers/sshd.js';
-import type { Netns } from '../test/helpers/netns.js';
+import { VERSION } from '../src/util/version.js';
+import { startDaemon, type DaemonProcess } from '../tools/daemon-process.js';
+import { startMpsshdSsh, type MpsshdSsh } from '../tools/mpsshd-ssh.js';
+import { startSshd, sshdPath, type TestSshd } from '../tools/sshd.js';
+import type { Netns } from '../tools/netns.js';
 import type { LabTopology } from './topology.js';
 import { killDescendants, track } from './children.js';
 

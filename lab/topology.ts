@@ -14,7 +14,7 @@
  * with NetworkManager has, and a default route per link in the main table
  * (metric by path number) for plain TCP.
  */
-import { Netns, vethPair } from '../test/helpers/netns.js';
+import { Netns, vethPair } from '../tools/netns.js';
 import { parseRate, tbfBurstBytes } from './rate.js';
 
 /** One path and its current state. */

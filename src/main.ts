@@ -2,7 +2,7 @@
  * mpsshd's entry point: command line, configuration, logger, start, signals.
  */
 // Before anything loads ssh2: its load-time repairs (see ssh2-internals.ts).
-import { missingRepairs } from './ssh/server/ssh2-internals.js';
+import { missingRepairs } from './ssh/ssh2-internals.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,7 @@ import { createLogger } from './util/logger.js';
 import { closeInheritedFds } from './native/fds.js';
 import { checkSshd, sshdArgv } from './ssh/openssh/sshd-command.js';
 import { snapshotSshdConfig } from './ssh/openssh/sshd-config-snapshot.js';
-import { VERSION } from './version.js';
+import { VERSION } from './util/version.js';
 
 /** Why each named host key cannot be used (empty: all usable). */
 function hostKeyProblems(files: readonly string[]): string[] {

@@ -12,8 +12,8 @@ import { atMost, holds, type TargetResult } from '../targets.js';
 import { startStream, type Stream } from '../peers.js';
 import type { ScenarioResult } from '../lab-run.js';
 import { consecutiveFromOne, firstAfter } from '../gaps.js';
-import { waitFor } from '../../test/helpers/netns.js';
-import type { Netns } from '../../test/helpers/netns.js';
+import { waitFor } from '../../tools/netns.js';
+import type { Netns } from '../../tools/netns.js';
 import { rtoMaxMs, sleep, tickerCommand, waitEndpoints, type LabContext } from './common.js';
 
 const SETTLE_MS = 3000;

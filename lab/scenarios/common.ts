@@ -1,6 +1,6 @@
 /** What every scenario needs: options, the network and its programs, and settling. */
-import { ipEndpoints } from '../../test/helpers/topology.js';
-import { waitFor } from '../../test/helpers/netns.js';
+import { ipEndpoints } from '../../tools/topology.js';
+import { waitFor } from '../../tools/netns.js';
 import type { LabPeers } from '../peers.js';
 import type { LabRun } from '../lab-run.js';
 import type { LabTopology } from '../topology.js';

@@ -7,7 +7,7 @@ import { atMost, holds, type TargetResult } from '../targets.js';
 import { startStream } from '../peers.js';
 import type { ScenarioResult } from '../lab-run.js';
 import { consecutiveFromOne, largestGapAfter } from '../gaps.js';
-import { waitFor } from '../../test/helpers/netns.js';
+import { waitFor } from '../../tools/netns.js';
 import { tickerCommand, waitEndpoints, type LabContext } from './common.js';
 
 const COUNT = 60;

@@ -3,7 +3,7 @@
  * (zod 4's own JSON Schema output, which is the dialect OpenAPI 3.1 uses).
  */
 import { z } from 'zod';
-import { VERSION } from '../version.js';
+import { VERSION } from '../util/version.js';
 import * as S from './schemas.js';
 
 interface Op {

@@ -6,8 +6,8 @@
  * lists; zod turns both into one typed shape.
  */
 import { z } from 'zod';
-import { ALGORITHM_OPTIONS, unknownAlgorithms } from '../ssh/server/algorithms.js';
-import { listenTargets } from '../ssh/server/listen-targets.js';
+import { ALGORITHM_OPTIONS, unknownAlgorithms } from './ssh-algorithms.js';
+import { listenTargets } from './listen-targets.js';
 import { DEFAULT_PENALTIES, parseMaxStartups, parsePenalties, parseSshdTime, parsePermitRootLogin, validateUserAccessConfig, type MaxStartups, type PenaltyConfig, type PermitRootLogin } from '../ssh/auth/index.js';
 
 /** yes/no as sshd writes it, or a YAML boolean. */

@@ -9,19 +9,8 @@ import type { EndpointSpec, KernelEndpoint } from '../netlink/types.js';
 import type { Logger } from '../util/logger.js';
 import type { Plan } from './diff.js';
 import type { DesiredEndpoint } from './policy.js';
-
-/** One step carried out (or tried) on the kernel. */
-export interface Change {
-  op: 'add' | 'change' | 'replace' | 'remove';
-  address: string;
-  ifname?: string;
-  id?: number;
-  from?: string;
-  to?: string;
-  ok: boolean;
-  /** errno code and the kernel's message, when the step failed. */
-  error?: string;
-}
+import type { Change } from '../status/path-manager.js';
+export type { Change };
 
 /** What applying a plan did to ownership. */
 export interface ApplyResult {

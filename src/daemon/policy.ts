@@ -8,49 +8,8 @@ import { MAX_CLOSE_TIMEOUT_SECONDS, type InterfaceRule, type Mode, type PathMana
 import type { Address, Limits, Link, NetSnapshot, Route } from '../netlink/types.js';
 import { globMatch } from './glob.js';
 import { MPTCP_PM_ADDR_MAX } from '../netlink/mptcp-constants.js';
-
-/** Why an address is not (or not yet) an endpoint. Stable codes: the status API reports them. */
-export type ExclusionReason =
-  | 'interface-ignored'
-  | 'loopback'
-  | 'link-down'
-  | 'no-carrier'
-  | 'family-disabled'
-  | 'host-scope'
-  | 'tentative'
-  | 'dadfailed'
-  | 'deprecated'
-  | 'link-local'
-  | 'unique-local'
-  | 'temporary'
-  | 'no-route'
-  | 'endpoint-limit'
-  | 'duplicate-address'
-  | 'foreign-endpoint';
-
-/** An endpoint the config asks for. */
-export interface DesiredEndpoint {
-  family: 4 | 6;
-  address: string;
-  ifindex: number;
-  ifname: string;
-  /** Canonical order: signal, subflow, backup, fullmesh. */
-  flags: Mode[];
-  /** Position of the config rule that chose it; lower wins when slots are short. */
-  priority: number;
-  /** The link is down but still inside `linkDownHoldMs`. */
-  held: boolean;
-}
-
-/** An address that is not an endpoint, and why. */
-export interface Exclusion {
-  family: 4 | 6;
-  address: string;
-  ifindex: number;
-  ifname: string;
-  reason: ExclusionReason;
-  detail?: string;
-}
+import type { DesiredEndpoint, Exclusion, ExclusionReason } from '../status/path-manager.js';
+export type { DesiredEndpoint, Exclusion, ExclusionReason };
 
 /** What the policy decided for one snapshot. */
 export interface PolicyResult {

@@ -17,45 +17,8 @@ import type { OwnershipStore } from './ownership-store.js';
 import type { MptcpSysctls } from './mptcp-sysctls.js';
 import { desiredCloseTimeout, desiredLimits, fitToSlots, KERNEL_MAX_ENDPOINTS, linkUsable, policy, type ClientAlive, type DesiredEndpoint, type Exclusion } from './policy.js';
 import { Warnings, type Warning } from './warnings.js';
-
-/** What caused a pass. */
-export type Trigger = 'start' | 'link' | 'address' | 'route' | 'overrun' | 'family' | 'reload' | 'timer' | 'hold-expired' | 'retry' | 'api';
-
-/** A kernel endpoint as the status reports it. */
-export interface EndpointView extends KernelEndpoint {
-  owner: 'mpsshd' | 'foreign' | 'implicit';
-  ifname?: string;
-}
-
-/** The outcome of one pass, published for logs, tests and the status API. */
-export interface PassResult {
-  seq: number;
-  startedAt: number;
-  durationMs: number;
-  triggers: Trigger[];
-  changes: Change[];
-  limitsChange?: { from: Limits; to: Limits };
-  closeTimeoutChange?: { from: number; to: number };
-  errors: string[];
-  desired: DesiredEndpoint[];
-  excluded: Exclusion[];
-  endpoints: EndpointView[];
-  limits: Limits | null;
-  /** net.mptcp.close_timeout; absent when it was not read (no sysctl access, or a kernel without it). */
-  closeTimeout?: CloseTimeoutState;
-  warnings: Warning[];
-  mptcpAvailable: boolean;
-  /** The links, addresses and routes this pass decided from. */
-  net?: NetSnapshot;
-}
-
-/** net.mptcp.close_timeout as the pass left it. */
-export interface CloseTimeoutState {
-  /** The kernel's value, seconds. */
-  seconds: number;
-  /** Whether mpsshd keeps it at its wish; false when the config leaves it to the kernel. */
-  managed: boolean;
-}
+import type { CloseTimeoutState, EndpointView, PassResult, Trigger } from '../status/path-manager.js';
+export type { CloseTimeoutState, EndpointView, PassResult, Trigger };
 
 /** What the reconciler needs from the rest of the daemon. */
 export interface ReconcilerDeps {

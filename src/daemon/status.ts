@@ -6,13 +6,13 @@
 import fs from 'node:fs';
 import type { SessionEvent } from '../ssh/server/sessions.js';
 import type { SessionReport } from '../ssh/server/control-protocol.js';
-import { buildConnections, connectionEvents, type SampleContext } from '../mptcp/connection-sample.js';
+import { buildConnections, connectionEvents, type SampleContext } from '../status/connection-sample.js';
 import type { RawConnectionsSample } from '../mptcp/sampler.js';
 import type { ConnectionsStatus, ConnectionStatus, InterfaceStatus, SessionStatus, StatusEvent, StatusSnapshot, StatusSource, SubflowStatus } from '../status/types.js';
 import type { Logger } from '../util/logger.js';
 import { addon } from '../native/load.js';
 import { unmapIPv4 } from '../util/address.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../util/version.js';
 import type { PassResult } from './reconciler.js';
 import { passEvents, type EventBody } from './status-events.js';
 

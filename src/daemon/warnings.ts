@@ -5,13 +5,8 @@
  * ends, instead of on every pass.
  */
 import type { Logger } from '../util/logger.js';
-
-/** A standing warning, as the status API reports it. */
-export interface Warning {
-  code: string;
-  message: string;
-  since: number;
-}
+import type { Warning } from '../status/path-manager.js';
+export type { Warning };
 
 /** The set of standing warnings, keyed by a stable code. */
 export class Warnings {

@@ -4,6 +4,8 @@
  * and syscall on a failed system call.
  */
 import { addon } from '../native/load.js';
+import type { RawMptcpInfo, RawTcpInfo } from '../netlink/kernel-info.js';
+export type { RawMptcpInfo, RawTcpInfo };
 
 /** A socket the addon made; `mptcp` false means plain TCP after fallback. */
 export interface MadeSocket {
@@ -14,35 +16,6 @@ export interface MadeSocket {
   fallbackErrno?: number;
 }
 
-/** struct mptcp_info as the addon decodes it (fields the kernel did not return are absent). */
-export interface RawMptcpInfo {
-  size: number;
-  subflows: number;
-  addAddrSignal: number;
-  addAddrAccepted: number;
-  subflowsMax: number;
-  addAddrSignalMax: number;
-  addAddrAcceptedMax: number;
-  flags: number;
-  token: number;
-  writeSeq: bigint;
-  sndUna: bigint;
-  rcvNxt: bigint;
-  localAddrUsed?: number;
-  localAddrMax?: number;
-  csumEnabled?: number;
-  retransmits?: number;
-  bytesRetrans?: bigint;
-  bytesSent?: bigint;
-  bytesReceived?: bigint;
-  bytesAcked?: bigint;
-  subflowsTotal?: number;
-  endpAddAddrMax?: number;
-  lastDataSent?: number;
-  lastDataRecv?: number;
-  lastAckRecv?: number;
-}
-
 /** A socket address as the addon decodes it. */
 export interface RawSockAddr {
   family: 4 | 6;
@@ -51,37 +24,6 @@ export interface RawSockAddr {
   scopeId?: number;
   /** Local addresses only: interface holding the address in the caller's namespace. */
   ifindex?: number;
-}
-
-/** The parts of struct tcp_info the addon decodes (absent when the kernel returned less). */
-export interface RawTcpInfo {
-  size: number;
-  state: number;
-  caState: number;
-  /** Retransmission timeouts in a row without progress (tcpi_retransmits). */
-  retransmits?: number;
-  rto: number;
-  sndMss: number;
-  rcvMss: number;
-  unacked: number;
-  lost: number;
-  retrans: number;
-  pmtu: number;
-  rtt: number;
-  rttvar: number;
-  sndCwnd: number;
-  totalRetrans: number;
-  pacingRate?: bigint;
-  bytesAcked?: bigint;
-  bytesReceived?: bigint;
-  segsOut?: number;
-  segsIn?: number;
-  minRtt?: number;
-  deliveryRate?: bigint;
-  bytesSent?: bigint;
-  bytesRetrans?: bigint;
-  sndWnd?: number;
-  rcvWnd?: number;
 }
 
 /** One subflow as the addon returns it. */

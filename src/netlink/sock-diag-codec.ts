@@ -10,7 +10,7 @@
  * only when the kernel's struct is long enough to hold it: older kernels
  * send shorter structs.
  */
-import type { RawMptcpInfo, RawTcpInfo } from '../mptcp/native.js';
+import type { RawMptcpInfo, RawTcpInfo } from './kernel-info.js';
 import { attrMap, encodeAttr, parseAttrs } from './nlmsg.js';
 import { formatIp } from './rt-decode.js';
 

@@ -3,9 +3,7 @@
  * after every reconcile pass and every session poll, and a stream of events.
  * The status API reads only this; it never asks the kernel per request.
  */
-import type { Exclusion } from '../daemon/policy.js';
-import type { EndpointView, PassResult } from '../daemon/reconciler.js';
-import type { Warning } from '../daemon/warnings.js';
+import type { EndpointView, Exclusion, PassResult, Warning } from './path-manager.js';
 import type { SubflowInfo } from '../mptcp/info.js';
 import type { Address, Limits, Link } from '../netlink/types.js';
 

@@ -11,11 +11,11 @@ import type net from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { skipOrFail } from '../helpers/require-netns.js';
+import { skipOrFail } from '../../tools/require-netns.js';
 import { buildApp } from '../../src/api/app.js';
 import { packageRoot } from '../../src/api/dashboard.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { FakeSource } from '../unit/api-fixture.js';
+import { FakeSource } from '../../tools/api-fixture.js';
 
 // The functions passed to page.evaluate run in the page; tsc compiles them without the DOM library.
 declare const window: {

@@ -6,7 +6,7 @@
  */
 // First, as in the daemon: importing it installs its load-time repairs of ssh2's
 // source, which only take if nothing has loaded ssh2 yet.
-import { allowRepeatedUserauthService } from '../../src/ssh/server/ssh2-internals.js';
+import { allowRepeatedUserauthService } from '../../src/ssh/ssh2-internals.js';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';

@@ -4,7 +4,7 @@
  * receives as one JSON line. It plays systemd's side of sd_notify(3).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { waitFor } from './netns.js';
+import { waitFor } from '../../tools/netns.js';
 
 const RECEIVER = `
 import json, os, socket, sys

@@ -14,7 +14,7 @@ import { Reconciler, type PassResult } from '../../src/daemon/reconciler.js';
 import { MptcpPmClient } from '../../src/netlink/mptcp-pm.js';
 import { RtnlMonitor } from '../../src/netlink/rtnetlink.js';
 import { createLogger, type Logger } from '../../src/util/logger.js';
-import type { Netns } from './netns.js';
+import type { Netns } from '../../tools/netns.js';
 
 /** A path manager running inside a namespace. */
 export interface PathManagerUnderTest {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import type { Connection } from 'ssh2';
-import type { ChannelPolicy, ConnectionContext, UserAccount } from '../../src/ssh/server/context.js';
+import type { ChannelPolicy, ConnectionContext, UserAccount } from '../../src/ssh/context.js';
 import { SERVER_SOFTWARE } from '../../src/ssh/server/ident.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { connectUserSide, spawnUserHelper } from '../../src/ssh/user-side/index.js';

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { waitFor } from '../helpers/netns.js';
-import { requireNetns } from '../helpers/require-netns.js';
-import { startSshd, type TestSshd } from '../helpers/sshd.js';
-import { ssSubflows, twoPaths, type TwoPaths } from '../helpers/topology.js';
+import { waitFor } from '../../tools/netns.js';
+import { requireNetns } from '../../tools/require-netns.js';
+import { startSshd, type TestSshd } from '../../tools/sshd.js';
+import { ssSubflows, twoPaths, type TwoPaths } from '../../tools/topology.js';
 import { startPathManager } from '../helpers/path-manager.js';
 
 const MPSSH = path.resolve(__dirname, '../../../bin/mpssh.js');

@@ -11,11 +11,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
-import { run, startMpsshdSsh } from '../helpers/mpsshd-ssh.js';
-import { waitFor, type Netns } from '../helpers/netns.js';
-import { requireNetns } from '../helpers/require-netns.js';
-import { twoPaths } from '../helpers/topology.js';
+import { startDaemon, type DaemonProcess } from '../../tools/daemon-process.js';
+import { run, startMpsshdSsh } from '../../tools/mpsshd-ssh.js';
+import { waitFor, type Netns } from '../../tools/netns.js';
+import { requireNetns } from '../../tools/require-netns.js';
+import { twoPaths } from '../../tools/topology.js';
 
 const MPSSH = path.resolve(__dirname, '../../../bin/mpssh.js');
 

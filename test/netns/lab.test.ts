@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { requireNetns } from '../helpers/require-netns.js';
+import { requireNetns } from '../../tools/require-netns.js';
 import { runLab } from '../../lab/lab.js';
 import type { LabOptions } from '../../lab/scenarios/common.js';
 

@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { waitFor } from '../helpers/netns.js';
-import { requireNetns } from '../helpers/require-netns.js';
-import { MPSSHD, startDaemon } from '../helpers/daemon-process.js';
-import { ipEndpoints, twoPaths } from '../helpers/topology.js';
+import { waitFor } from '../../tools/netns.js';
+import { requireNetns } from '../../tools/require-netns.js';
+import { MPSSHD, startDaemon } from '../../tools/daemon-process.js';
+import { ipEndpoints, twoPaths } from '../../tools/topology.js';
 
 // Path manager only: these tests are about endpoints, not SSH.
 const ETH = 'ssh:\n  Enabled: no\napi:\n  enabled: false\npathManager:\n  interfaces:\n    - { match: "eth*" }\n';

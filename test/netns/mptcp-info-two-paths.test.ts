@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { Netns, vethPair, waitFor } from '../helpers/netns.js';
-import { requireNetns } from '../helpers/require-netns.js';
+import { Netns, vethPair, waitFor } from '../../tools/netns.js';
+import { requireNetns } from '../../tools/require-netns.js';
 import { inNetns } from '../../src/native/netns.js';
 import { connectMptcp, connectionTransport, listenMptcp, mptcpInfo, mptcpStatus, socketFd, subflows, type SubflowInfo } from '../../src/mptcp/index.js';
 import { native } from '../../src/mptcp/native.js';

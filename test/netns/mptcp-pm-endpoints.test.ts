@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { Netns } from '../helpers/netns.js';
-import { requireNetns } from '../helpers/require-netns.js';
+import { Netns } from '../../tools/netns.js';
+import { requireNetns } from '../../tools/require-netns.js';
 import { NetlinkError } from '../../src/netlink/errors.js';
 import { MptcpPmClient } from '../../src/netlink/mptcp-pm.js';
 import type { KernelEndpoint } from '../../src/netlink/types.js';

@@ -5,14 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Netns, waitFor } from '../helpers/netns.js';
-import { requireNetns } from '../helpers/require-netns.js';
+import { Netns, waitFor } from '../../tools/netns.js';
+import { requireNetns } from '../../tools/require-netns.js';
 import { MptcpPmClient } from '../../src/netlink/mptcp-pm.js';
 import { NETLINK_GENERIC } from '../../src/netlink/genl.js';
 import { NetlinkSocket } from '../../src/netlink/socket.js';
 import type { MptcpPmEvent } from '../../src/netlink/ports.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { PyPeer, twoPathLab } from './mptcp-pm-peer.js';
+import { PyPeer, twoPathLab } from '../../tools/mptcp-pm-peer.js';
 
 function ifindex(ns: Netns, name: string): number {
   return (JSON.parse(ns.ipSync('-j', 'link', 'show', name)) as { ifindex: number }[])[0]!.ifindex;

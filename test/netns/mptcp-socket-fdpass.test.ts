@@ -6,8 +6,8 @@ import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { once } from 'node:events';
-import { Netns, waitFor } from '../helpers/netns.js';
-import { requireNetns } from '../helpers/require-netns.js';
+import { Netns, waitFor } from '../../tools/netns.js';
+import { requireNetns } from '../../tools/require-netns.js';
 import { inNetns } from '../../src/native/netns.js';
 import {
   adoptSocket,

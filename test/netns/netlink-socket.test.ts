@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Netns, vethPair, waitFor } from '../helpers/netns.js';
-import { requireNetns } from '../helpers/require-netns.js';
+import { Netns, vethPair, waitFor } from '../../tools/netns.js';
+import { requireNetns } from '../../tools/require-netns.js';
 import { NetlinkSocket, NETLINK_ROUTE, type NativeHandle, type NlMessage } from '../../src/netlink/socket.js';
 import { NetlinkError } from '../../src/netlink/errors.js';
 import { addon } from '../../src/native/load.js';

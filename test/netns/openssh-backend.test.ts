@@ -8,11 +8,11 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { waitFor, type Netns } from '../helpers/netns.js';
-import { requireNetns } from '../helpers/require-netns.js';
-import { api, run, startMpsshdSsh, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
-import { createTestUser } from '../helpers/test-user.js';
-import { twoPaths, type TwoPaths } from '../helpers/topology.js';
+import { waitFor, type Netns } from '../../tools/netns.js';
+import { requireNetns } from '../../tools/require-netns.js';
+import { api, run, startMpsshdSsh, type MpsshdSsh } from '../../tools/mpsshd-ssh.js';
+import { createTestUser } from '../../tools/test-user.js';
+import { twoPaths, type TwoPaths } from '../../tools/topology.js';
 
 const MPSSH = path.resolve(__dirname, '../../../bin/mpssh.js');
 const MPSSHD = path.resolve(__dirname, '../../../bin/mpsshd.js');

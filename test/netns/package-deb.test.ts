@@ -12,9 +12,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { Netns, waitFor } from '../helpers/netns.js';
+import { Netns, waitFor } from '../../tools/netns.js';
 import { notifySocket, type NotifySocket } from '../helpers/notify-socket.js';
-import { requireNetns, skipOrFail } from '../helpers/require-netns.js';
+import { requireNetns, skipOrFail } from '../../tools/require-netns.js';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Netns, vethPair, waitFor } from '../helpers/netns.js';
-import { requireNetns } from '../helpers/require-netns.js';
+import { Netns, vethPair, waitFor } from '../../tools/netns.js';
+import { requireNetns } from '../../tools/require-netns.js';
 import { startPathManager } from '../helpers/path-manager.js';
-import { ipEndpoints, ipLimits, ssSubflows, twoPaths } from '../helpers/topology.js';
+import { ipEndpoints, ipLimits, ssSubflows, twoPaths } from '../../tools/topology.js';
 
 const ETH = 'pathManager:\n  interfaces:\n    - { match: "eth*" }\n';
 const PEER = path.resolve(__dirname, '../../../test/helpers/mptcp_peer.py');

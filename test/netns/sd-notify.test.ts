@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { startDaemon } from '../helpers/daemon-process.js';
+import { startDaemon } from '../../tools/daemon-process.js';
 import { notifySocket } from '../helpers/notify-socket.js';
-import { requireNetns } from '../helpers/require-netns.js';
-import { twoPaths } from '../helpers/topology.js';
+import { requireNetns } from '../../tools/require-netns.js';
+import { twoPaths } from '../../tools/topology.js';
 
 /** Pids of the processes whose parent is `pid`. */
 function childrenOf(pid: number): number[] {

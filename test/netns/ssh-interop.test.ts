@@ -10,10 +10,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { Netns } from '../helpers/netns.js';
-import { fileSkip, requirePrograms, skipOrFail } from '../helpers/require-netns.js';
-import { startMpsshdSsh, run, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
-import { DEFAULT_ALGORITHMS } from '../../src/ssh/server/algorithms.js';
+import { Netns } from '../../tools/netns.js';
+import { fileSkip, requirePrograms, skipOrFail } from '../../tools/require-netns.js';
+import { startMpsshdSsh, run, type MpsshdSsh } from '../../tools/mpsshd-ssh.js';
+import { DEFAULT_ALGORITHMS } from '../../src/config/ssh-algorithms.js';
 
 const skip = fileSkip({ programs: ['ssh', 'ssh-keygen', '/usr/bin/python3'] });
 const PY = '/usr/bin/python3';

@@ -10,12 +10,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { Netns, waitFor } from '../helpers/netns.js';
-import { fileSkip } from '../helpers/require-netns.js';
-import { startMpsshdSsh, run, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
-import { createTestUser, type TestUser } from '../helpers/test-user.js';
+import { Netns, waitFor } from '../../tools/netns.js';
+import { fileSkip } from '../../tools/require-netns.js';
+import { startMpsshdSsh, run, type MpsshdSsh } from '../../tools/mpsshd-ssh.js';
+import { createTestUser, type TestUser } from '../../tools/test-user.js';
 import { findInMemory, keySecrets } from '../helpers/memory-scan.js';
-import { MPSSHD } from '../helpers/daemon-process.js';
+import { MPSSHD } from '../../tools/daemon-process.js';
 
 const skip = fileSkip({ programs: ['ssh', 'ssh-keygen'] });
 

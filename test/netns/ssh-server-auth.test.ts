@@ -9,10 +9,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { Netns, waitFor } from '../helpers/netns.js';
-import { fileSkip } from '../helpers/require-netns.js';
-import { api, startMpsshdSsh, run, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
-import { createTestUser, type TestUser } from '../helpers/test-user.js';
+import { Netns, waitFor } from '../../tools/netns.js';
+import { fileSkip } from '../../tools/require-netns.js';
+import { api, startMpsshdSsh, run, type MpsshdSsh } from '../../tools/mpsshd-ssh.js';
+import { createTestUser, type TestUser } from '../../tools/test-user.js';
 
 const skip = fileSkip({ programs: ['ssh', 'ssh-keygen', '/usr/bin/python3'] });
 const NO_PM = 'pathManager:\n  enabled: false';

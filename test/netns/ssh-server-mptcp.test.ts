@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { waitFor } from '../helpers/netns.js';
-import { fileSkip } from '../helpers/require-netns.js';
+import { waitFor } from '../../tools/netns.js';
+import { fileSkip } from '../../tools/require-netns.js';
 import http from 'node:http';
-import { api, startMpsshdSsh, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
-import { ssSubflows, twoPaths, type TwoPaths } from '../helpers/topology.js';
+import { api, startMpsshdSsh, type MpsshdSsh } from '../../tools/mpsshd-ssh.js';
+import { ssSubflows, twoPaths, type TwoPaths } from '../../tools/topology.js';
 
 const skip = fileSkip({ programs: ['ssh', 'ssh-keygen'] });
 const MPSSH = path.resolve(__dirname, '../../../bin/mpssh.js');

@@ -10,11 +10,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { waitFor } from '../helpers/netns.js';
-import { fileSkip } from '../helpers/require-netns.js';
-import { run, startMpsshdSsh, type MpsshdSsh } from '../helpers/mpsshd-ssh.js';
-import { createTestUser, type TestUser } from '../helpers/test-user.js';
-import { ssSubflows, twoPaths, type TwoPaths } from '../helpers/topology.js';
+import { waitFor } from '../../tools/netns.js';
+import { fileSkip } from '../../tools/require-netns.js';
+import { run, startMpsshdSsh, type MpsshdSsh } from '../../tools/mpsshd-ssh.js';
+import { createTestUser, type TestUser } from '../../tools/test-user.js';
+import { ssSubflows, twoPaths, type TwoPaths } from '../../tools/topology.js';
 
 const skip = fileSkip({ programs: ['ssh', 'ssh-keygen', 'sftp', 'scp'] });
 const MPSSH = path.resolve(__dirname, '../../../bin/mpssh.js');

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileSkip } from '../helpers/require-netns.js';
+import { fileSkip } from '../../tools/require-netns.js';
 
 const skip = fileSkip();
 const SANDBOX = path.resolve(__dirname, '../../src/native/sandbox.js');

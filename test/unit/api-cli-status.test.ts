@@ -10,7 +10,7 @@ import { buildApp } from '../../src/api/app.js';
 import { chooseTarget, parseStatusArgs, runStatus } from '../../src/api/cli-status.js';
 import { formatBytes, formatDuration, renderTable } from '../../src/api/table.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { FakeSource } from './api-fixture.js';
+import { FakeSource } from '../../tools/api-fixture.js';
 
 test('parseStatusArgs: flags and mistakes', () => {
   const ok: [string[], object][] = [

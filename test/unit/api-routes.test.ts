@@ -14,7 +14,7 @@ import { buildApp, procHidesProcesses } from '../../src/api/app.js';
 import { hostAllowed } from '../../src/api/host-check.js';
 import * as S from '../../src/api/schemas.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { FakeSource, sampleSnapshot } from './api-fixture.js';
+import { FakeSource, sampleSnapshot } from '../../tools/api-fixture.js';
 import { parsePrometheus } from './api-prom-parse.js';
 
 const NOW = sampleSnapshot().startedAt + 90_500;

@@ -16,7 +16,7 @@ import { buildApp } from '../../src/api/app.js';
 import { startApi } from '../../src/api/index.js';
 import { parseListen } from '../../src/api/listen.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { FakeSource } from './api-fixture.js';
+import { FakeSource } from '../../tools/api-fixture.js';
 
 interface SseEvent {
   id?: string;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { derivedWarnings, hostPort } from '../../src/api/views.js';
 import type { StatusSnapshot } from '../../src/status/types.js';
-import { sampleSnapshot } from './api-fixture.js';
+import { sampleSnapshot } from '../../tools/api-fixture.js';
 
 test('derivedWarnings: MPTCP off or missing, TCP fallback of listeners and sessions, API degraded', () => {
   const cases: [string, (s: StatusSnapshot) => void, { address: string; ok: boolean; error?: string }[], string[]][] = [

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildConnections, connectionEvents, type SampleContext } from '../../src/mptcp/connection-sample.js';
+import { buildConnections, connectionEvents, type SampleContext } from '../../src/status/connection-sample.js';
 import type { MptcpConnection } from '../../src/mptcp/connections.js';
 import type { SubflowInfo } from '../../src/mptcp/info.js';
 import { sshDestination } from '../../src/mptcp/owners.js';

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { test } from 'node:test';
-import { hybridServerReply, MLKEM768_CIPHERTEXT, MLKEM768_PUBLIC, X25519_KEY, x25519Shared } from '../../src/ssh/server/kex-mlkem.js';
+import { hybridServerReply, MLKEM768_CIPHERTEXT, MLKEM768_PUBLIC, X25519_KEY, x25519Shared } from '../../src/ssh/kex-mlkem.js';
 
 const { ml_kem768 } = require('@noble/post-quantum/ml-kem.js') as {
   ml_kem768: { keygen(seed?: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array }; decapsulate(ct: Uint8Array, sk: Uint8Array): Uint8Array };

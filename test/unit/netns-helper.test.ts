@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Netns, vethPair } from '../helpers/netns.js';
-import { requireNetns } from '../helpers/require-netns.js';
+import { Netns, vethPair } from '../../tools/netns.js';
+import { requireNetns } from '../../tools/require-netns.js';
 import { inNetns } from '../../src/native/netns.js';
 import fs from 'node:fs';
 

@@ -11,10 +11,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { attachChannels } from '../../src/ssh/server/channels.js';
-import type { ChannelPolicy } from '../../src/ssh/server/context.js';
-import { waitFor } from '../helpers/netns.js';
+import type { ChannelPolicy } from '../../src/ssh/context.js';
+import { waitFor } from '../../tools/netns.js';
 import { currentAccount, startSshHarness, type SshHarness } from '../helpers/ssh-harness.js';
-import { requirePrograms } from '../helpers/require-netns.js';
+import { requirePrograms } from '../../tools/require-netns.js';
 
 /** The OpenSSH tools these tests drive. */
 const PROGRAMS = ['ssh', 'ssh-keygen', 'ssh-agent', 'ssh-add'];

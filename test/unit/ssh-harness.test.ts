@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startSshHarness } from '../helpers/ssh-harness.js';
-import { requirePrograms } from '../helpers/require-netns.js';
+import { requirePrograms } from '../../tools/require-netns.js';
 
 /** The OpenSSH tools these tests drive. */
 const PROGRAMS = ['ssh', 'ssh-keygen'];

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/loader.js';
 import { defaultKeyOptions, parseKeyOptions, type KeyOptions } from '../../src/ssh/auth/key-options.js';
-import { acceptedPubkeyAlgorithms, applyModifiers, chooseAlgorithms, DEFAULT_ALGORITHMS, hostKeyOrder } from '../../src/ssh/server/algorithms.js';
+import { chooseAlgorithms, hostKeyOrder } from '../../src/ssh/server/algorithms.js';
+import { acceptedPubkeyAlgorithms, applyModifiers, DEFAULT_ALGORITHMS } from '../../src/config/ssh-algorithms.js';
 import { ACCEPTED_SIGNATURE_ALGORITHMS, expandKeysFile, signatureAlgorithm } from '../../src/ssh/server/authenticator.js';
 import { checkClientIdent } from '../../src/ssh/server/ident.js';
-import { listenTargets } from '../../src/ssh/server/listen-targets.js';
+import { listenTargets } from '../../src/config/listen-targets.js';
 import { channelPolicy, configPermits, intersectPermits } from '../../src/ssh/server/policy.js';
 
 const ssh = (yaml = '', overrides: string[] = []) => parseConfig(yaml === '' ? null : `ssh:\n${yaml}`, yaml === '' ? null : 'test.yaml', overrides).config.ssh;

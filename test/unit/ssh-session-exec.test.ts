@@ -11,8 +11,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { serveSessions } from '../../src/ssh/session/index.js';
 import { currentAccount, startSshHarness, type SshHarness } from '../helpers/ssh-harness.js';
-import { waitFor } from '../helpers/netns.js';
-import { missingProgram, requirePrograms } from '../helpers/require-netns.js';
+import { waitFor } from '../../tools/netns.js';
+import { missingProgram, requirePrograms } from '../../tools/require-netns.js';
 
 let h: SshHarness;
 const PROGRAMS = ['ssh', 'ssh-keygen', 'scp', 'sftp', '/usr/lib/openssh/sftp-server'];

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 import { serveSessions } from '../../src/ssh/session/index.js';
-import { missingProgram, requirePrograms } from '../helpers/require-netns.js';
+import { missingProgram, requirePrograms } from '../../tools/require-netns.js';
 import { startSshHarness, type SshHarness } from '../helpers/ssh-harness.js';
 
 const PROGRAMS = ['ssh-keygen'];

@@ -10,11 +10,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { ChannelPolicy } from '../../src/ssh/server/context.js';
+import type { ChannelPolicy } from '../../src/ssh/context.js';
 import { serveSessions } from '../../src/ssh/session/index.js';
-import { waitFor } from '../helpers/netns.js';
+import { waitFor } from '../../tools/netns.js';
 import { currentAccount, startSshHarness, type SshHarness } from '../helpers/ssh-harness.js';
-import { requirePrograms } from '../helpers/require-netns.js';
+import { requirePrograms } from '../../tools/require-netns.js';
 
 /** The OpenSSH tools these tests drive. */
 const PROGRAMS = ['ssh', 'ssh-keygen'];

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { missingRepairs } from '../../src/ssh/server/ssh2-internals.js';
+import { missingRepairs } from '../../src/ssh/ssh2-internals.js';
 
 test('every source repair finds its text in the installed ssh2', () => {
   assert.deepEqual(missingRepairs(), []);

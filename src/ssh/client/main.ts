@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { VERSION } from '../../version.js';
+import { VERSION } from '../../util/version.js';
 import { offerConnection } from './handoff.js';
 import { connectHost, parseProxyArgs, ProxyError, runProxy } from './proxy.js';
 import { effectiveProxyFromConfig, handoffCommandFor, parseSshArgs, planSsh, serverAliveOptions, targetFromConfig } from './ssh-args.js';

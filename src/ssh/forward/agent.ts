@@ -7,9 +7,9 @@
  */
 import net from 'node:net';
 import type { Connection } from 'ssh2';
-import type { ConnectionContext } from '../server/context.js';
+import type { ConnectionContext } from '../context.js';
 import { splice } from './splice.js';
-import { openAgentChannel } from '../server/ssh2-internals.js';
+import { openAgentChannel } from '../ssh2-internals.js';
 
 export interface AgentSocket {
   path: string;

@@ -5,7 +5,7 @@
  */
 import type net from 'node:net';
 import type { Connection } from 'ssh2';
-import type { ConnectionContext } from '../server/context.js';
+import type { ConnectionContext } from '../context.js';
 import { startAgentSocket, type AgentSocket } from './agent.js';
 import { serveLocalForwards } from './local.js';
 import { serveRemoteForwards } from './remote.js';

@@ -5,10 +5,10 @@
  */
 import type net from 'node:net';
 import type { Connection } from 'ssh2';
-import type { ConnectionContext } from '../server/context.js';
+import type { ConnectionContext } from '../context.js';
 import { localForwardDecision } from './permits.js';
 import { splice } from './splice.js';
-import { OPEN_FAILURE, rejectChannel } from '../server/ssh2-internals.js';
+import { OPEN_FAILURE, rejectChannel } from '../ssh2-internals.js';
 
 /**
  * The C library's words for a failed connect, as sshd passes them to the

@@ -3,7 +3,7 @@
  * Pure, so each rule is a row in a table test.
  */
 import type { PermitSpec } from '../auth/key-options.js';
-import type { ChannelPolicy } from '../server/context.js';
+import type { ChannelPolicy } from '../context.js';
 
 /** sshd refuses non-root listeners below this port (IPPORT_RESERVED). */
 const RESERVED_PORTS = 1024;

@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import type { Connection } from 'ssh2';
-import type { ConnectionContext } from '../server/context.js';
+import type { ConnectionContext } from '../context.js';
 import type { UserSide } from '../user-side/client.js';
 import { listenAddresses, remoteForwardDecision } from './permits.js';
 import { splice } from './splice.js';

@@ -5,7 +5,7 @@
  * of the status API).
  */
 import type { Duplex } from 'node:stream';
-import { NO_BACKPRESSURE, writeOrPause, type Backpressure } from '../server/backpressure.js';
+import { NO_BACKPRESSURE, writeOrPause, type Backpressure } from '../backpressure.js';
 
 export function splice(channel: Duplex, sock: Duplex, counts?: (open: boolean) => void, pressure: Backpressure = NO_BACKPRESSURE): void {
   let finished = false;

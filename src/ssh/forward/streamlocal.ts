@@ -8,8 +8,8 @@
  */
 import net from 'node:net';
 import type { Connection } from 'ssh2';
-import type { ConnectionContext } from '../server/context.js';
-import { OPEN_FAILURE, rejectChannel } from '../server/ssh2-internals.js';
+import type { ConnectionContext } from '../context.js';
+import { OPEN_FAILURE, rejectChannel } from '../ssh2-internals.js';
 import { splice } from './splice.js';
 
 /** Listeners one connection may hold, as for -R. */

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { addon } from '../../native/load.js';
 import type { Account } from '../auth/access.js';
 import type { ShadowState } from '../auth/account-state.js';
-import type { UserAccount } from './context.js';
+import type { UserAccount } from '../context.js';
 
 interface PasswdAddon {
   getpwnam(name: string): UserAccount | null;

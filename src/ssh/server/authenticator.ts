@@ -21,7 +21,7 @@ import {
 } from '../auth/index.js';
 import type { KeyOptions } from '../auth/key-options.js';
 import { lookupUser, type LookedUpUser } from './accounts.js';
-import { acceptedPubkeyAlgorithms } from './algorithms.js';
+import { acceptedPubkeyAlgorithms } from '../../config/ssh-algorithms.js';
 import { readFileAs } from '../../native/sandbox.js';
 import { sshString } from './host-key-signer.js';
 

@@ -6,7 +6,7 @@
 import type { Connection } from 'ssh2';
 import { serveForwarding } from '../forward/index.js';
 import { serveSessions } from '../session/index.js';
-import type { ConnectionContext } from './context.js';
+import type { ConnectionContext } from '../context.js';
 
 /** Attaches every channel service; close() ends them all and resolves once their processes are gone. */
 export function attachChannels(client: Connection, ctx: ConnectionContext, counts: (kind: string, open: boolean) => void): { close(): Promise<void> } {

@@ -51,33 +51,8 @@ export const daemonRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('close'), reason: z.string().max(200) }),
 ]);
 
-const subflow = z
-  .object({
-    local: z.object({ family: z.union([z.literal(4), z.literal(6)]), address: z.string().max(64), port: z.number().int() }),
-    remote: z.object({ family: z.union([z.literal(4), z.literal(6)]), address: z.string().max(64), port: z.number().int() }),
-    ifindex: z.number().int().optional(),
-    state: z.string().max(20),
-    rttUs: z.number(),
-  })
-  .passthrough();
-
-/** Worker → daemon: the session as the worker sees it (the daemon adds interface names). */
-export const sessionReportSchema = z.object({
-  id: z.string().regex(/^[0-9a-f]{16}$/),
-  pid: z.number().int().positive(),
-  user: z.string().max(256),
-  remote: endpoint,
-  local: endpoint,
-  startedAt: z.number(),
-  authenticatedAt: z.number().optional(),
-  transport: z.enum(['mptcp', 'tcp-fallback']),
-  channels: z.record(z.string().max(40), z.number().int().min(0)),
-  bytesSent: z.number().optional(),
-  bytesReceived: z.number().optional(),
-  subflows: z.array(subflow).max(64),
-  sampledAt: z.number(),
-});
-export type SessionReport = z.infer<typeof sessionReportSchema>;
+import { sessionReportSchema, type SessionReport } from '../session-report.js';
+export { sessionReportSchema, type SessionReport };
 
 export const workerMessageSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('authenticated'), user: z.string().max(256) }),

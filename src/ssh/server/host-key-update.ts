@@ -9,7 +9,7 @@
 import type { Connection } from 'ssh2';
 import { HOSTKEYS_PROVE, sshString } from './host-key-signer.js';
 import { requestSignature } from './remote-host-key.js';
-import { sendGlobalRequest, sessionIdOf, toSshSignature } from './ssh2-internals.js';
+import { sendGlobalRequest, sessionIdOf, toSshSignature } from '../ssh2-internals.js';
 
 /** A served host key: its index at the daemon, its type and public blob. */
 export interface ServedKey {

@@ -6,7 +6,7 @@
  * connection, so the SSH protocol sees them as if never read. Pure.
  */
 
-import { VERSION } from '../../version.js';
+import { VERSION } from '../../util/version.js';
 
 /**
  * Our identification after `SSH-2.0-`: a software version and, after a

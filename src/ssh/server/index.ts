@@ -19,7 +19,7 @@ import { OpenSshBackend } from '../openssh/backend.js';
 import type { HandoffMessage, SessionReport } from './control-protocol.js';
 import { serveSigner } from './host-key-signer.js';
 import { loadHostKeys, type HostKey } from './host-keys.js';
-import { listenTargets } from './listen-targets.js';
+import { listenTargets } from '../../config/listen-targets.js';
 import { Listeners } from './listeners.js';
 import { checkClientIdent, MAX_IDENT, serverIdentLine, type IdentVerdict } from './ident.js';
 import { WorkerPool } from './pool.js';

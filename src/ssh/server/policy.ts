@@ -6,7 +6,7 @@
 import type { SshConfig } from '../../config/ssh-schema.js';
 import { filterUserEnvironment } from '../auth/access.js';
 import { parsePermitSpec, type KeyOptions, type PermitSpec } from '../auth/key-options.js';
-import type { ChannelPolicy } from './context.js';
+import type { ChannelPolicy } from '../context.js';
 
 type PermitList = ChannelPolicy['permitOpen'];
 

@@ -16,24 +16,12 @@ import { readRecord, removeRecord, writeRecord } from './session-records.js';
 import { relayedLine } from './log-relay.js';
 import { sourceKey } from '../auth/penalties.js';
 import { MAX_WORKER_LINE, spend, trustedReport, WORKER_MESSAGE_BURST, type Budget, type KnownSession } from './worker-trust.js';
+import { reportEvents, type SessionEvent, type UnauthenticatedEnd } from '../session-report.js';
+export { reportEvents, type SessionEvent, type UnauthenticatedEnd };
 
 export const POLL_MS = 1000;
 
 /** How a connection that never logged in ended, for per-source penalties. */
-export interface UnauthenticatedEnd {
-  remoteAddress: string;
-  reason: string;
-  authFailures: number;
-  /** False when the worker went without saying why (it crashed). */
-  clean: boolean;
-}
-
-/** What the registry tells the status publisher (it adds seq, time and interface names). */
-export type SessionEvent =
-  | { type: 'session-opened' | 'session-closed'; session: string; user: string; remote: string }
-  | { type: 'subflow-established' | 'subflow-closed'; session: string; local: string; remote: string; ifindex?: number }
-  | { type: 'session-sample'; session: string; report: SessionReport };
-
 interface Tracked {
   id: string;
   ch: JsonLines;
@@ -61,27 +49,6 @@ const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fa
 
 /** How often a misbehaving worker may cause a warning. */
 const WARN_EVERY_MS = 60_000;
-
-function subflowKey(s: SessionReport['subflows'][number]): string {
-  return `${s.local.address}:${s.local.port}>${s.remote.address}:${s.remote.port}`;
-}
-
-/**
- * What a new report of an announced session tells listeners: the subflows
- * that came and went since `before` (all of them when the session was
- * announced just now), then the sample itself (pure).
- */
-export function reportEvents(session: string, before: SessionReport | undefined, report: SessionReport, opening: boolean): SessionEvent[] {
-  const endpoint = (e: { address: string; port: number }): string => `${e.address}:${e.port}`;
-  const ev = (type: 'subflow-established' | 'subflow-closed', s: SessionReport['subflows'][number]): SessionEvent => ({ type, session, local: endpoint(s.local), remote: endpoint(s.remote), ...(s.ifindex !== undefined ? { ifindex: s.ifindex } : {}) });
-  const old = new Map((opening ? [] : before?.subflows ?? []).map((s) => [subflowKey(s), s]));
-  const now = new Map(report.subflows.map((s) => [subflowKey(s), s]));
-  const out: SessionEvent[] = [];
-  for (const [k, s] of now) if (!old.has(k)) out.push(ev('subflow-established', s));
-  for (const [k, s] of old) if (!now.has(k)) out.push(ev('subflow-closed', s));
-  out.push({ type: 'session-sample', session, report });
-  return out;
-}
 
 export class SessionRegistry {
   private readonly sessions = new Map<string, Tracked>();

@@ -7,7 +7,7 @@
  */
 import { lockInspector } from '../../util/inspector-guard.js';
 // Before anything loads ssh2: its load-time repairs.
-import './ssh2-internals.js';
+import '../ssh2-internals.js';
 import fs from 'node:fs';
 import net from 'node:net';
 import type { SshConfig } from '../../config/ssh-schema.js';

@@ -6,7 +6,7 @@
  * Pure.
  */
 import path from 'node:path';
-import type { ChannelPolicy, UserAccount } from '../server/context.js';
+import type { ChannelPolicy, UserAccount } from '../context.js';
 
 export type SessionRequest = { kind: 'shell' } | { kind: 'exec'; command: string } | { kind: 'subsystem'; name: string };
 

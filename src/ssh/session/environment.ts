@@ -6,7 +6,7 @@
  * then the SSH_* variables that describe the connection. Pure.
  */
 import { matchPattern } from '../auth/match.js';
-import type { ConnectionContext } from '../server/context.js';
+import type { ConnectionContext } from '../context.js';
 
 /** Debian's sshd defaults (configure --with-default-path / --with-superuser-path). */
 export const USER_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/games';

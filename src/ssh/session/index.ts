@@ -3,8 +3,8 @@
  * at most MaxSessions at once, all ended together when the connection goes.
  */
 import type { Connection } from 'ssh2';
-import type { ConnectionContext } from '../server/context.js';
-import { emitEndOfWrite } from '../server/ssh2-internals.js';
+import type { ConnectionContext } from '../context.js';
+import { emitEndOfWrite } from '../ssh2-internals.js';
 import { SessionChannel, type SessionHooks } from './session-channel.js';
 
 export interface SessionService {

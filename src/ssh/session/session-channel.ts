@@ -9,10 +9,10 @@
  * exit-signal), EOF, close. When the channel or the connection goes first,
  * the program's whole process group is hung up, as a terminal hangup does.
  */
-import { NO_BACKPRESSURE, writeOrPause, type Backpressure } from '../server/backpressure.js';
+import { NO_BACKPRESSURE, writeOrPause, type Backpressure } from '../backpressure.js';
 import type { ServerChannel, Session } from 'ssh2';
 import type { Writable } from 'node:stream';
-import type { ConnectionContext } from '../server/context.js';
+import type { ConnectionContext } from '../context.js';
 import { startChild, type Child, type PtyOutput } from './child.js';
 import { sessionProgram, type SessionRequest } from './command.js';
 import { sessionEnvironment } from './environment.js';

@@ -3,10 +3,10 @@
  * mpsshd's own daemon (not for the machine), holding a snapshot the test
  * shapes and events the test emits.
  */
-import type { EndpointView } from '../../src/daemon/reconciler.js';
-import type { SubflowInfo } from '../../src/mptcp/info.js';
-import type { Address, AddressFlags } from '../../src/netlink/types.js';
-import type { SessionStatus, StatusEvent, StatusSnapshot, StatusSource } from '../../src/status/types.js';
+import type { EndpointView } from '../src/daemon/reconciler.js';
+import type { SubflowInfo } from '../src/mptcp/info.js';
+import type { Address, AddressFlags } from '../src/netlink/types.js';
+import type { SessionStatus, StatusEvent, StatusSnapshot, StatusSource } from '../src/status/types.js';
 
 type EventBody = StatusEvent extends infer E ? (E extends unknown ? Omit<E, 'seq' | 'at'> & { at?: number } : never) : never;
 

@@ -4,9 +4,9 @@
  * previous sample), and the events that tell what changed. Pure, so the
  * wire format and the event rules are tested with tables.
  */
-import type { ConnectionStatus, ConnectionSubflowStatus } from '../status/types.js';
-import { isIncoming, type ListenerKey, type MptcpConnection } from './connections.js';
-import type { SocketOwner } from './owners.js';
+import type { ConnectionStatus, ConnectionSubflowStatus } from './types.js';
+import { isIncoming, type ListenerKey, type MptcpConnection } from '../mptcp/connections.js';
+import type { SocketOwner } from '../mptcp/owners.js';
 import { unmapIPv4 } from '../util/address.js';
 
 /** TCP states, include/net/tcp_states.h. */

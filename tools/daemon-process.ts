@@ -10,7 +10,7 @@ import type { Netns } from './netns.js';
 import { waitFor } from './netns.js';
 
 /** Path of the mpsshd launcher in this checkout. */
-export const MPSSHD = path.resolve(__dirname, '../../../bin/mpsshd.js');
+export const MPSSHD = path.resolve(__dirname, '../../bin/mpsshd.js');
 
 /** A running mpsshd. */
 export interface DaemonProcess {

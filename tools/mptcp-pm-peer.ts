@@ -7,7 +7,7 @@
  *   a eth1 10.0.2.1/24               <->  b eth1 10.0.2.2/24
  */
 import type { ChildProcess } from 'node:child_process';
-import { Netns, vethPair, waitFor } from '../helpers/netns.js';
+import { Netns, vethPair, waitFor } from './netns.js';
 
 export interface TwoPathLab {
   a: Netns;

@@ -7,9 +7,9 @@
  * helper, which runs as the user; the worker itself opens nothing for them.
  */
 import type { Backpressure } from './backpressure.js';
-import type { UserSide } from '../user-side/client.js';
-import type { PermitSpec } from '../auth/key-options.js';
-import type { Logger } from '../../util/logger.js';
+import type { UserSide } from './user-side/client.js';
+import type { PermitSpec } from './auth/key-options.js';
+import type { Logger } from '../util/logger.js';
 
 /** The account logged into (from the passwd database). */
 export interface UserAccount {
