@@ -30,6 +30,9 @@ export interface StatusActions {
   sessions(): SessionReport[];
 }
 
+/** How old a snapshot may get when nothing announced a change. */
+const SNAPSHOT_MAX_AGE_MS = 1000;
+
 function readSysctl(name: string): string | null {
   try {
     return fs.readFileSync(`/proc/sys/net/mptcp/${name}`, 'utf8').trim();
@@ -46,6 +49,7 @@ export class StatusPublisher implements StatusSource {
   private readonly listeners = new Set<(e: StatusEvent) => void>();
   private readonly startedAt = Date.now();
   private connections: ConnectionsStatus = { periodMs: 0, sampledAt: null, connections: [] };
+  private cached: { at: number; snap: StatusSnapshot } | undefined;
   private readonly userNames = new Map<number, string | undefined>();
   private mptcpEnabled = readSysctl('enabled') === '1';
   private pmType = readSysctl('pm_type');
@@ -57,6 +61,7 @@ export class StatusPublisher implements StatusSource {
 
   /** Called after every reconcile pass. */
   onPass(result: PassResult): void {
+    this.changed();
     const events = passEvents(this.pass, result);
     this.pass = result;
     this.passes++;
@@ -67,6 +72,7 @@ export class StatusPublisher implements StatusSource {
 
   /** Called for every session event of the SSH server. */
   onSession(e: SessionEvent): void {
+    this.changed();
     const names = this.ifnames();
     if (e.type === 'session-sample') {
       this.publish({
@@ -94,6 +100,7 @@ export class StatusPublisher implements StatusSource {
 
   /** Called with every sample of the host's MPTCP connections. */
   onConnections(raw: RawConnectionsSample): void {
+    this.changed();
     const names = this.ifnames();
     const sessions = this.actions.sessions();
     const key = (l: { address: string; port: number }, r: { address: string; port: number }): string => `${unmapIPv4(l.address)}:${l.port}>${unmapIPv4(r.address)}:${r.port}`;
@@ -122,12 +129,31 @@ export class StatusPublisher implements StatusSource {
 
   /** Called when a sample failed: the last one stays, with the reason. */
   onConnectionsError(err: Error): void {
+    this.changed();
     if (this.connections.error === err.message) return;
     this.log.warn({ err: err.message }, 'sampling the MPTCP connections failed, keeping the last sample');
     this.connections = { ...this.connections, error: err.message };
   }
 
+  /**
+   * The current state, built once per change (a pass, a session report or
+   * event, a connections sample) and shared, frozen, by every reader until
+   * the next: a /metrics scrape or an API burst costs one build. What
+   * changes without an event (listener states, the sysctls) is at most
+   * SNAPSHOT_MAX_AGE_MS old.
+   */
   snapshot(): StatusSnapshot {
+    const now = Date.now();
+    if (this.cached === undefined || now - this.cached.at > SNAPSHOT_MAX_AGE_MS) this.cached = { at: now, snap: Object.freeze(this.build()) };
+    return this.cached.snap;
+  }
+
+  /** Marks the snapshot stale: the next read builds a new one. */
+  private changed(): void {
+    this.cached = undefined;
+  }
+
+  private build(): StatusSnapshot {
     const p = this.pass;
     const names = this.ifnames();
     return {

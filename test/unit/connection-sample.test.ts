@@ -139,3 +139,27 @@ test('a quiet sample leaves the connections as they were, with every rate at zer
   assert.deepEqual([c.recvBps, c.subflows[0]!.recvBps, c.openedAt], [0, 0, 1000]);
   assert.deepEqual(events, ['connection-opened', 'connection-subflow-added', 'connection-rates', 'connection-rates', 'connection-rates']);
 });
+
+test('the status snapshot is built once per change and shared, frozen, between reads', async () => {
+  const { StatusPublisher } = await import('../../src/daemon/status.js');
+  const { silentLogger } = await import('../../src/util/logger.js');
+  let sessionsRead = 0;
+  const pub = new StatusPublisher(silentLogger(), {
+    reload: async () => ({ changed: false }),
+    setEndpointBackup: async () => { throw new Error('unused'); },
+    closeSession: async () => false,
+    ssh: () => ({ state: 'disabled', listeners: [] }),
+    pathManagerEnabled: () => true,
+    sessions: () => {
+      sessionsRead++;
+      return [];
+    },
+  });
+  const before = sessionsRead;
+  const first = pub.snapshot();
+  for (let i = 0; i < 16; i++) assert.equal(pub.snapshot(), first, 'a read without a change gets the same snapshot');
+  assert.equal(sessionsRead - before, 1, 'built once for 17 reads');
+  assert.ok(Object.isFrozen(first));
+  pub.onConnections({ at: 5000, connections: [], listeners: [], owners: new Map(), staleLossCnt: 4, quiet: false });
+  assert.notEqual(pub.snapshot(), first, 'a change makes the next read build anew');
+});
