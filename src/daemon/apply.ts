@@ -4,7 +4,7 @@
  * Each step's failure is recorded and the rest goes on; the caller's next
  * dump says what the kernel really holds.
  */
-import type { MptcpPm } from '../netlink/ports.js';
+import type { MptcpPm } from '../netlink/clients.js';
 import type { EndpointSpec, KernelEndpoint } from '../netlink/types.js';
 import type { Logger } from '../util/logger.js';
 import type { Plan } from './diff.js';

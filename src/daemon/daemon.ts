@@ -5,7 +5,7 @@
  */
 import { loadConfig, ConfigError, type LoadOptions, type LoadedConfig } from '../config/loader.js';
 import type { Config } from '../config/schema.js';
-import type { MptcpPm, NetMonitor } from '../netlink/ports.js';
+import type { MptcpPm, NetMonitor } from '../netlink/clients.js';
 import type { Logger } from '../util/logger.js';
 import { procMptcpSysctls, type MptcpSysctls } from './mptcp-sysctls.js';
 import { OwnershipStore } from './ownership-store.js';

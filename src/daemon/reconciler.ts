@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { PathManagerConfig } from '../config/schema.js';
-import type { MptcpPm, NetMonitor } from '../netlink/ports.js';
+import type { MptcpPm, NetMonitor } from '../netlink/clients.js';
 import type { KernelEndpoint, Limits, NetSnapshot } from '../netlink/types.js';
 import type { Logger } from '../util/logger.js';
 import { applyPlan, type Change } from './apply.js';
@@ -18,6 +18,7 @@ import type { MptcpSysctls } from './mptcp-sysctls.js';
 import { desiredCloseTimeout, desiredLimits, fitToSlots, KERNEL_MAX_ENDPOINTS, linkUsable, policy, type ClientAlive, type DesiredEndpoint, type Exclusion } from './policy.js';
 import { Warnings, type Warning } from './warnings.js';
 import type { CloseTimeoutState, EndpointView, PassResult, Trigger } from '../status/path-manager.js';
+import { guardedOn } from '../util/events.js';
 export type { CloseTimeoutState, EndpointView, PassResult, Trigger };
 
 /** What the reconciler needs from the rest of the daemon. */
@@ -64,20 +65,16 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
 
   /** Subscribes to change signals and runs the first pass; resolves when that pass is done. */
   async start(): Promise<void> {
-    // The emitters are typed; a loose view lets one helper subscribe to both.
-    const on = (em: EventEmitter, ev: string, fn: (...a: any[]) => void): void => {
-      em.on(ev, fn);
-      this.subscriptions.push(() => em.off(ev, fn));
-    };
-    const net = this.deps.net as unknown as EventEmitter;
-    const pm = this.deps.pm as unknown as EventEmitter;
-    on(net, 'change', (kind: 'link' | 'address' | 'route') => this.schedule(kind));
-    on(net, 'overrun', () => {
-      this.log.warn('rtnetlink receive buffer overrun: notifications lost, re-reading everything');
-      this.schedule('overrun');
-    });
-    on(pm, 'familyUp', () => this.schedule('family'));
-    on(pm, 'familyDown', () => this.log.warn('mptcp_pm generic netlink family went away: endpoints cannot be managed until it returns'));
+    const { net, pm } = this.deps;
+    this.subscriptions.push(
+      guardedOn(net, 'change', (kind) => this.schedule(kind), this.log),
+      guardedOn(net, 'overrun', () => {
+        this.log.warn('rtnetlink receive buffer overrun: notifications lost, re-reading everything');
+        this.schedule('overrun');
+      }, this.log),
+      guardedOn(pm, 'familyUp', () => this.schedule('family'), this.log),
+      guardedOn(pm, 'familyDown', () => this.log.warn('mptcp_pm generic netlink family went away: endpoints cannot be managed until it returns'), this.log),
+    );
     this.armResync();
     this.schedule('start');
     await this.whenIdle();

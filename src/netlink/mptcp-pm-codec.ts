@@ -26,7 +26,7 @@ import {
   MPTCP_PM_VER,
 } from './mptcp-constants.js';
 import { encodeAttr, parseAttrs, type NlAttr } from './nlmsg.js';
-import type { MptcpPmEvent } from './ports.js';
+import type { MptcpPmEvent } from './clients.js';
 import type { EndpointFlag, EndpointSpec, KernelEndpoint, Limits } from './types.js';
 
 /** Stable codes of MptcpPmError. Kernel refusals are NetlinkError instead, with the kernel's errno. */

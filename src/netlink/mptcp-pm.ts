@@ -42,7 +42,7 @@ import {
   type EndpointRef,
 } from './mptcp-pm-codec.js';
 import { NLM_F_DUMP, type NlMessage } from './nlmsg.js';
-import type { MptcpPm, MptcpPmEvents } from './ports.js';
+import type { MptcpPm, MptcpPmEvents } from './clients.js';
 import { NetlinkSocket } from './socket.js';
 import type { EndpointFlag, EndpointSpec, KernelEndpoint, Limits } from './types.js';
 

@@ -9,7 +9,7 @@ import { NetlinkParseError } from './errors.js';
 import { attrMap, attrString, encodeAttr, parseAttrs } from './nlmsg.js';
 import * as c from './rt-consts.js';
 import type { Address, AddressFlags, Link, OperState, Route } from './types.js';
-import type { NetChangeKind } from './ports.js';
+import type { NetChangeKind } from './clients.js';
 
 /** Textual form of an IPv4 or IPv6 address; IPv6 as inet_ntop(3) prints it (RFC 5952 compressed). */
 export function formatIp(family: 4 | 6, b: Buffer): string {

@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../util/logger.js';
 import { NLM_F_DUMP, type NlMessage } from './nlmsg.js';
-import type { NetMonitor, NetMonitorEvents } from './ports.js';
+import type { NetMonitor, NetMonitorEvents } from './clients.js';
 import * as c from './rt-consts.js';
 import { addressDumpRequest, changeKind, decodeAddress, decodeLink, decodeRoute, linkDumpRequest, routeDumpRequest } from './rt-decode.js';
 import { NETLINK_ROUTE, NetlinkSocket } from './socket.js';

@@ -10,7 +10,7 @@ import { requireNetns } from '../../tools/require-netns.js';
 import { MptcpPmClient } from '../../src/netlink/mptcp-pm.js';
 import { NETLINK_GENERIC } from '../../src/netlink/genl.js';
 import { NetlinkSocket } from '../../src/netlink/socket.js';
-import type { MptcpPmEvent } from '../../src/netlink/ports.js';
+import type { MptcpPmEvent } from '../../src/netlink/clients.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { PyPeer, twoPathLab } from '../../tools/mptcp-pm-peer.js';
 

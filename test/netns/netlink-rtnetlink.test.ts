@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Netns, vethPair, waitFor } from '../../tools/netns.js';
 import { requireNetns } from '../../tools/require-netns.js';
 import { RtnlMonitor } from '../../src/netlink/rtnetlink.js';
-import type { NetChangeKind } from '../../src/netlink/ports.js';
+import type { NetChangeKind } from '../../src/netlink/clients.js';
 import type { NetSnapshot } from '../../src/netlink/types.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { ipAddresses, ipLinks, ipRoutes, sortAddresses, sortRoutes, withoutLifetimes } from '../fixtures/rtnl-iproute.js';

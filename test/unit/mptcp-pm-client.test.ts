@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { NetlinkError } from '../../src/netlink/errors.js';
 import { CTRL_CMD, GENL_ID_CTRL, encodeGenl, parseGenl } from '../../src/netlink/genl.js';
 import { MptcpPmClient, MptcpPmError, type GenlSocket } from '../../src/netlink/mptcp-pm.js';
-import type { MptcpPmEvent } from '../../src/netlink/ports.js';
+import type { MptcpPmEvent } from '../../src/netlink/clients.js';
 import type { NlMessage } from '../../src/netlink/nlmsg.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { FIXTURE, withCmd } from './mptcp-pm-fixture.js';

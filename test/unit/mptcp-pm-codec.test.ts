@@ -21,7 +21,7 @@ import {
 } from '../../src/netlink/mptcp-pm-codec.js';
 import { encodeGenl, nlaU8 } from '../../src/netlink/genl.js';
 import { encodeAttr } from '../../src/netlink/nlmsg.js';
-import type { MptcpPmEvent } from '../../src/netlink/ports.js';
+import type { MptcpPmEvent } from '../../src/netlink/clients.js';
 import { FIXTURE, sentBy } from './mptcp-pm-fixture.js';
 
 test('requests are byte for byte what iproute2 sends', () => {

@@ -7,7 +7,7 @@ import { acceptedPubkeyAlgorithms, applyModifiers, DEFAULT_ALGORITHMS } from '..
 import { ACCEPTED_SIGNATURE_ALGORITHMS, expandKeysFile, signatureAlgorithm } from '../../src/ssh/server/authenticator.js';
 import { checkClientIdent } from '../../src/ssh/server/ident.js';
 import { listenTargets } from '../../src/config/listen-targets.js';
-import { channelPolicy, configPermits, intersectPermits } from '../../src/ssh/server/policy.js';
+import { channelPolicy, configPermits, intersectPermits } from '../../src/ssh/server/channel-policy.js';
 
 const ssh = (yaml = '', overrides: string[] = []) => parseConfig(yaml === '' ? null : `ssh:\n${yaml}`, yaml === '' ? null : 'test.yaml', overrides).config.ssh;
 const keyOpts = (text: string): KeyOptions => {

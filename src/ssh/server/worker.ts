@@ -13,7 +13,7 @@ import type { Connection } from 'ssh2';
 import type { SshConfig } from '../../config/ssh-schema.js';
 import { mptcpStatus } from '../../mptcp/info.js';
 import type { Logger } from '../../util/logger.js';
-import { channelPolicy } from './policy.js';
+import { channelPolicy } from './channel-policy.js';
 import { chooseAlgorithms, hostKeyOrder } from './algorithms.js';
 import { requestUserauth, userauthMessage } from './worker-auth.js';
 import type { KeyOptions } from '../auth/key-options.js';
