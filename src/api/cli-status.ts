@@ -10,6 +10,7 @@ import { zodMessage } from './errors.js';
 import * as S from './schemas.js';
 import type { ConnectionsView, EndpointsView, InterfacesView, SessionsView, StatusView } from './schemas.js';
 import { formatBytes, formatDuration, renderTable } from './table.js';
+import { hostPort } from '../util/address.js';
 
 const DEFAULT_SOCKET = '/run/mpssh/api.sock';
 const DEFAULT_URL = 'http://localhost/';
@@ -169,7 +170,7 @@ export function renderConnections(c: ConnectionsView, shown: ConnectionsView['co
   const title = all ? 'MPTCP connections' : 'Your MPTCP connections';
   if (c.periodMs === 0) return `\n${title}\n  (connection sampling is off: api.connectionSampleMs is 0)\n`;
   if (shown.length === 0) return `\n${title}\n  (none${all ? '' : '; --all shows every connection of the host'})\n`;
-  const hp = (e: { address: string; port: number }): string => (e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`);
+  const hp = (e: { address: string; port: number }): string => hostPort(e.address, e.port);
   return `\n${title}${c.error ? ` (last sample failed: ${c.error})` : ''}\n${renderTable(
     ['TO', 'PROGRAM', 'SINCE', 'RATE', 'INTERFACE', 'SUBFLOW', 'STATE', 'RTT', 'SUBFLOW RATE'],
     shown.map((x) => {
@@ -206,7 +207,7 @@ export function renderReport(r: StatusReport, uid = -1, all = true): string {
       ? `last reconcile: pass ${lr.pass} at ${time(lr.at)} (${lr.triggers.join(', ') || '-'}), ${lr.durationMs} ms, ${lr.changes} change(s), ${lr.failedChanges} failed; ${s.reconcileCount} passes\n`
       : 'last reconcile: none yet\n',
   );
-  parts.push(`ssh: ${s.ssh.state}${s.ssh.listeners.length ? ` (${s.ssh.listeners.map((l) => `${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port} ${l.state}`).join(', ')})` : ''}; api: ${s.api.state}\n`);
+  parts.push(`ssh: ${s.ssh.state}${s.ssh.listeners.length ? ` (${s.ssh.listeners.map((l) => `${hostPort(l.address, l.port)} ${l.state}`).join(', ')})` : ''}; api: ${s.api.state}\n`);
   parts.push(renderConnections(r.connections, pickConnections(r.connections.connections, uid, all), all));
   if (s.warnings.length > 0) parts.push(`\nWarnings\n${renderTable(['CODE', 'SINCE', 'MESSAGE'], s.warnings.map((w) => [w.code, time(w.since), w.message]), '  ')}`);
 
@@ -246,7 +247,7 @@ export function renderReport(r: StatusReport, uid = -1, all = true): string {
             r.sessions.map((x) => [
               x.id,
               x.user || '(authenticating)',
-              x.client.address.includes(':') ? `[${x.client.address}]:${x.client.port}` : `${x.client.address}:${x.client.port}`,
+              hostPort(x.client.address, x.client.port),
               x.transport,
               time(x.startedAt),
               formatBytes(x.bytesSent),

@@ -8,6 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { hostPort } from '../util/address.js';
 
 /** A listen address from the config. */
 export type ListenSpec = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
@@ -27,7 +28,7 @@ export function parseListen(text: string): ListenSpec {
 export function describeListen(spec: ListenSpec, boundPort?: number): string {
   if (spec.kind === 'unix') return spec.path;
   const port = boundPort ?? spec.port;
-  return spec.host.includes(':') ? `[${spec.host}]:${port}` : `${spec.host}:${port}`;
+  return hostPort(spec.host, port);
 }
 
 /** An error thrown while preparing a socket path, with a stable code. */

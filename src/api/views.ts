@@ -5,6 +5,7 @@
 import type { AddressFlags } from '../netlink/types.js';
 import type { ConnectionStatus, SessionStatus, StatusSnapshot, SubflowStatus } from '../status/types.js';
 import type { ConnectionsView, ConnectionView, EndpointItem, EndpointsView, InterfacesView, SessionsView, SessionView, StatusView } from './schemas.js';
+import { hostPort } from '../util/address.js';
 
 /** The state of the API's own listeners, as startApi knows it. */
 export interface ApiListenersState {
@@ -49,10 +50,6 @@ export function derivedWarnings(snap: StatusSnapshot, api: ApiListenersState): S
   return out;
 }
 
-/** `host:port`, with brackets around IPv6 addresses. */
-export function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
 
 /** GET /status. */
 export function statusView(snap: StatusSnapshot, api: ApiListenersState, now: number): StatusView {

@@ -5,6 +5,7 @@
  * dual-stack socket per port. Pure.
  */
 import net from 'node:net';
+import { hostPort } from '../util/address.js';
 
 export interface ListenTarget {
   /** Numeric address; undefined = every address (dual-stack "::", or 0.0.0.0 without IPv6). */
@@ -36,7 +37,7 @@ export function listenTargets(listenAddress: readonly string[], ports: readonly 
     if (typeof p === 'string') return { ok: false, error: p };
     if (p.port !== undefined && (p.port < 1 || p.port > 65535)) return { ok: false, error: `ListenAddress "${word}": bad port` };
     for (const port of p.port !== undefined ? [p.port] : ports) {
-      const label = net.isIPv6(p.host) ? `[${p.host}]:${port}` : `${p.host}:${port}`;
+      const label = hostPort(p.host, port);
       if (!out.some((t) => t.label === label)) out.push({ host: p.host, port, ipv6Only: false, label });
     }
   }

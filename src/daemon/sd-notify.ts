@@ -10,6 +10,7 @@ import type { ListenerStatus } from '../status/types.js';
 import { addon } from '../native/load.js';
 import type { Logger } from '../util/logger.js';
 import type { PassResult } from './reconciler.js';
+import { hostPort } from '../util/address.js';
 
 interface SdNotifyAddon {
   sdNotify(socketPath: string, message: string): void;
@@ -48,7 +49,7 @@ export function statusText(pass: PassResult | null, ssh: { state: string; listen
   if (ssh && ssh.state !== 'disabled') {
     const up = ssh.listeners.filter((l) => l.state !== 'down');
     const down = ssh.listeners.filter((l) => l.state === 'down');
-    if (up.length > 0) parts.push(`SSH on ${up.map((l) => `${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}`).join(', ')}`);
+    if (up.length > 0) parts.push(`SSH on ${up.map((l) => hostPort(l.address, l.port)).join(', ')}`);
     if (down.length > 0) parts.push(`SSH cannot listen: ${down[0]?.error ?? 'down'}`);
   }
   return parts.join('; ');

@@ -7,7 +7,7 @@
 import type { ConnectionStatus, ConnectionSubflowStatus } from './types.js';
 import { isIncoming, type ListenerKey, type MptcpConnection } from '../mptcp/connections.js';
 import type { SocketOwner } from '../mptcp/owners.js';
-import { unmapIPv4 } from '../util/address.js';
+import { unmapIPv4, hostPort } from '../util/address.js';
 
 /** TCP states, include/net/tcp_states.h. */
 const STATES = ['unknown', 'established', 'syn-sent', 'syn-recv', 'fin-wait1', 'fin-wait2', 'time-wait', 'close', 'close-wait', 'last-ack', 'listen', 'closing', 'new-syn-recv'];
@@ -92,7 +92,7 @@ export function buildConnections(raw: readonly MptcpConnection[], ctx: SampleCon
   return out;
 }
 
-const hp = (e: { address: string; port: number }): string => (e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`);
+const hp = (e: { address: string; port: number }): string => hostPort(e.address, e.port);
 
 /** What a status event says about connections (the publisher adds seq and time). */
 export type ConnectionEventBody =

@@ -8,3 +8,8 @@ export function unmapIPv4(address: string): string {
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   return m !== null && net.isIPv4(m[1] as string) ? (m[1] as string) : address;
 }
+
+/** `host:port`, with an IPv6 address in brackets (`[2001:db8::1]:22`), as URLs and OpenSSH write them. */
+export function hostPort(address: string, port: number | string): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}

@@ -1,7 +1,8 @@
 /** The warnings /status derives from the snapshot, as a table. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { derivedWarnings, hostPort } from '../../src/api/views.js';
+import { derivedWarnings } from '../../src/api/views.js';
+import { hostPort } from '../../src/util/address.js';
 import type { StatusSnapshot } from '../../src/status/types.js';
 import { sampleSnapshot } from '../../tools/api-fixture.js';
 
