@@ -9,6 +9,8 @@ import { sshSchema } from './ssh-schema.js';
 /** Endpoint modes, as the kernel names its MPTCP_PM_ADDR_FLAG_* flags (include/uapi/linux/mptcp.h). */
 export const MODES = ['subflow', 'signal', 'backup', 'fullmesh'] as const;
 export type Mode = (typeof MODES)[number];
+/** The one order of modes in comparisons, logs and the status: signal, subflow, backup, fullmesh. */
+export const MODE_ORDER: readonly Mode[] = ['signal', 'subflow', 'backup', 'fullmesh'];
 
 /**
  * A mode list: a YAML list, or one string of comma-separated flags as

@@ -10,7 +10,7 @@ import type { Logger } from '../util/logger.js';
 import { procMptcpSysctls, type MptcpSysctls } from './mptcp-sysctls.js';
 import { OwnershipStore } from './ownership-store.js';
 import { Reconciler, type EndpointView, type PassResult } from './reconciler.js';
-import type { DesiredEndpoint } from './policy.js';
+import { canonicalModes, type DesiredEndpoint } from './policy.js';
 import type { StatusActions } from './status.js';
 import type { SshServer } from '../ssh/server/index.js';
 import type { SessionEvent } from '../ssh/server/sessions.js';
@@ -184,9 +184,7 @@ export function applyBackupOverrides(desired: DesiredEndpoint[], overrides: Read
     if (want === undefined || d.flags.includes('backup') === want) return d;
     let flags = want ? [...d.flags, 'backup' as const] : d.flags.filter((f) => f !== 'backup');
     if (!flags.includes('subflow') && !flags.includes('signal') && !flags.includes('backup')) flags = ['subflow'];
-    const order = ['signal', 'subflow', 'backup', 'fullmesh'];
-    flags.sort((a, b) => order.indexOf(a) - order.indexOf(b));
-    return { ...d, flags };
+    return { ...d, flags: canonicalModes(flags) };
   });
 }
 

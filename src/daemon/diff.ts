@@ -4,7 +4,8 @@
  * happened. Only endpoints this daemon created (`owned`) are ever changed or
  * removed; anything else belongs to an admin, NetworkManager or mptcpd.
  */
-import type { Mode } from '../config/schema.js';
+import { MODE_ORDER, type Mode } from '../config/schema.js';
+import { CHANGEABLE_FLAGS } from '../netlink/mptcp-constants.js';
 import type { EndpointFlag, KernelEndpoint } from '../netlink/types.js';
 import { canonicalModes, type DesiredEndpoint } from './policy.js';
 
@@ -29,9 +30,7 @@ export interface Plan {
 }
 
 /** Flags this daemon manages; others the kernel reports (implicit, laminar) are not compared. */
-const MANAGED: readonly EndpointFlag[] = ['signal', 'subflow', 'backup', 'fullmesh'];
-/** Flags MPTCP_PM_CMD_SET_FLAGS can change on a live endpoint (net/mptcp/pm_netlink.c, 6.18). */
-const CHANGEABLE: readonly EndpointFlag[] = ['backup', 'fullmesh'];
+const MANAGED: readonly EndpointFlag[] = MODE_ORDER;
 
 function managedFlags(flags: readonly EndpointFlag[]): Mode[] {
   return canonicalModes(flags.filter((f): f is Mode => MANAGED.includes(f)));
@@ -78,7 +77,7 @@ export function diff(desired: readonly DesiredEndpoint[], actual: readonly Kerne
 }
 
 function fixed(flags: readonly Mode[]): Mode[] {
-  return flags.filter((f) => !CHANGEABLE.includes(f));
+  return flags.filter((f) => !(CHANGEABLE_FLAGS as readonly EndpointFlag[]).includes(f));
 }
 
 /** True when the plan changes nothing in the kernel. */

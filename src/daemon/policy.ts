@@ -4,7 +4,7 @@
  * function of the config and one snapshot of the host's network state, so it
  * is tested with tables and never depends on the order events arrived in.
  */
-import { MAX_CLOSE_TIMEOUT_SECONDS, type InterfaceRule, type Mode, type PathManagerConfig } from '../config/schema.js';
+import { MAX_CLOSE_TIMEOUT_SECONDS, MODE_ORDER, type InterfaceRule, type Mode, type PathManagerConfig } from '../config/schema.js';
 import type { Address, Limits, Link, NetSnapshot, Route } from '../netlink/types.js';
 import { globMatch } from './glob.js';
 import { MPTCP_PM_ADDR_MAX } from '../netlink/mptcp-constants.js';
@@ -25,11 +25,9 @@ export interface PolicyClock {
   downSince: ReadonlyMap<number, number>;
 }
 
-const FLAG_ORDER: Mode[] = ['signal', 'subflow', 'backup', 'fullmesh'];
-
 /** Sorts a mode list into the canonical order used in comparisons and logs. */
 export function canonicalModes(modes: readonly Mode[]): Mode[] {
-  return FLAG_ORDER.filter((m) => modes.includes(m));
+  return MODE_ORDER.filter((m) => modes.includes(m));
 }
 
 interface LinkVerdict {

@@ -74,8 +74,9 @@ export const MPTCP_PM_ADDR_FLAG = {
   laminar: 1 << 5,
 } as const;
 
-/** The flags MPTCP_PM_CMD_SET_FLAGS changes on an in-kernel endpoint; the kernel ignores the others. */
-export const MPTCP_PM_CHANGEABLE_FLAGS = MPTCP_PM_ADDR_FLAG.backup | MPTCP_PM_ADDR_FLAG.fullmesh;
+/** The flags MPTCP_PM_CMD_SET_FLAGS changes on an in-kernel endpoint (net/mptcp/pm_netlink.c); the kernel ignores the others. */
+export const CHANGEABLE_FLAGS = ['backup', 'fullmesh'] as const;
+export const MPTCP_PM_CHANGEABLE_FLAGS = CHANGEABLE_FLAGS.reduce((m, f) => m | MPTCP_PM_ADDR_FLAG[f], 0);
 
 /** Highest endpoint id (MPTCP_PM_MAX_ADDR_ID, net/mptcp/protocol.h). */
 export const MPTCP_PM_MAX_ADDR_ID = 255;
