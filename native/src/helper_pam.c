@@ -25,6 +25,8 @@
 static pam_handle_t *pamh;
 static enum { CONV_COLLECT, CONV_RELAY, CONV_PASSWORD } conv_mode = CONV_COLLECT;
 static const char *conv_password;
+/* The stack itself authenticated the user (keyboard-interactive, password). */
+static int pam_authenticated;
 static int password_used;
 /* Messages (PAM_TEXT_INFO, PAM_ERROR_MSG) not yet shown to anyone. */
 static char info[LOGIN_TEXT_MAX];
@@ -159,13 +161,18 @@ enum pam_result pam_auth(const char *password, const char **why) {
     }
   }
   conv_mode = CONV_COLLECT;
-  return account_result(rc, why);
+  enum pam_result r = account_result(rc, why);
+  pam_authenticated = r == PAMR_OK;
+  return r;
 }
 
 int pam_session_open(const char **why) {
   conv_mode = CONV_COLLECT;
   int rc = pam_setcred(pamh, PAM_ESTABLISH_CRED);
-  if (rc != PAM_SUCCESS) {
+  /* After a key, the auth stack never ran and its modules may have no
+   * credentials to give (all of them ignoring is a failure to libpam): sshd
+   * then goes on, and fails only when PAM did the authenticating. */
+  if (rc != PAM_SUCCESS && pam_authenticated) {
     *why = pam_strerror(pamh, rc);
     return -1;
   }
