@@ -28,7 +28,17 @@
         "src/user_helper.c",
         "src/helper_wire.c",
         "src/helper_spawn.c",
-        "src/helper_net.c"
+        "src/helper_net.c",
+        "src/helper_login.c",
+        "src/helper_pam.c",
+        "src/helper_monitor.c",
+        "src/helper_records.c"
+      ],
+      "variables": {
+        "have_pam": "<!(test -f /usr/include/security/pam_appl.h && echo 1 || echo 0)"
+      },
+      "conditions": [
+        ["have_pam==1", { "defines": ["HAVE_PAM"], "libraries": ["-lpam"] }]
       ],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-pthread", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"],
       "ldflags": ["-pthread", "-Wl,-z,relro,-z,now"]

@@ -129,6 +129,9 @@ EOF
 
 # --- Configuration, unit, man pages, documentation.
 cp etc/mpsshd.yaml "$pkg/etc/mpssh/mpsshd.yaml"
+# The PAM service of UsePAM yes (PAMServiceName mpsshd), Debian's sshd stacks.
+mkdir -p "$pkg/etc/pam.d"
+cp packaging/pam.d/mpsshd "$pkg/etc/pam.d/mpsshd"
 cp packaging/systemd/mpsshd.service "$pkg/usr/lib/systemd/system/"
 man_date=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%d)
 for page in mpssh.1 mpsshd.yaml.5 mpsshd.8; do
@@ -146,7 +149,7 @@ node packaging/debian/copyright.js "$lib" >"$doc/copyright"
 for script in postinst prerm postrm; do
   cp "packaging/debian/$script" "$pkg/DEBIAN/$script"
 done
-echo /etc/mpssh/mpsshd.yaml >"$pkg/DEBIAN/conffiles"
+printf '%s\n' /etc/mpssh/mpsshd.yaml /etc/pam.d/mpsshd >"$pkg/DEBIAN/conffiles"
 
 # Modes: dpkg-deb packs what is on disk.
 find "$pkg" -type d -exec chmod 0755 {} +
@@ -162,7 +165,8 @@ grep -rlZ -m1 '^#!' "$lib" | while IFS= read -r -d '' f; do
   if [ "$first" = '#!' ]; then chmod 0755 "$f"; fi
 done
 
-# Library dependencies of the shared objects and the helper, as dpkg-shlibdeps finds them.
+# Library dependencies of the shared objects and the helper (libpam for the
+# helper's PAM sessions, glibc, ...), as dpkg-shlibdeps finds them.
 mkdir -p "$stage/src/debian"
 printf 'Source: mpssh\n\nPackage: mpssh\nArchitecture: any\n' >"$stage/src/debian/control"
 mapfile -t objects < <(find "$lib" -name '*.node'; echo "$lib/native/build/Release/mpsshd-user-helper")

@@ -34,6 +34,8 @@ struct child {
   int64_t kill_at;
   /* Age, to forget the oldest exited entry first. */
   uint64_t seq;
+  /* Its terminal, whose login record the root parent closes at the exit; "" for pipes. */
+  char tty[REPORT_TTY_MAX];
 };
 
 static struct child children[MAX_CHILDREN];
@@ -199,6 +201,28 @@ static void close_all(int *fds, size_t n) {
   }
 }
 
+/* The first login shell gets the login text (PAM's motd, the last login)
+ * before its own output, as from sshd; it waits in the terminal's buffer
+ * until the worker reads the master. Never blocks: a text that does not fit
+ * is cut. */
+static void show_login_text(int slave, const struct spawn_spec *s) {
+  if (s->argv[0] == NULL || s->argv[0][0] != '-') return;
+  char *text = user_side_take_login_text();
+  if (text == NULL) return;
+  int flags = fcntl(slave, F_GETFL);
+  if (flags >= 0 && fcntl(slave, F_SETFL, flags | O_NONBLOCK) == 0) {
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+      ssize_t n = write(slave, text + off, len - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      off += (size_t)n;
+    }
+    fcntl(slave, F_SETFL, flags);
+  }
+  free(text);
+}
+
 /* Starts the program and answers the request; every descriptor made here is
  * closed on every path. */
 static void run(uint32_t id, struct spawn_spec *s) {
@@ -220,6 +244,10 @@ static void run(uint32_t id, struct spawn_spec *s) {
       snprintf(ssh_tty, sizeof(ssh_tty), "SSH_TTY=%s", tty);
       e[n++] = ssh_tty;
       e[n] = NULL;
+      /* The root parent makes the terminal the user's and the tty group's
+       * (0620) before any program runs on it. */
+      if (report_claim(tty) != 0) fprintf(stderr, "mpsshd-user-helper: %s keeps its mode: the root parent did not take it\n", tty);
+      show_login_text(theirs[0], s);
     }
   } else {
     for (int i = 0; i < 3 && err == 0; i++) {
@@ -271,12 +299,41 @@ static void run(uint32_t id, struct spawn_spec *s) {
     return;
   }
   struct child *c = new_slot(pid);
-  *c = (struct child){pid, RUNNING, 0, ++next_seq};
+  *c = (struct child){pid, RUNNING, 0, ++next_seq, ""};
+  if (s->pty) {
+    snprintf(c->tty, sizeof(c->tty), "%s", tty);
+    report_login(tty, pid);
+  }
   char pidbuf[16];
   snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
   const char *values[] = {pidbuf, tty};
   reply_ok(id, mine, s->pty ? 1 : 3, values, 2);
   close_all(mine, 3);
+}
+
+static int has_name(char *const *env, size_t n, const char *var) {
+  size_t len = strcspn(var, "=");
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(env[i], var, len) == 0 && env[i][len] == '=') return 1;
+  return 0;
+}
+
+/*
+ * PAM's variables (pam_env's /etc/environment and locale, pam_systemd's
+ * XDG_RUNTIME_DIR, ...) go to every program, as sshd passes them on; what the
+ * session set itself (USER, HOME, SSH_*, the client's LANG) wins. sshd keeps
+ * SSH_AUTH_INFO* and SSH_CONNECTION* of PAM's out too.
+ */
+static void add_pam_env(char **envp, size_t n, char **pam, size_t npam) {
+  size_t at = n;
+  for (size_t i = 0; i < npam; i++) {
+    const char *v = pam[i];
+    if (strchr(v, '=') == NULL || v[0] == '=') continue;
+    if (strncmp(v, "SSH_AUTH_INFO", 13) == 0 || strncmp(v, "SSH_CONNECTION", 14) == 0) continue;
+    if (has_name(envp, at, v)) continue;
+    envp[at++] = pam[i];
+  }
+  envp[at] = NULL;
 }
 
 /* spawn: file argv0 argc args... envc env... cwd pipes|pty [cols rows] */
@@ -323,9 +380,12 @@ void op_spawn(const struct request *r) {
     return;
   }
   /* The strings stay in the request buffer; only the arrays are new. One
-   * more environment slot for SSH_TTY. */
+   * more environment slot for SSH_TTY, and room for PAM's variables. */
+  char **pam = user_side_pam_env();
+  size_t npam = 0;
+  while (pam != NULL && pam[npam] != NULL && npam < MAX_ENV) npam++;
   s.argv = calloc((size_t)argc + 2, sizeof(char *));
-  s.envp = calloc((size_t)envc + 2, sizeof(char *));
+  s.envp = calloc((size_t)envc + npam + 2, sizeof(char *));
   if (s.argv == NULL || s.envp == NULL) {
     free(s.argv);
     free(s.envp);
@@ -335,6 +395,7 @@ void op_spawn(const struct request *r) {
   s.argv[0] = f[1];
   for (long k = 0; k < argc; k++) s.argv[1 + k] = f[3 + k];
   for (long k = 0; k < envc; k++) s.envp[k] = f[env_at + (size_t)k];
+  add_pam_env(s.envp, (size_t)envc, pam, npam);
   run(r->id, &s);
   free(s.argv);
   free(s.envp);
@@ -416,6 +477,7 @@ void reap_children(void) {
     if (c == NULL || c->state != RUNNING) continue;
     c->state = EXITED;
     c->kill_at = 0;
+    if (c->tty[0] != '\0') report_end(c->tty);
     if (WIFSIGNALED(st))
       send_exit_event(pid, 1, WTERMSIG(st));
     else

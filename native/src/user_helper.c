@@ -1,5 +1,7 @@
 /*
  * mpsshd-user-helper <user-name> <uid> <gid>
+ * mpsshd-user-helper --login <pam-service|-> <user-name> <client-address>
+ *   (root only: the connection's root parent first, see helper_login.c)
  *
  * Started by root for one authenticated connection, with fd 3 the request
  * socket and fd 4 the socket descriptors leave on. It becomes the user for
@@ -35,6 +37,8 @@
 
 static int closing;
 static int sigfd = -1;
+/* The user's home, for ~/.hushlogin. */
+static const char *user_home;
 
 void helper_shutdown_requested(void) { closing = 1; }
 int helper_closing(void) { return closing; }
@@ -89,6 +93,7 @@ static void become_user(const char *name, uid_t uid, gid_t gid) {
   struct passwd *pw = getpwnam(name);
   if (pw == NULL) die("no such user", errno);
   if (pw->pw_uid != uid) die("user name and uid do not match", 0);
+  user_home = pw->pw_dir != NULL ? strdup(pw->pw_dir) : NULL;
   if (getuid() == 0 || geteuid() == 0) {
     if (initgroups(name, gid) != 0) die("initgroups", errno);
     if (setgid(gid) != 0) die("setgid", errno);
@@ -249,17 +254,56 @@ static void finish(void) {
   net_cleanup();
 }
 
+static char **pam_env;
+static char *login_text;
+void user_side_login(char **env, char *text) {
+  pam_env = env;
+  login_text = text;
+  report_init(REPORT_FD);
+}
+
+char **user_side_pam_env(void) { return pam_env; }
+
+char *user_side_take_login_text(void) {
+  char *t = login_text;
+  login_text = NULL;
+  if (t == NULL || user_home == NULL) return t;
+  /* As login(1) and sshd: ~/.hushlogin keeps the login quiet. */
+  char path[PATH_MAX];
+  struct stat st;
+  int w = snprintf(path, sizeof(path), "%s/.hushlogin", user_home);
+  if (w > 0 && (size_t)w < sizeof(path) && stat(path, &st) == 0) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+/* Anything else root left open is not for the user. */
+static void close_above(int fd) {
+  if (close_range((unsigned)fd + 1, ~0U, 0) != 0) {
+    for (int i = fd + 1; i < 65536; i++) close(i);
+  }
+}
+
 int main(int argc, char **argv) {
   const char *name;
   uid_t uid;
   gid_t gid;
-  parse_args(argc, argv, &name, &uid, &gid);
-  ensure_std_fds();
-  check_socket(CONTROL_FD);
-  check_socket(FDPASS_FD);
-  /* Anything else root left open is not for the user. */
-  if (close_range(FDPASS_FD + 1, ~0U, 0) != 0) {
-    for (int fd = FDPASS_FD + 1; fd < 65536; fd++) close(fd);
+  if (argc >= 2 && strcmp(argv[1], "--login") == 0) {
+    ensure_std_fds();
+    check_socket(CONTROL_FD);
+    check_socket(FDPASS_FD);
+    check_socket(LOGIN_FD);
+    close_above(LOGIN_FD);
+    /* Returns in the user-side child of a login, with fd 5 its report socket. */
+    login_main(argc, argv, &name, &uid, &gid);
+  } else {
+    parse_args(argc, argv, &name, &uid, &gid);
+    ensure_std_fds();
+    check_socket(CONTROL_FD);
+    check_socket(FDPASS_FD);
+    close_above(FDPASS_FD);
   }
   become_user(name, uid, gid);
   umask(022);

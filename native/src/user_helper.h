@@ -28,6 +28,14 @@
 
 #define CONTROL_FD 3
 #define FDPASS_FD 4
+/* --login mode: the daemon's socket in the root process; in its user-side
+ * child, the same number is the report socket to the root parent. */
+#define LOGIN_FD 5
+#define REPORT_FD 5
+/* PAM's messages and the motd shown at login are cut at this size. */
+#define LOGIN_TEXT_MAX 8192
+/* "/dev/pts/" and up to seven digits, NUL included. */
+#define REPORT_TTY_MAX 32
 
 /* Large enough for an exec request with a big environment and a 256 KiB
  * command (an SSH packet's limit), small enough to be a fixed buffer. */
@@ -100,5 +108,51 @@ size_t net_poll_fill(struct pollfd *pfd, size_t room);
 void net_poll_done(const struct pollfd *pfd, size_t n);
 /* Removes the agent directories (at exit). */
 void net_cleanup(void);
+
+
+/* --- user_helper.c: a login's user side (the --login child). */
+/* Called in the child after the fork: PAM's environment for every program
+ * and the text for the first login shell (either may be NULL). */
+void user_side_login(char **pam_env, char *login_text);
+/* PAM's variables a program gets besides those the worker sent. */
+char **user_side_pam_env(void);
+/* The login text, once: NULL after the first call or when ~/.hushlogin exists. */
+char *user_side_take_login_text(void);
+
+/* --- helper_login.c: the --login root process. */
+/* Runs the pre-login requests; returns only in the user-side child. */
+int login_main(int argc, char **argv, const char **user, uid_t *uid, gid_t *gid);
+int login_read(char ***fields, size_t *count);
+int login_send(const char *const *fields, size_t n);
+
+/* --- helper_pam.c: Linux-PAM (stubs when built without libpam). */
+enum pam_result { PAMR_OK, PAMR_NEW_AUTHTOK, PAMR_DENIED, PAMR_FAILED };
+int pam_begin(const char *service, const char *user, const char *rhost);
+int pam_active(void);
+const char *pam_take_info(void);
+void pam_clear_info(void);
+enum pam_result pam_account(const char **why);
+/* password NULL: keyboard-interactive, prompts relayed to the daemon. */
+enum pam_result pam_auth(const char *password, const char **why);
+int pam_session_open(const char **why);
+char **pam_environment(void);
+void pam_finish(int session_open);
+
+/* --- helper_monitor.c: the root parent and the child's reports to it. */
+void monitor_session(pid_t child, int fd, const char *user, uid_t uid, const char *rhost, int pam_open);
+void report_init(int fd);
+/* Asks the root parent to give the terminal to the user; 0 once done (or
+ * when there is no parent). */
+int report_claim(const char *tty);
+void report_login(const char *tty, pid_t pid);
+void report_end(const char *tty);
+
+/* --- helper_records.c: utmp, wtmp, lastlog, terminal ownership (root). */
+int valid_pts_name(const char *tty);
+/* Gives a /dev/pts/N owned by uid to uid and the tty group, 0620; an errno otherwise. */
+int claim_terminal(const char *tty, uid_t uid, gid_t user_gid);
+void record_login(const char *tty, pid_t pid, const char *user, uid_t uid, const char *host);
+void record_logout(const char *tty, pid_t pid);
+size_t last_login_text(uid_t uid, char *out, size_t size);
 
 #endif

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ALGORITHM_OPTIONS, unknownAlgorithms } from './ssh-algorithms.js';
 import { listenTargets } from './listen-targets.js';
 import { DEFAULT_PENALTIES, parseMaxStartups, parsePenalties, parseSshdTime, parsePermitRootLogin, validateUserAccessConfig, type MaxStartups, type PenaltyConfig, type PermitRootLogin } from '../ssh/auth/index.js';
+import { parseAuthMethods } from '../ssh/auth/auth-methods.js';
 
 /** yes/no as sshd writes it, or a YAML boolean. */
 const yesNo = z.union([z.boolean(), z.string()]).transform((v, ctx): boolean => {
@@ -123,8 +124,27 @@ export const sshSchema = z
     AuthorizedKeysFile: wordList(/\s+/).default(['.ssh/authorized_keys', '.ssh/authorized_keys2']),
     StrictModes: yesNo.default(true),
     PubkeyAuthentication: yesNo.default(true),
-    /** Password authentication is not implemented; only `no` is accepted, so nobody believes it is on. */
-    PasswordAuthentication: yesNo.default(false).refine((v) => !v, { message: 'password authentication is not supported; only "no" is accepted' }),
+    /** Passwords checked by the PAM stack (needs UsePAM). */
+    PasswordAuthentication: yesNo.default(false),
+    /** keyboard-interactive through the PAM conversation (needs UsePAM). */
+    KbdInteractiveAuthentication: yesNo.default(false),
+    /** `any`, or lists of methods to complete in order: `publickey,keyboard-interactive publickey,password`. */
+    AuthenticationMethods: z.string().default('any').transform((v, ctx) => {
+      const p = parseAuthMethods(v);
+      if (typeof p === 'string') {
+        ctx.addIssue({ code: 'custom', message: p });
+        return z.NEVER;
+      }
+      return p;
+    }),
+    /** Account and session through Linux-PAM, as Debian's sshd (UsePAM yes). */
+    UsePAM: yesNo.default(true),
+    /** The PAM service (/etc/pam.d/<name>). */
+    PAMServiceName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a file name under /etc/pam.d').default('mpsshd'),
+    /** Show /etc/motd on a login shell; Debian leaves it to pam_motd (no). */
+    PrintMotd: yesNo.default(false),
+    /** "Last login: ..." on a login shell with a terminal. */
+    PrintLastLog: yesNo.default(true),
     PermitRootLogin: permitRootLogin.default('prohibit-password'),
     AllowUsers: wordList(/\s+/).default([]),
     DenyUsers: wordList(/\s+/).default([]),
@@ -184,6 +204,12 @@ export const sshSchema = z
     for (const problem of validateUserAccessConfig({ allowUsers: cfg.AllowUsers, denyUsers: cfg.DenyUsers, allowGroups: cfg.AllowGroups, denyGroups: cfg.DenyGroups })) {
       const key = /^invalid (\w+) pattern/.exec(problem)?.[1] ?? 'AllowUsers';
       ctx.addIssue({ code: 'custom', path: [key], message: problem });
+    }
+    if (!cfg.UsePAM) {
+      // Passwords and keyboard-interactive are PAM's here; without it there is nothing to check them.
+      for (const key of ['PasswordAuthentication', 'KbdInteractiveAuthentication'] as const) {
+        if (cfg[key]) ctx.addIssue({ code: 'custom', path: [key], message: `${key} needs UsePAM: yes` });
+      }
     }
     const targets = listenTargets(cfg.ListenAddress, cfg.Port);
     if (!targets.ok) ctx.addIssue({ code: 'custom', path: ['ListenAddress'], message: targets.error });

@@ -87,6 +87,7 @@ test('the Debian package builds, passes lintian, installs, runs, and is removed 
       '/usr/sbin/mpsshd',
       '/usr/bin/mpssh',
       '/etc/mpssh/mpsshd.yaml',
+      '/etc/pam.d/mpsshd',
       '/usr/lib/systemd/system/mpsshd.service',
       '/usr/lib/mpssh/package.json',
       '/usr/lib/mpssh/bin/mpsshd.js',
@@ -118,7 +119,7 @@ test('the Debian package builds, passes lintian, installs, runs, and is removed 
     assert.equal(field('Version'), `${VERSION}-1`);
     assert.equal(field('Architecture'), arch);
     assert.match(field('Depends'), /^nodejs \(>= 20\), openssh-sftp-server, .*libc6/);
-    assert.equal(ok(run('dpkg-deb', ['-I', deb, 'conffiles']), 'conffiles').trim(), '/etc/mpssh/mpsshd.yaml');
+    assert.equal(ok(run('dpkg-deb', ['-I', deb, 'conffiles']), 'conffiles').trim(), '/etc/mpssh/mpsshd.yaml\n/etc/pam.d/mpsshd');
 
     // --- lintian: no errors (warnings are reported, not fatal).
     if (run('sh', ['-c', 'command -v lintian']).status === 0) {

@@ -28,7 +28,8 @@ function ssh(srv: MpsshdSsh, login: string, command: string, extra: string[] = [
 before(async () => {
   if (skip) return;
   ns = Netns.create('sshauth');
-  root = await startMpsshdSsh(ns, { port: 22, extraYaml: NO_PM });
+  // The shadow checks below are sshd's without PAM; ssh-pam.test.ts covers UsePAM yes.
+  root = await startMpsshdSsh(ns, { port: 22, extraYaml: NO_PM, sshYaml: ['UsePAM: no'] });
   user = createTestUser();
 });
 

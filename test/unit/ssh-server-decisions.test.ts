@@ -56,7 +56,8 @@ test('ssh config: mistakes say where and what', () => {
     ['  ClientAliveInterval: 30d\n', /ssh\.ClientAliveInterval: time "30d" is longer than the 24 days/],
     ['  ClientAliveInterval: 2592000\n', /ssh\.ClientAliveInterval: time "2592000" is longer/],
     ['  MaxStartups: 10:200:5\n', /ssh\.MaxStartups: expected start:rate:full/],
-    ['  PasswordAuthentication: yes\n', /password authentication is not supported/],
+    ['  UsePAM: no\n  PasswordAuthentication: yes\n', /PasswordAuthentication needs UsePAM: yes/],
+    ['  AuthenticationMethods: publickey,hostbased\n', /unknown authentication method "hostbased"/],
     ['  PermitRootLogin: sometimes\n', /ssh\.PermitRootLogin: expected yes, prohibit-password/],
     ['  Banner: /etc/issue\n', /unknown key "Banner"/],
   ];

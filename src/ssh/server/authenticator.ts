@@ -9,8 +9,14 @@
  * The worker only relays the client's request. The signature is checked
  * here over data rebuilt from the session id this daemon signed, so a
  * worker taken over by its client cannot log in as anyone without the key.
+ *
+ * With UsePAM, as Debian's sshd: the account stack (pam_acct_mgmt) decides
+ * after the key instead of the shadow checks, and keyboard-interactive and
+ * password go through the PAM stack; PAM runs in the connection's root
+ * process (user-side/login-process.ts), never here.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import ssh2 from 'ssh2';
 import type { SshConfig } from '../../config/ssh-schema.js';
 import type { Logger } from '../../util/logger.js';
@@ -19,7 +25,9 @@ import {
   newAuthTries, normaliseClientAddress, notAllowedLine, parseAuthorizedKeys, postponedLine, rootRefusedLine, beginAuthRequest, judgeOpenedKeyFile, systemErrorText, MAX_KEY_FILE_BYTES,
   type AuthTries, type AuthUser, type KeyFileRead, type KeyInfo, type KeyLookup, type Peer,
 } from '../auth/index.js';
-import type { KeyOptions } from '../auth/key-options.js';
+import { defaultKeyOptions, type KeyOptions } from '../auth/key-options.js';
+import { completeMethod, methodsAllowed } from '../auth/auth-methods.js';
+import type { LoginProcess, PamOutcome, PamStep } from '../user-side/login-process.js';
 import { lookupUser, type LookedUpUser } from './accounts.js';
 import { acceptedPubkeyAlgorithms } from '../../config/ssh-algorithms.js';
 import { readFileAs } from '../../native/sandbox.js';
@@ -28,9 +36,13 @@ import { sshString } from './host-key-signer.js';
 /** The outcome the monitor acts on. */
 export interface AuthSuccess {
   user: LookedUpUser;
+  /** The key's options (defaults when no key was part of the login). */
   options: KeyOptions;
-  key: KeyInfo;
+  key?: KeyInfo;
 }
+
+/** Starts the connection's root process for a user name (it runs PAM for that name). */
+export type LoginStarter = (user: string) => LoginProcess;
 
 /** One userauth request as the client sent it (relayed by the worker). */
 export interface UserauthRequest {
@@ -41,13 +53,17 @@ export interface UserauthRequest {
   key?: { algo: string; blob: Buffer };
   /** The signature in the form ssh2 verifies; absent for a query. */
   signature?: Buffer;
+  /** password: what the client typed. */
+  password?: string;
 }
 
 export type UserauthVerdict =
-  | { result: 'failure' }
+  | { result: 'failure'; methods?: string[] }
+  | { result: 'partial'; methods: string[] }
+  | { result: 'prompt'; name: string; instructions: string; prompts: { prompt: string; echo: boolean }[] }
   | { result: 'pk-ok' }
   | { result: 'success'; success: AuthSuccess }
-  | { result: 'disconnect'; reason: string };
+  | { result: 'disconnect'; reason: string; fatal?: boolean };
 
 /** Expands AuthorizedKeysFile tokens (%h, %u, %U, %%) and makes the path absolute under HOME. */
 export function expandKeysFile(pattern: string, user: { name: string; uid: number; home: string }): string {
@@ -83,6 +99,9 @@ export function signedUserauthData(sessionId: Buffer, req: { user: string; servi
   return Buffer.concat([sshString(sessionId), Buffer.from([50]), sshString(req.user), sshString(req.service), sshString('publickey'), Buffer.from([1]), sshString(req.key.algo), sshString(req.key.blob)]);
 }
 
+/** The file whose presence stops logins other than root's (login(1), sshd without PAM). */
+const NOLOGIN_FILE = '/etc/nologin';
+
 /** Per-process secret of the failure floors: the floor of a name cannot be learned elsewhere. */
 const FAILURE_SECRET = crypto.randomBytes(32);
 
@@ -91,6 +110,16 @@ export class Authenticator {
   private readonly peer: Peer;
   private readonly accepted: ReadonlySet<string>;
   success: AuthSuccess | undefined;
+  /** AuthenticationMethods still to complete (null: any one method will do). */
+  private lists: string[][] | null;
+  /** The root process PAM runs in, for the user named. */
+  private login: { user: string; proc: LoginProcess; pam: boolean } | undefined;
+  /** A keyboard-interactive exchange waiting for the client's answers. */
+  private conversation: { user: LookedUpUser | null; authUser: AuthUser } | undefined;
+  /** A publickey step that succeeded before another method (its options apply to the login). */
+  private keyStep: { options: KeyOptions; key: KeyInfo } | undefined;
+  /** The account stack already passed (it runs right after PAM's authentication). */
+  private accountChecked = false;
 
   /** Failed attempts so far (PerSourcePenalties tells authfail from noauth by it). */
   get failures(): number {
@@ -103,9 +132,63 @@ export class Authenticator {
     private readonly log: Logger,
     private readonly now: () => number = () => Date.now(),
     private readonly readKeyFile: KeyFileReader = readKeyFileAsUser,
+    /** Absent (tests, a daemon not running as root): no PAM, the shadow checks instead. */
+    private readonly startLogin?: LoginStarter,
   ) {
     this.peer = { ip: normaliseClientAddress(remote.address), port: remote.port };
     this.accepted = acceptedPubkeyAlgorithms(cfg.PubkeyAcceptedAlgorithms);
+    this.lists = cfg.AuthenticationMethods;
+  }
+
+  /** Whether PAM is to decide accounts (it may still turn out missing from the helper). */
+  private get usePam(): boolean {
+    return this.cfg.UsePAM && this.startLogin !== undefined;
+  }
+
+  /** Methods the client may try now, as the failure message lists them. */
+  allowedMethods(): string[] {
+    const enabled: string[] = [];
+    if (this.cfg.PubkeyAuthentication) enabled.push('publickey');
+    if (this.usePam && this.cfg.KbdInteractiveAuthentication) enabled.push('keyboard-interactive');
+    if (this.usePam && this.cfg.PasswordAuthentication) enabled.push('password');
+    return methodsAllowed(enabled, this.lists);
+  }
+
+  /** The root process of a successful login, for its session; the caller owns it from here. */
+  takeLoginProcess(): LoginProcess | undefined {
+    const l = this.login;
+    this.login = undefined;
+    return l?.proc;
+  }
+
+  /** The connection ended: a login process that did not become a session exits. */
+  close(): void {
+    this.login?.proc.close();
+    this.login = undefined;
+  }
+
+  /** keyboard-interactive: the client's answers to the last prompt. Never rejects. */
+  async answers(answers: readonly string[]): Promise<UserauthVerdict> {
+    const started = performance.now();
+    let verdict: UserauthVerdict;
+    try {
+      const c = this.conversation;
+      const proc = this.login?.proc;
+      if (c === undefined || proc === undefined) return { result: 'failure', methods: this.allowedMethods() };
+      // One prompt per request, as sshd sends them; anything else gives up.
+      verdict = await this.converse(await proc.answer(answers.length === 1 ? (answers[0] as string) : null));
+    } catch (err) {
+      this.log.error({ err }, 'keyboard-interactive failed on an internal error');
+      this.conversation = undefined;
+      verdict = { result: 'failure', methods: this.allowedMethods() };
+    }
+    if (verdict.result === 'failure') await this.failureFloor(this.tries.user ?? '', started);
+    return verdict;
+  }
+
+  private async failureFloor(user: string, started: number): Promise<void> {
+    const wait = failureDelayMs(userFloorMs(user, FAILURE_SECRET), performance.now() - started);
+    await new Promise((r) => setTimeout(r, wait));
   }
 
   /**
@@ -124,10 +207,7 @@ export class Authenticator {
       verdict = { result: 'failure' };
     }
     // "none" only asks which methods exist; sshd does not pad it either.
-    if (req.method !== 'none' && verdict.result !== 'success' && verdict.result !== 'pk-ok') {
-      const wait = failureDelayMs(userFloorMs(req.user, FAILURE_SECRET), performance.now() - started);
-      await new Promise((r) => setTimeout(r, wait));
-    }
+    if (req.method !== 'none' && (verdict.result === 'failure' || verdict.result === 'disconnect')) await this.failureFloor(req.user, started);
     return verdict;
   }
 
@@ -138,12 +218,14 @@ export class Authenticator {
     if (begin.action === 'disconnect') return { result: 'disconnect', reason: begin.reason };
     // sshd takes "user:style" apart and authenticates the user part only.
     const name = splitAuthUser(req.user).user;
+    // A new request ends a keyboard-interactive exchange the client left; it counts as failed.
+    if (this.conversation !== undefined) await this.abandonConversation();
     const user = lookupUser(name);
     const authUser: AuthUser = { name, valid: user !== null };
     const key = req.key;
-    if (begin.action === 'fail' || req.method !== 'publickey' || !this.cfg.PubkeyAuthentication || key === undefined) {
-      return this.finish(req.method, authUser);
-    }
+    if (begin.action === 'fail' || !this.allowedMethods().includes(req.method)) return this.finish(req.method, authUser);
+    if (req.method === 'keyboard-interactive' || req.method === 'password') return this.pamMethod(req, name, user, authUser);
+    if (req.method !== 'publickey' || key === undefined) return this.finish(req.method, authUser);
     if (!this.accepted.has(key.algo)) {
       // sshd 8.8 and later: SHA-1 RSA (ssh-rsa) and DSA signatures are not accepted.
       this.log.info({ event: 'auth-algorithm-refused', algorithm: key.algo, user: name }, `userauth_pubkey: signature algorithm ${key.algo} not in PubkeyAcceptedAlgorithms [preauth]`);
@@ -162,11 +244,8 @@ export class Authenticator {
       logAuthLine(this.log, notAllowedLine(user.account.name, this.peer.ip, access.reason));
       return this.finish(req.method, { ...authUser, valid: false });
     }
-    const state = checkAccountState(user.account.name, user.shadow, shadowDay(this.now()));
-    if (!state.allowed) {
-      this.log.info({ event: 'account-refused', code: state.code, user: user.account.name, remoteAddress: this.peer.ip }, state.reason);
-      return this.finish(req.method, { ...authUser, valid: false });
-    }
+    // With PAM, its account stack decides after the key (sshd skips these checks then).
+    if (!this.usePam && !this.shadowAllows(user)) return this.finish(req.method, { ...authUser, valid: false });
     const lookup = await this.findKey(user, key.blob);
     if (!lookup.allowed || lookup.entry === undefined || lookup.key === undefined) {
       if (lookup.refused.length > 0 || lookup.code !== 'key-not-found') this.log.info({ user: user.account.name, reason: lookup.reason }, lookup.reason);
@@ -187,9 +266,155 @@ export class Authenticator {
       logAuthLine(this.log, rootRefusedLine(this.peer));
       return this.finish(req.method, authUser, info);
     }
-    this.success = { user, options: lookup.entry.options, key: info };
-    logAuthLine(this.log, acceptedLine('publickey', authUser, this.peer, info));
+    return this.succeed('publickey', user, authUser, { options: lookup.entry.options, key: info });
+  }
+
+  private shadowAllows(user: LookedUpUser): boolean {
+    const state = checkAccountState(user.account.name, user.shadow, shadowDay(this.now()));
+    if (!state.allowed) this.log.info({ event: 'account-refused', code: state.code, user: user.account.name, remoteAddress: this.peer.ip }, state.reason);
+    return state.allowed;
+  }
+
+  /**
+   * A method succeeded: partial success while AuthenticationMethods wants
+   * more, else the account check (PAM's stack, once) and the login.
+   */
+  private async succeed(method: string, user: LookedUpUser, authUser: AuthUser, keyStep?: { options: KeyOptions; key: KeyInfo }): Promise<UserauthVerdict> {
+    if (keyStep !== undefined) this.keyStep = keyStep;
+    const step = completeMethod(this.lists, method);
+    this.lists = step.lists;
+    const logged = method === 'keyboard-interactive' ? 'keyboard-interactive/pam' : method;
+    if (!step.done) {
+      const line = acceptedLine(logged, authUser, this.peer, keyStep?.key);
+      // sshd: "Partial publickey for alice from ... ssh2: ED25519 SHA256:...".
+      this.log.info({ ...line.fields, event: 'auth-partial' }, line.message.replace(/^Accepted/, 'Partial'));
+      this.tries = finishAuthRequest(this.tries, { method, authenticated: false, partial: true, validUser: true }, this.cfg.MaxAuthTries).state;
+      return { result: 'partial', methods: this.allowedMethods() };
+    }
+    logAuthLine(this.log, acceptedLine(logged, authUser, this.peer, keyStep?.key));
+    if (!this.accountChecked) {
+      const proc = this.usePam ? await this.pamProcess(user.account.name) : undefined;
+      if (proc !== undefined) {
+        const acct = await proc.account();
+        if (acct.result !== 'ok') return this.accountRefused(user.account.name, acct, method);
+      } else {
+        // PAM was wanted but the helper has none: the shadow checks skipped earlier apply now.
+        if (this.usePam && !this.shadowAllows(user)) return this.finish(method, { ...authUser, valid: false });
+        const nologin = this.nologin(user);
+        if (nologin !== undefined) return nologin;
+      }
+      this.accountChecked = true;
+    }
+    this.success = { user, options: this.keyStep?.options ?? defaultKeyOptions(), ...(this.keyStep ? { key: this.keyStep.key } : {}) };
     return { result: 'success', success: this.success };
+  }
+
+  /** Without PAM, sshd itself refuses everyone but root while /etc/nologin exists, and shows its text. */
+  private nologin(user: LookedUpUser): UserauthVerdict | undefined {
+    if (user.account.uid === 0) return undefined;
+    let text: string;
+    try {
+      text = fs.readFileSync(NOLOGIN_FILE, 'utf8').slice(0, 200);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      text = '';
+    }
+    const name = user.account.name;
+    this.log.info({ event: 'account-refused', code: 'nologin', user: name, remoteAddress: this.peer.ip }, `User ${name} not allowed because ${NOLOGIN_FILE} exists`);
+    return { result: 'disconnect', reason: text.trim() || 'Logins are currently disabled', fatal: true };
+  }
+
+  /** sshd ends the connection when the account stack refuses: "Access denied for user alice by PAM account configuration". */
+  private accountRefused(name: string, acct: PamOutcome, method: string): UserauthVerdict {
+    const text = `Access denied for user ${name} by PAM account configuration`;
+    const fields = { event: 'account-refused', code: acct.result === 'new-authtok' ? 'pam-password-change' : 'pam-account', user: name, remoteAddress: this.peer.ip, pam: acct.why };
+    if (acct.result === 'new-authtok') {
+      // sshd would force the change on the session's terminal; mpsshd cannot run pam_chauthtok there.
+      this.log.info(fields, `${text}: password change required, not possible after ${method} [preauth]`);
+    } else {
+      this.log.info(fields, `${text} [preauth]`);
+    }
+    this.success = undefined;
+    // pam_nologin's text and the like reach the client as the reason, as sshd shows them before closing.
+    const shown = acct.text.trim() || text;
+    return { result: 'disconnect', reason: shown.length > 200 ? shown.slice(0, 200) : shown, fatal: true };
+  }
+
+  /** The root process for `name`, started on first use; undefined when PAM is not to be had. */
+  private async pamProcess(name: string): Promise<LoginProcess | undefined> {
+    if (this.startLogin === undefined) return undefined;
+    if (this.login !== undefined && this.login.user !== name) this.close();
+    if (this.login === undefined) {
+      try {
+        const proc = this.startLogin(name);
+        this.login = { user: name, proc, pam: await proc.pam };
+      } catch (err) {
+        this.log.error({ err }, `PAM: cannot start the login process for ${name}`);
+        return undefined;
+      }
+      if (!this.login.pam) this.log.warn('PAM: mpsshd-user-helper was built without libpam; UsePAM is ignored');
+    }
+    return this.login.pam ? this.login.proc : undefined;
+  }
+
+  /** keyboard-interactive and password, both decided by the PAM stack. */
+  private async pamMethod(req: UserauthRequest, name: string, user: LookedUpUser | null, authUser: AuthUser): Promise<UserauthVerdict> {
+    let valid = user !== null;
+    if (user === null) logAuthLine(this.log, invalidUserLine(name, this.peer));
+    else {
+      const access = checkUserAccess(
+        { allowUsers: this.cfg.AllowUsers, denyUsers: this.cfg.DenyUsers, allowGroups: this.cfg.AllowGroups, denyGroups: this.cfg.DenyGroups },
+        user.access,
+        { ip: this.peer.ip },
+      );
+      if (!access.allowed) {
+        logAuthLine(this.log, notAllowedLine(user.account.name, this.peer.ip, access.reason));
+        valid = false;
+      }
+    }
+    const proc = await this.pamProcess(name);
+    if (proc === undefined) return this.finish(req.method, authUser);
+    // An invalid user still goes through the stack, so that it takes as long and asks the same.
+    this.conversation = { user: valid ? user : null, authUser: { ...authUser, valid } };
+    if (req.method === 'password') return this.converse(await proc.authenticate('password', req.password ?? ''), 'password');
+    return this.converse(await proc.authenticate('kbdint'));
+  }
+
+  /** One step of the PAM exchange: a prompt for the client, or its end. */
+  private async converse(step: PamStep, method = 'keyboard-interactive'): Promise<UserauthVerdict> {
+    const c = this.conversation;
+    if (c === undefined) return { result: 'failure', methods: this.allowedMethods() };
+    if (step.kind === 'prompt') {
+      if (method === 'password') return this.converse(await this.login!.proc.answer(null), method);
+      return { result: 'prompt', name: '', instructions: '', prompts: [{ prompt: step.text, echo: step.echo }] };
+    }
+    this.conversation = undefined;
+    if (step.result === 'failed' || c.user === null) {
+      if (step.result !== 'failed') this.log.debug({ user: c.authUser.name }, 'PAM accepted an account mpsshd does not');
+      return this.finish(method, c.authUser);
+    }
+    const user = c.user;
+    if (step.result !== 'ok') return this.accountRefused(user.account.name, step, method);
+    const root = checkRootLogin(this.cfg.PermitRootLogin, { uid: user.account.uid, method, forcedCommand: this.keyStep?.options.command });
+    if (!root.allowed) {
+      logAuthLine(this.log, rootRefusedLine(this.peer));
+      return this.finish(method, c.authUser);
+    }
+    this.accountChecked = true;
+    return this.succeed(method, user, c.authUser);
+  }
+
+  private async abandonConversation(): Promise<void> {
+    const c = this.conversation;
+    this.conversation = undefined;
+    if (c === undefined) return;
+    try {
+      await this.login?.proc.answer(null);
+    } catch {
+      // the process is gone; the next PAM request starts another
+      this.close();
+    }
+    this.finish('keyboard-interactive', c.authUser);
   }
 
   private async findKey(user: LookedUpUser, blob: Buffer): Promise<KeyLookup> {
@@ -223,7 +448,7 @@ export class Authenticator {
       logAuthLine(this.log, maxTriesLine(user, this.peer));
       return { result: 'disconnect', reason: 'Too many authentication failures' };
     }
-    return { result: 'failure' };
+    return { result: 'failure', methods: this.allowedMethods() };
   }
 }
 

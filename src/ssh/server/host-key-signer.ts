@@ -10,7 +10,7 @@ import type net from 'node:net';
 import { sendFd } from '../../mptcp/fdpass.js';
 import { native } from '../../mptcp/native.js';
 import type { Logger } from '../../util/logger.js';
-import { encodeFrame, monitorRequestSchema, splitFrames, type SignRequest, type UserauthAnswer, type UserauthRequestMessage } from './sign-protocol.js';
+import { encodeFrame, monitorRequestSchema, splitFrames, type SignRequest, type UserauthAnswer, type UserauthAnswersMessage, type UserauthRequestMessage } from './sign-protocol.js';
 
 /** The monitor's answer to a userauth request, and the descriptors that follow it (the daemon's copies, closed once sent). */
 export interface UserauthReply {
@@ -22,6 +22,10 @@ export interface UserauthReply {
 export interface MonitorAuth {
   /** Decides one request; `sessionId` is the first exchange hash this channel signed. */
   userauth(req: UserauthRequestMessage, sessionId: Buffer | undefined): Promise<UserauthReply>;
+  /** keyboard-interactive: the client's answers to the prompt last sent. */
+  answers(req: UserauthAnswersMessage): Promise<UserauthReply>;
+  /** The channel closed: whatever the login had started ends. */
+  close?(): void;
 }
 
 /** What the daemon signs with (ssh2's parsed private key has this shape). */
@@ -139,6 +143,11 @@ export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: 
       await sendReply(sock, reply, log);
       return;
     }
+    if (req.op === 'userauth-answers') {
+      if (auth === undefined) return refuse('authentication is not served here');
+      await sendReply(sock, await auth.answers(req), log);
+      return;
+    }
     const data = Buffer.from(req.data, 'base64');
     const key = keys[req.key];
     if (req.op === 'prove') {
@@ -186,6 +195,7 @@ export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: 
     }
   });
   sock.on('error', () => {});
+  sock.on('close', () => auth?.close?.());
   return {
     close() {
       sock.destroy();

@@ -17,15 +17,16 @@ import {
 } from '../auth/index.js';
 import { OpenSshBackend } from '../openssh/backend.js';
 import type { HandoffMessage, SessionReport } from './control-protocol.js';
-import { serveSigner } from './host-key-signer.js';
+import { serveSigner, type UserauthReply } from './host-key-signer.js';
+import type { UserauthAnswer } from './sign-protocol.js';
 import { loadHostKeys, type HostKey } from './host-keys.js';
 import { listenTargets } from '../../config/listen-targets.js';
 import { Listeners } from './listeners.js';
 import { checkClientIdent, MAX_IDENT, serverIdentLine, type IdentVerdict } from './ident.js';
 import { WorkerPool } from './pool.js';
 import { preparePrivsep, type PrivsepUser } from './privsep-user.js';
-import { Authenticator, type AuthSuccess } from './authenticator.js';
-import { spawnUserHelper } from '../user-side/index.js';
+import { Authenticator, readKeyFileAsUser, type AuthSuccess, type UserauthVerdict } from './authenticator.js';
+import { spawnUserHelper, startLoginProcess, type LoginProcess } from '../user-side/index.js';
 import { unixListen } from '../../native/sandbox.js';
 import { native } from '../../mptcp/native.js';
 import { socketPair } from '../../mptcp/fdpass.js';
@@ -315,17 +316,23 @@ export class SshServer {
       sessionFd = unixListen(path.join(this.sessions.sessionDir, `${id}.sock`), 0o600);
       const w = this.pool.handOff(socket, msg, sessionFd);
       const log = this.log.child({ session: id, workerPid: w.pid });
-      const auth = new Authenticator(this.cfg, remote, log);
+      const cfg = this.cfg;
+      // PAM and the login records need root; a daemon without it serves key logins only.
+      const startLogin = this.privsep !== undefined ? (user: string) => startLoginProcess({ service: cfg.UsePAM ? cfg.PAMServiceName : null, user, rhost: peer.ip, log }) : undefined;
+      const auth = new Authenticator(cfg, remote, log, Date.now, readKeyFileAsUser, startLogin);
+      const reply = async (verdict: UserauthVerdict): Promise<UserauthReply> => {
+        if (verdict.result !== 'success') return { answer: verdictAnswer(verdict) };
+        const account = verdict.success.user.account;
+        // The daemon's own knowledge from here on: this connection is this user's, whatever its worker says later.
+        this.sessions.authenticated(id, account.name, () => auth.failures);
+        const fds = await this.startUserSide(verdict.success, auth.takeLoginProcess() ?? startLogin?.(account.name), log);
+        return { answer: { auth: 'success', account, options: verdict.success.options as unknown as Record<string, unknown>, fds: fds.length }, fds };
+      };
       serveSigner(w.signer, keys.map((k) => k.signer), log, Date.now, {
-        userauth: async (req, sessionId) => {
-          const verdict = await auth.handle({ user: req.user, service: req.service, method: req.method, ...(req.key ? { key: { algo: req.key.algo, blob: Buffer.from(req.key.blob, 'base64') } } : {}), ...(req.sig !== undefined ? { signature: Buffer.from(req.sig, 'base64') } : {}) }, sessionId);
-          if (verdict.result !== 'success') return { answer: verdict.result === 'disconnect' ? { auth: 'disconnect', reason: verdict.reason } : { auth: verdict.result } };
-          const account = verdict.success.user.account;
-          // The daemon's own knowledge from here on: this connection is this user's, whatever its worker says later.
-          this.sessions.authenticated(id, account.name, () => auth.failures);
-          const fds = this.startUserSide(verdict.success, log);
-          return { answer: { auth: 'success', account, options: verdict.success.options as unknown as Record<string, unknown>, fds: fds.length }, fds };
-        },
+        userauth: async (req, sessionId) =>
+          reply(await auth.handle({ user: req.user, service: req.service, method: req.method, ...(req.key ? { key: { algo: req.key.algo, blob: Buffer.from(req.key.blob, 'base64') } } : {}), ...(req.sig !== undefined ? { signature: Buffer.from(req.sig, 'base64') } : {}), ...(req.password !== undefined ? { password: req.password } : {}) }, sessionId)),
+        answers: async (req) => reply(await auth.answers(req.answers)),
+        close: () => auth.close(),
       });
       this.sessions.adopt(w.control, { id, pid: w.pid, remote, local, acceptedAt: msg.acceptedAt, hostKeys: msg.hostKeys }, () => auth.failures);
       this.log.debug({ session: id, pid: w.pid, listen: label, remote, transport }, `Connection from ${peer.ip} port ${peer.port} on ${local.address} port ${local.port} (${transport})`);
@@ -362,17 +369,46 @@ export class SshServer {
     return theirs;
   }
 
-  /** Starts the user's side of a logged-in connection; returns the worker's descriptors of it (none when it cannot start). */
-  private startUserSide(login: AuthSuccess, log: Logger): number[] {
+  /**
+   * Starts the user's side of a logged-in connection; returns the worker's
+   * descriptors of it (none when it cannot start). As root, through the
+   * connection's root process (`login`): it opens the PAM session, keeps the
+   * login records and forks the user side; otherwise the helper directly.
+   */
+  private async startUserSide(login: AuthSuccess, proc: LoginProcess | undefined, log: Logger): Promise<number[]> {
     const { name, uid, gid } = login.user.account;
     try {
+      if (proc !== undefined) {
+        const cfg = this.cfg;
+        const fds = await proc.openSession({ uid, gid, printLastLog: cfg.PrintLastLog, printMotd: cfg.PrintMotd });
+        log.debug({ user: name }, 'session opened, user side started');
+        return [fds.controlFd, fds.fdChannelFd];
+      }
       const helper = spawnUserHelper({ name, uid, gid }, log);
       log.debug({ helperPid: helper.pid, user: name }, 'user side started');
       return [helper.controlFd, helper.fdChannelFd];
     } catch (err) {
-      log.error({ err, user: name }, `cannot start the user side for ${name}`);
+      // sshd's words when PAM refuses the session.
+      log.error({ err: (err as Error).message, user: name }, `cannot start the session for ${name}: ${(err as Error).message}`);
+      proc?.close();
       return [];
     }
+  }
+}
+
+/** The worker's answer to a verdict that is not a login. */
+function verdictAnswer(v: Exclude<UserauthVerdict, { result: 'success' }>): UserauthAnswer {
+  switch (v.result) {
+    case 'disconnect':
+      return { auth: 'disconnect', reason: v.reason, ...(v.fatal ? { fatal: true } : {}) };
+    case 'partial':
+      return { auth: 'partial', methods: v.methods };
+    case 'prompt':
+      return { auth: 'prompt', name: v.name, instructions: v.instructions, prompts: v.prompts };
+    case 'pk-ok':
+      return { auth: 'pk-ok' };
+    default:
+      return { auth: 'failure', ...(v.methods ? { methods: v.methods } : {}) };
   }
 }
 

@@ -41,10 +41,24 @@ export const userauthRequestSchema = z.object({
   key: z.object({ algo: z.string().max(128), blob: z.string().max(16384) }).optional(),
   /** The signature in the form ssh2 verifies (ASN.1 for ECDSA), base64; absent for a query. */
   sig: z.string().max(16384).optional(),
+  /** password: what the client typed (never logged). */
+  password: z.string().max(1024).optional(),
 });
 export type UserauthRequestMessage = z.infer<typeof userauthRequestSchema>;
 
-export const monitorRequestSchema = z.discriminatedUnion('op', [signRequestSchema.extend({ op: z.literal('sign') }), signRequestSchema.extend({ op: z.literal('prove') }), userauthRequestSchema]);
+/** keyboard-interactive: the client's answers to the last prompt (SSH_MSG_USERAUTH_INFO_RESPONSE; never logged). */
+export const userauthAnswersSchema = z.object({
+  op: z.literal('userauth-answers'),
+  answers: z.array(z.string().max(1024)).max(16),
+});
+export type UserauthAnswersMessage = z.infer<typeof userauthAnswersSchema>;
+
+export const monitorRequestSchema = z.discriminatedUnion('op', [
+  signRequestSchema.extend({ op: z.literal('sign') }),
+  signRequestSchema.extend({ op: z.literal('prove') }),
+  userauthRequestSchema,
+  userauthAnswersSchema,
+]);
 
 /** Longest answer to a userauth request (key options can be long). */
 export const MAX_AUTH_ANSWER = 1024 * 1024;
@@ -52,12 +66,24 @@ export const MAX_AUTH_ANSWER = 1024 * 1024;
 /** The account a login was accepted for, as the worker needs it for the environment and logs. */
 export const authAccountSchema = z.object({ name: z.string(), uid: z.number().int(), gid: z.number().int(), home: z.string(), shell: z.string() });
 
+/** Methods the client may try next (SSH_MSG_USERAUTH_FAILURE's list). */
+const methodList = z.array(z.string().max(64)).max(8);
+
 export const userauthAnswerSchema = z.discriminatedUnion('auth', [
-  z.object({ auth: z.literal('failure') }),
+  z.object({ auth: z.literal('failure'), methods: methodList.optional() }),
+  /** One method of several AuthenticationMethods asks for succeeded: partial success, these next. */
+  z.object({ auth: z.literal('partial'), methods: methodList }),
+  /** keyboard-interactive: SSH_MSG_USERAUTH_INFO_REQUEST with these prompts; the answers come as userauth-answers. */
+  z.object({
+    auth: z.literal('prompt'),
+    name: z.string().max(1024),
+    instructions: z.string().max(16384),
+    prompts: z.array(z.object({ prompt: z.string().max(16384), echo: z.boolean() })).max(16),
+  }),
   /** SSH_MSG_USERAUTH_PK_OK: the key would do, the client may sign. */
   z.object({ auth: z.literal('pk-ok') }),
-  /** MaxAuthTries reached: disconnect with this text. */
-  z.object({ auth: z.literal('disconnect'), reason: z.string().max(200) }),
+  /** MaxAuthTries reached: disconnect with this text. `fatal`: the request gets no answer first (sshd's fatal(), e.g. the PAM account stack refused). */
+  z.object({ auth: z.literal('disconnect'), reason: z.string().max(200), fatal: z.boolean().optional() }),
   /** Logged in; `fds` descriptors (the user's side) follow. Key options are the monitor's, trusted as they are. */
   z.object({ auth: z.literal('success'), account: authAccountSchema, options: z.record(z.string(), z.unknown()), fds: z.number().int().min(0).max(2) }),
 ]);

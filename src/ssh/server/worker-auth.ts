@@ -4,12 +4,14 @@
  * The worker blocks for the answer, as it does for a host-key signature: it
  * serves one connection, which has nothing else to do before it is logged
  * in. After a login the daemon passes the user's side on the same channel.
+ * keyboard-interactive is a sequence on it: the answer to a request may be
+ * a prompt, whose answers the worker sends as the next request.
  */
 import type { AuthContext } from 'ssh2';
 import { receiveFd } from '../../mptcp/fdpass.js';
 import { readExactly, writeAll } from '../../util/blocking-io.js';
 import { signatureAlgorithm } from './authenticator.js';
-import { encodeFrame, MAX_AUTH_ANSWER, userauthAnswerSchema, type UserauthAnswer, type UserauthRequestMessage } from './sign-protocol.js';
+import { encodeFrame, MAX_AUTH_ANSWER, userauthAnswerSchema, type UserauthAnswer, type UserauthAnswersMessage, type UserauthRequestMessage } from './sign-protocol.js';
 
 /** The relayed request: only what the client sent. */
 export function userauthMessage(ctx: AuthContext): UserauthRequestMessage {
@@ -17,12 +19,15 @@ export function userauthMessage(ctx: AuthContext): UserauthRequestMessage {
   if (ctx.method === 'publickey') {
     msg.key = { algo: signatureAlgorithm(ctx), blob: ctx.key.data.toString('base64') };
     if (ctx.signature !== undefined) msg.sig = ctx.signature.toString('base64');
+  } else if (ctx.method === 'password') {
+    // Bounded as the monitor channel bounds it; longer is not a password anyone types.
+    msg.password = ctx.password.slice(0, 1024);
   }
   return msg;
 }
 
 /** Asks the daemon on `fd`; a success carries the descriptors that followed it. Throws when the channel fails. */
-export function requestUserauth(fd: number, msg: UserauthRequestMessage): { answer: UserauthAnswer; fds: number[] } {
+export function requestUserauth(fd: number, msg: UserauthRequestMessage | UserauthAnswersMessage): { answer: UserauthAnswer; fds: number[] } {
   writeAll(fd, encodeFrame(msg));
   const len = readExactly(fd, 4, 'the daemon').readUInt32BE(0);
   if (len > MAX_AUTH_ANSWER) throw new Error(`authentication answer of ${len} bytes`);

@@ -9,7 +9,7 @@
  */
 import net from 'node:net';
 import ssh2 from 'ssh2';
-import type { Connection } from 'ssh2';
+import type { AuthenticationType, Connection } from 'ssh2';
 import type { SshConfig } from '../../config/ssh-schema.js';
 import { mptcpStatus } from '../../mptcp/info.js';
 import type { Logger } from '../../util/logger.js';
@@ -186,30 +186,42 @@ export function runConnection(deps: WorkerDeps): void {
     c.on('end', () => finish('connection ended'));
     let login: { account: UserAccount; options: KeyOptions; fds: number[] } | undefined;
     c.on('authentication', (ctx) => {
-      let got: ReturnType<typeof requestUserauth>;
-      try {
-        got = requestUserauth(SIGNER_FD, userauthMessage(ctx));
-      } catch (err) {
-        log.error({ err: (err as Error).message }, 'the daemon did not answer an authentication request, closing the connection');
-        c.end();
-        finish('monitor unavailable');
-        return;
-      }
-      const a = got.answer;
-      if (a.auth === 'success') {
-        login = { account: a.account, options: a.options as unknown as KeyOptions, fds: got.fds };
-        ctx.accept();
-      } else if (a.auth === 'pk-ok') acceptKeyQuery(ctx as Parameters<typeof acceptKeyQuery>[0]);
-      else if (a.auth === 'disconnect') {
-        authFailures++;
-        ctx.reject(['publickey']);
-        // sshd's words and code: SSH2_DISCONNECT_PROTOCOL_ERROR (2), "Too many authentication failures".
-        disconnectWithText(c, socket, 2, a.reason);
-        setImmediate(() => finish(a.reason));
-      } else {
-        if (ctx.method !== 'none') authFailures++;
-        ctx.reject(['publickey']);
-      }
+      // Each answer of the daemon's, for this request or its keyboard-interactive follow-ups.
+      const act = (send: () => ReturnType<typeof requestUserauth>): void => {
+        let got: ReturnType<typeof requestUserauth>;
+        try {
+          got = send();
+        } catch (err) {
+          log.error({ err: (err as Error).message }, 'the daemon did not answer an authentication request, closing the connection');
+          c.end();
+          finish('monitor unavailable');
+          return;
+        }
+        const a = got.answer;
+        if (a.auth === 'success') {
+          login = { account: a.account, options: a.options as unknown as KeyOptions, fds: got.fds };
+          ctx.accept();
+        } else if (a.auth === 'pk-ok') acceptKeyQuery(ctx as Parameters<typeof acceptKeyQuery>[0]);
+        else if (a.auth === 'partial') ctx.reject(a.methods as AuthenticationType[], true);
+        else if (a.auth === 'prompt' && ctx.method === 'keyboard-interactive') {
+          ctx.prompt(a.prompts, a.name, a.instructions, (answers: string[] | Error) => {
+            // Aborted (a new request came): the daemon ends the exchange when it sees that request.
+            if (!Array.isArray(answers)) return;
+            act(() => requestUserauth(SIGNER_FD, { op: 'userauth-answers', answers: answers.slice(0, 16).map((x) => String(x).slice(0, 1024)) }));
+          });
+        } else if (a.auth === 'disconnect') {
+          authFailures++;
+          // A fatal refusal leaves the request unanswered: the client sees the reason, not "Permission denied".
+          if (a.fatal !== true) ctx.reject(['publickey']);
+          // sshd's words and code: SSH2_DISCONNECT_PROTOCOL_ERROR (2), "Too many authentication failures".
+          disconnectWithText(c, socket, 2, a.reason);
+          setImmediate(() => finish(a.reason));
+        } else {
+          if (ctx.method !== 'none') authFailures++;
+          ctx.reject((a.auth === 'failure' && a.methods !== undefined && a.methods.length > 0 ? a.methods : ['publickey']) as AuthenticationType[]);
+        }
+      };
+      act(() => requestUserauth(SIGNER_FD, userauthMessage(ctx)));
     });
     c.on('ready', () => {
       const ok = login;

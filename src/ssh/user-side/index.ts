@@ -6,3 +6,4 @@
 export { connectUserSide, type PipedProgram, type ProgramExit, type ProgramSpec, type PtyProgram, type StartedProgram, type UserSide } from './client.js';
 export { UserSideError } from './protocol.js';
 export { spawnUserHelper, type HelperAccount, type SpawnedHelper } from './spawn.js';
+export { startLoginProcess, type LoginProcess, type PamOutcome, type PamStep, type SessionSettings } from './login-process.js';
