@@ -128,6 +128,19 @@ static Napi::Value ReceiveFd(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// waitReadable(fd, timeoutMs) -> boolean: whether fd became readable (or
+// reached end of file) within timeoutMs; a process blocked on a read for
+// someone else's answer can still keep its own deadline.
+static Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int args[2];
+  if (!ReadArgs(info, 2, "waitReadable(fd: number, timeoutMs: number)", args)) return env.Undefined();
+  if (WaitReady(args[0], POLLIN, args[1])) return Napi::Boolean::New(env, true);
+  if (errno == ETIMEDOUT) return Napi::Boolean::New(env, false);
+  ErrnoError(env, errno, "poll").ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 // socketPair() -> [fd, fd]: a connected AF_UNIX stream pair (close-on-exec),
 // as OpenSSH makes for a ProxyCommand under ProxyUseFdpass; for handing
 // connections between processes and for tests.
@@ -148,6 +161,7 @@ void InitFdPass(Napi::Env env, Napi::Object exports) {
   exports.Set("socketPair", Napi::Function::New(env, SocketPair));
   exports.Set("sendFd", Napi::Function::New(env, SendFd));
   exports.Set("receiveFd", Napi::Function::New(env, ReceiveFd));
+  exports.Set("waitReadable", Napi::Function::New(env, WaitReadable));
 }
 
 }  // namespace mpssh

@@ -48,6 +48,11 @@ export function receiveFd(unixSocketFd: number, opts?: FdPassOptions): number {
   return native().receiveFd(unixSocketFd, timeout(opts));
 }
 
+/** Whether `fd` becomes readable within `timeoutMs` (-1: no limit); blocks this process meanwhile. */
+export function waitReadable(fd: number, timeoutMs: number): boolean {
+  return native().waitReadable(fd, timeoutMs);
+}
+
 /** A connected AF_UNIX stream socket pair [a, b]; both ends are the caller's to close. */
 export function socketPair(): [number, number] {
   return native().socketPair();

@@ -60,6 +60,7 @@ export interface MptcpAddon {
   ifindexOfAddress(address: string): number;
   sendFd(unixFd: number, fd: number, timeoutMs: number): void;
   receiveFd(unixFd: number, timeoutMs: number): number;
+  waitReadable(fd: number, timeoutMs: number): boolean;
   socketPair(): [number, number];
 }
 

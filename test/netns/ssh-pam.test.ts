@@ -239,3 +239,20 @@ test('AuthenticationMethods publickey,keyboard-interactive: the key is a partial
   assert.equal(keyOnly.code, 255);
   assert.match(keyOnly.stderr, /Permission denied \(keyboard-interactive\)/);
 });
+
+test('a PAM module that hangs cannot hold a connection past LoginGraceTime', { skip }, async () => {
+  writeService('hang', ['auth required pam_deny.so', 'account required pam_exec.so quiet /bin/sleep 60', 'session required pam_permit.so']);
+  const hang = await startMpsshdSsh(ns, { port: 2205, extraYaml: NO_PM, sshYaml: [`PAMServiceName: ${service('hang')}`, 'LoginGraceTime: 3'] });
+  try {
+    fs.appendFileSync(path.join(user.home, '.ssh', 'authorized_keys'), hang.clientPub);
+    const started = Date.now();
+    const r = await ssh(hang, ['echo in']);
+    const took = Date.now() - started;
+    assert.equal(r.code, 255, r.stdout);
+    assert.ok(took < 10_000, `the connection lasted ${took} ms`);
+    await hang.daemon.waitForLog('grace timeout', (l) => l.event === 'grace-timeout', 5000);
+  } finally {
+    await hang.stop();
+    fs.rmSync(path.join('/etc/pam.d', service('hang')), { force: true });
+  }
+});

@@ -8,7 +8,7 @@
  * a prompt, whose answers the worker sends as the next request.
  */
 import type { AuthContext } from 'ssh2';
-import { receiveFd } from '../../mptcp/fdpass.js';
+import { receiveFd, waitReadable } from '../../mptcp/fdpass.js';
 import { readExactly, writeAll } from '../../util/blocking-io.js';
 import { signatureAlgorithm } from './authenticator.js';
 import { encodeFrame, MAX_AUTH_ANSWER, userauthAnswerSchema, type UserauthAnswer, type UserauthAnswersMessage, type UserauthRequestMessage } from './sign-protocol.js';
@@ -26,9 +26,15 @@ export function userauthMessage(ctx: AuthContext): UserauthRequestMessage {
   return msg;
 }
 
-/** Asks the daemon on `fd`; a success carries the descriptors that followed it. Throws when the channel fails. */
-export function requestUserauth(fd: number, msg: UserauthRequestMessage | UserauthAnswersMessage): { answer: UserauthAnswer; fds: number[] } {
+/**
+ * Asks the daemon on `fd`; a success carries the descriptors that followed
+ * it. Throws when the channel fails, or when no answer came before
+ * `deadline` (LoginGraceTime: a PAM module that hangs must not hold the
+ * connection past it).
+ */
+export function requestUserauth(fd: number, msg: UserauthRequestMessage | UserauthAnswersMessage, deadline?: number): { answer: UserauthAnswer; fds: number[] } {
   writeAll(fd, encodeFrame(msg));
+  if (deadline !== undefined && !waitReadable(fd, Math.max(0, Math.ceil(deadline - Date.now())))) throw new Error('no answer within LoginGraceTime');
   const len = readExactly(fd, 4, 'the daemon').readUInt32BE(0);
   if (len > MAX_AUTH_ANSWER) throw new Error(`authentication answer of ${len} bytes`);
   const parsed = userauthAnswerSchema.safeParse(JSON.parse(readExactly(fd, len, 'the daemon').toString('utf8')));

@@ -156,6 +156,7 @@ export function runConnection(deps: WorkerDeps): void {
     sessionServer.listen({ fd: deps.sessionListener });
   }
 
+  const graceDeadline = cfg.LoginGraceTime > 0 ? handoff.acceptedAt + cfg.LoginGraceTime * 1000 : undefined;
   const grace = setTimeout(() => {
     logAuthLine(log, graceTimeoutLine({ ip: normaliseClientAddress(handoff.remote.address), port: handoff.remote.port }));
     client?.end();
@@ -192,8 +193,13 @@ export function runConnection(deps: WorkerDeps): void {
         try {
           got = send();
         } catch (err) {
-          log.error({ err: (err as Error).message }, 'the daemon did not answer an authentication request, closing the connection');
           c.end();
+          if (graceDeadline !== undefined && Date.now() >= graceDeadline) {
+            logAuthLine(log, graceTimeoutLine({ ip: normaliseClientAddress(handoff.remote.address), port: handoff.remote.port }));
+            finish('login grace time over');
+            return;
+          }
+          log.error({ err: (err as Error).message }, 'the daemon did not answer an authentication request, closing the connection');
           finish('monitor unavailable');
           return;
         }
@@ -207,7 +213,7 @@ export function runConnection(deps: WorkerDeps): void {
           ctx.prompt(a.prompts, a.name, a.instructions, (answers: string[] | Error) => {
             // Aborted (a new request came): the daemon ends the exchange when it sees that request.
             if (!Array.isArray(answers)) return;
-            act(() => requestUserauth(SIGNER_FD, { op: 'userauth-answers', answers: answers.slice(0, 16).map((x) => String(x).slice(0, 1024)) }));
+            act(() => requestUserauth(SIGNER_FD, { op: 'userauth-answers', answers: answers.slice(0, 16).map((x) => String(x).slice(0, 1024)) }, graceDeadline));
           });
         } else if (a.auth === 'disconnect') {
           authFailures++;
@@ -221,7 +227,7 @@ export function runConnection(deps: WorkerDeps): void {
           ctx.reject((a.auth === 'failure' && a.methods !== undefined && a.methods.length > 0 ? a.methods : ['publickey']) as AuthenticationType[]);
         }
       };
-      act(() => requestUserauth(SIGNER_FD, userauthMessage(ctx)));
+      act(() => requestUserauth(SIGNER_FD, userauthMessage(ctx), graceDeadline));
     });
     c.on('ready', () => {
       const ok = login;
