@@ -107,6 +107,8 @@ test('the processes that parse network input run as mpsshd: no capabilities, no_
     // Idle workers of the pool are locked down too, before any connection reaches them.
     const idle = execFileSync('pgrep', ['-P', String(srv.daemon.proc.pid), '-f', 'worker-main.js'], { encoding: 'utf8' }).trim().split('\n').map(Number).filter((p) => !workers.includes(p));
     assert.ok(idle.length > 0, 'no idle worker found');
+    // Titled as sshd titles its unprivileged child before the login.
+    for (const pid of workers) assert.match(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^mpsshd: 127\.0\.0\.1 \[net\] \[session [0-9a-f]{16}\]/);
     for (const pid of [...workers, ...idle]) {
       // A worker the pool just started is still loading its code as root; it drops before it can take a connection.
       await waitFor(`worker ${pid} to leave root`, () => (procStatus(pid).NoNewPrivs === '1' ? true : undefined), 10_000);
@@ -159,6 +161,7 @@ test('no host private key is in the memory of a logged-in worker or of its user-
     assert.deepEqual(findInMemory(s.helper, secrets), [], 'host key material found in the user-side helper');
     // Nor can the worker write into the daemon's log stream: its output is /dev/null, its lines go through the daemon.
     assert.deepEqual([1, 2].map((fd) => fs.readlinkSync(`/proc/${s.worker}/fd/${fd}`)), ['/dev/null', '/dev/null']);
+    assert.match(fs.readFileSync(`/proc/${s.worker}/cmdline`, 'utf8'), new RegExp(`^mpsshd: ${user.name}@127\\.0\\.0\\.1 \\[session [0-9a-f]{16}\\]`), 'the worker says whose session it serves');
     const st = procStatus(s.helper);
     assert.deepEqual(st.Uid?.split(/\s+/).map(Number), [user.uid, user.uid, user.uid, user.uid], 'the helper runs as the user');
     assert.match(st.CapEff ?? '', /^0+$/);

@@ -31,7 +31,7 @@ import type { LoginProcess, PamOutcome, PamStep } from '../user-side/login-proce
 import { lookupUser, type LookedUpUser } from './accounts.js';
 import { acceptedPubkeyAlgorithms } from '../../config/ssh-algorithms.js';
 import { readFileAs } from '../../native/sandbox.js';
-import { sshString } from './host-key-signer.js';
+import { sshString } from '../wire.js';
 
 /** The outcome the monitor acts on. */
 export interface AuthSuccess {

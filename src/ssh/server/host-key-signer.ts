@@ -11,6 +11,9 @@ import { sendFd } from '../../mptcp/fdpass.js';
 import { native } from '../../mptcp/native.js';
 import type { Logger } from '../../util/logger.js';
 import { encodeFrame, monitorRequestSchema, splitFrames, type SignRequest, type UserauthAnswer, type UserauthAnswersMessage, type UserauthRequestMessage } from './sign-protocol.js';
+import { HOSTKEYS_PROVE, sshString } from '../wire.js';
+
+export { HOSTKEYS_PROVE, sshString };
 
 /** The monitor's answer to a userauth request, and the descriptors that follow it (the daemon's copies, closed once sent). */
 export interface UserauthReply {
@@ -36,18 +39,9 @@ export interface SigningKey {
   getPublicSSH(): Buffer;
 }
 
-/** The request name of OpenSSH's host-key proof (PROTOCOL, "hostkeys-prove-00@openssh.com"). */
-export const HOSTKEYS_PROVE = 'hostkeys-prove-00@openssh.com';
 /** Proofs one connection may ask for: one per host key and a few clients' worth of retries. */
 export const PROVE_MAX_PER_CONNECTION = 32;
 
-/** SSH string encoding. */
-export function sshString(b: Buffer | string): Buffer {
-  const body = typeof b === 'string' ? Buffer.from(b) : b;
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  return Buffer.concat([len, body]);
-}
 
 /**
  * Whether `data` is exactly the statement a proof signs for this

@@ -7,7 +7,7 @@
  * statement for this session and that key.
  */
 import type { Connection } from 'ssh2';
-import { HOSTKEYS_PROVE, sshString } from './host-key-signer.js';
+import { HOSTKEYS_PROVE, sshString } from '../wire.js';
 import { requestSignature } from './remote-host-key.js';
 import { sendGlobalRequest, sessionIdOf, toSshSignature } from '../ssh2-internals.js';
 

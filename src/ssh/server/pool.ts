@@ -12,7 +12,7 @@ import { sendFd, socketPair } from '../../mptcp/fdpass.js';
 import { native } from '../../mptcp/native.js';
 import type { Logger } from '../../util/logger.js';
 import type { HandoffMessage } from './control-protocol.js';
-import { SIGNER_FD } from './sign-protocol.js';
+import { SIGNER_FD } from './monitor-frames.js';
 
 /** The worker's entry point, next to this file once compiled. */
 export const WORKER_SCRIPT = path.join(__dirname, 'worker-main.js');

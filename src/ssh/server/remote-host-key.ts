@@ -7,7 +7,8 @@
  */
 import ssh2 from 'ssh2';
 import { readExactly, writeAll } from '../../util/blocking-io.js';
-import { encodeFrame, MAX_SIGN_FRAME, signAnswerSchema } from './sign-protocol.js';
+import { encodeFrame, MAX_SIGN_FRAME } from './monitor-frames.js';
+import type { SignAnswer } from './sign-protocol.js';
 
 /** Asks the daemon on `fd` to sign `data` with key number `index`; an Error (never thrown) on refusal. */
 export function requestSignature(fd: number, index: number, data: Buffer, hash: string | undefined, op: 'sign' | 'prove' = 'sign'): Buffer | Error {
@@ -15,9 +16,9 @@ export function requestSignature(fd: number, index: number, data: Buffer, hash: 
     writeAll(fd, encodeFrame({ op, key: index, hash: hash ?? null, data: data.toString('base64') }));
     const len = readExactly(fd, 4, 'the daemon').readUInt32BE(0);
     if (len > MAX_SIGN_FRAME) return new Error(`signing answer of ${len} bytes`);
-    const answer = signAnswerSchema.safeParse(JSON.parse(readExactly(fd, len, 'the daemon').toString('utf8')));
-    if (!answer.success) return new Error('malformed signing answer');
-    return 'error' in answer.data ? new Error(`the daemon refused to sign: ${answer.data.error}`) : Buffer.from(answer.data.sig, 'base64');
+    const answer = JSON.parse(readExactly(fd, len, 'the daemon').toString('utf8')) as SignAnswer;
+    if ('error' in answer) return new Error(`the daemon refused to sign: ${String(answer.error)}`);
+    return typeof answer.sig === 'string' ? Buffer.from(answer.sig, 'base64') : new Error('malformed signing answer');
   } catch (err) {
     return err instanceof Error ? err : new Error(String(err));
   }

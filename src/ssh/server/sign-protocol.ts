@@ -12,12 +12,11 @@
  * that announces them, one NUL byte each (SCM_RIGHTS).
  */
 import { z } from 'zod';
+import { MAX_AUTH_ANSWER, MAX_SIGN_FRAME, SIGNER_FD, encodeFrame, splitFrames } from './monitor-frames.js';
 
-/** Longest frame either side accepts (an RSA-16384 signature in base64 stays far below). */
-export const MAX_SIGN_FRAME = 16 * 1024;
+export { MAX_AUTH_ANSWER, MAX_SIGN_FRAME, SIGNER_FD, encodeFrame, splitFrames };
 
-/** The worker's end of the signing socket pair. */
-export const SIGNER_FD = 4;
+
 
 export const signRequestSchema = z.object({
   /** sign: an exchange hash; prove: a hostkeys-prove-00@openssh.com statement. */
@@ -60,8 +59,6 @@ export const monitorRequestSchema = z.discriminatedUnion('op', [
   userauthAnswersSchema,
 ]);
 
-/** Longest answer to a userauth request (key options can be long). */
-export const MAX_AUTH_ANSWER = 1024 * 1024;
 
 /** The account a login was accepted for, as the worker needs it for the environment and logs. */
 export const authAccountSchema = z.object({ name: z.string(), uid: z.number().int(), gid: z.number().int(), home: z.string(), shell: z.string() });
@@ -92,27 +89,3 @@ export type UserauthAnswer = z.infer<typeof userauthAnswerSchema>;
 export const signAnswerSchema = z.union([z.object({ sig: z.string().max(MAX_SIGN_FRAME) }), z.object({ error: z.string().max(200) })]);
 export type SignAnswer = z.infer<typeof signAnswerSchema>;
 
-/** One length-prefixed frame. */
-export function encodeFrame(msg: unknown): Buffer {
-  const body = Buffer.from(JSON.stringify(msg), 'utf8');
-  const head = Buffer.alloc(4);
-  head.writeUInt32BE(body.length);
-  return Buffer.concat([head, body]);
-}
-
-/**
- * Splits complete frames off the front of `buf`. Returns the bodies and what
- * remains, or an error for a frame longer than MAX_SIGN_FRAME.
- */
-export function splitFrames(buf: Buffer): { frames: Buffer[]; rest: Buffer } | { error: string } {
-  const frames: Buffer[] = [];
-  let off = 0;
-  while (buf.length - off >= 4) {
-    const len = buf.readUInt32BE(off);
-    if (len > MAX_SIGN_FRAME) return { error: `frame of ${len} bytes exceeds ${MAX_SIGN_FRAME}` };
-    if (buf.length - off - 4 < len) break;
-    frames.push(buf.subarray(off + 4, off + 4 + len));
-    off += 4 + len;
-  }
-  return { frames, rest: buf.subarray(off) };
-}

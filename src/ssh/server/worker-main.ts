@@ -15,13 +15,14 @@ import { adoptSocket, receiveFd } from '../../mptcp/fdpass.js';
 import { hasCode } from '../../mptcp/errors.js';
 import { createLogger } from '../../util/logger.js';
 import { attachChannels } from './channels.js';
-import { handoffSchema, type HandoffMessage } from './control-protocol.js';
+import type { HandoffMessage } from './control-protocol.js';
 import { HANDOFF_FD } from './pool.js';
-import { SIGNER_FD } from './sign-protocol.js';
+import { SIGNER_FD } from './monitor-frames.js';
 import { closeInheritedFds, silenceStdio } from '../../native/fds.js';
 import { logRelay } from './log-relay.js';
 import { readExactly } from '../../util/blocking-io.js';
 import { runConnection } from './worker.js';
+import { normaliseClientAddress } from '../auth/match.js';
 import { enterSandbox } from './worker-sandbox.js';
 import type { LockDownResult } from '../../native/sandbox.js';
 
@@ -52,20 +53,20 @@ function main(): void {
   }
   const len = parseInt(readExactly(HANDOFF_FD, 9, 'the daemon').toString('latin1').trim(), 16);
   if (!Number.isInteger(len) || len <= 0 || len > 1024 * 1024) process.exit(1);
-  const parsed = handoffSchema.safeParse(JSON.parse(readExactly(HANDOFF_FD, len, 'the daemon').toString('utf8')));
-  if (!parsed.success) {
+  // Written by the daemon (root), which built it from its own checked configuration.
+  const handoff = JSON.parse(readExactly(HANDOFF_FD, len, 'the daemon').toString('utf8')) as HandoffMessage;
+  if (handoff.op !== 'connection' || typeof handoff.id !== 'string') {
     // One line: this goes to the daemon's log stream.
-    const where = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    process.stderr.write(`mpsshd worker: bad handoff message: ${JSON.stringify(where)}\n`);
+    process.stderr.write('mpsshd worker: bad handoff message\n');
     process.exit(1);
   }
-  const handoff = parsed.data as HandoffMessage;
   // From here on nothing is written to the daemon's output directly: logs go over the control channel.
   const relay = logRelay();
   silenceStdio(devNull);
   const log = createLogger({ level: handoff.logLevel as 'info', stream: relay.stream }).child({ mod: 'ssh', session: handoff.id });
   if (sandbox.landlock === 0) log.warn({ reason: sandbox.landlockError }, 'no Landlock in this kernel: the worker is unprivileged but can still read what its user may read');
-  process.title = `mpsshd: ${handoff.remote.address} [session ${handoff.id}]`;
+  // As sshd titles its unprivileged child before the login ("[net]"); the session id lets tools find it.
+  process.title = `mpsshd: ${normaliseClientAddress(handoff.remote.address)} [net] [session ${handoff.id}]`;
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'unexpected error in the SSH worker, ending the connection');
     // A moment for the line to reach the daemon over the control channel.

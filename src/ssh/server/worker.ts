@@ -19,7 +19,7 @@ import { requestUserauth, userauthMessage } from './worker-auth.js';
 import type { KeyOptions } from '../auth/key-options.js';
 import type { UserAccount } from '../context.js';
 import type { ConnectionContext } from '../context.js';
-import { daemonRequestSchema, type HandoffMessage, type SessionReport } from './control-protocol.js';
+import type { DaemonRequest, HandoffMessage, SessionReport } from './control-protocol.js';
 import { jsonLines, type JsonLines } from './json-lines.js';
 import { connectUserSide, type UserSide } from '../user-side/index.js';
 import { graceTimeoutLine, logAuthLine, normaliseClientAddress } from '../auth/index.js';
@@ -29,7 +29,7 @@ import { socketBackpressure } from '../backpressure.js';
 import type { LogRelay } from './log-relay.js';
 import { acceptKeyQuery, allowRepeatedUserauthService, applyKeepalive, disconnectWithText, negotiationFailure, supportedAlgorithms } from '../ssh2-internals.js';
 import { serveHostKeyUpdates, type ServedKey } from './host-key-update.js';
-import { SIGNER_FD } from './sign-protocol.js';
+import { SIGNER_FD } from './monitor-frames.js';
 import { receiveFd } from '../../mptcp/fdpass.js';
 import { replaceFd } from '../../native/fds.js';
 
@@ -124,15 +124,14 @@ export function runConnection(deps: WorkerDeps): void {
     const ch = jsonLines(
       sock,
       (raw) => {
-        const msg = daemonRequestSchema.safeParse(raw);
-        if (!msg.success) {
-          log.warn('daemon sent an unknown request, ignoring');
-          return;
-        }
-        if (msg.data.op === 'status' || msg.data.op === 'hello') ch.send({ op: 'status', seq: msg.data.op === 'status' ? msg.data.seq : 0, session: report() });
-        else if (msg.data.op === 'close') {
+        // The daemon (root) is trusted; only its vocabulary is checked.
+        const msg = raw as DaemonRequest;
+        if (msg.op === 'status' || msg.op === 'hello') ch.send({ op: 'status', seq: msg.op === 'status' && Number.isInteger(msg.seq) ? msg.seq : 0, session: report() });
+        else if (msg.op === 'close') {
           client?.end();
-          finish(msg.data.reason);
+          finish(String(msg.reason).slice(0, 200));
+        } else {
+          log.warn('daemon sent an unknown request, ignoring');
         }
       },
       (why) => log.warn({ why }, 'bad line from the daemon, ignoring'),
@@ -244,6 +243,8 @@ export function runConnection(deps: WorkerDeps): void {
       }
       const userSide: UserSide = connectUserSide(ok.fds[0] as number, ok.fds[1] as number, log);
       user = ok.account.name;
+      // As sshd's post-login process: who, from where (ps, top); the session id stays for tools.
+      process.title = `mpsshd: ${user}@${normaliseClientAddress(handoff.remote.address)} [session ${handoff.id}]`;
       authenticatedAt = Date.now();
       const ctx: ConnectionContext = {
         log,
