@@ -88,6 +88,8 @@ struct spawn_spec {
   const char *cwd;
   int pty;
   unsigned short cols, rows;
+  /* Start-up files to run first: 0 none, 1 /etc/ssh/sshrc, 2 ~/.ssh/rc before it. */
+  int rc;
 };
 
 /* What a child reports through its close-on-exec pipe when it cannot run
@@ -104,6 +106,33 @@ static void close_from(unsigned lo, unsigned hi) {
   if (close_range(lo, hi, 0) == 0) return;
   /* Kernels before 5.9: one by one, up to the descriptor limit. */
   for (unsigned fd = lo; fd <= hi && fd < (unsigned)max_fd; fd++) close((int)fd);
+}
+
+/* sshd's start-up files: ~/.ssh/rc (the working directory is the home), or
+ * else /etc/ssh/sshrc, run by sh(1) with the session's environment and
+ * terminal before the program, their input empty so that they cannot eat
+ * the client's. Only async-signal-safe calls (see child_exec). */
+static void run_rc_file(const struct spawn_spec *s) {
+  const char *script = NULL;
+  if (s->rc >= 2 && access(".ssh/rc", F_OK) == 0) script = ".ssh/rc";
+  else if (s->rc >= 1 && access("/etc/ssh/sshrc", F_OK) == 0) script = "/etc/ssh/sshrc";
+  if (script == NULL) return;
+  pid_t p = fork();
+  if (p == 0) {
+    int nul = open("/dev/null", O_RDONLY);
+    if (nul >= 0 && nul != 0) {
+      dup2(nul, 0);
+      close(nul);
+    }
+    char *const argv[] = {(char *)"sh", (char *)script, NULL};
+    execve("/bin/sh", argv, s->envp);
+    _exit(127);
+  }
+  if (p > 0) {
+    int st;
+    while (waitpid(p, &st, 0) < 0 && errno == EINTR) {
+    }
+  }
 }
 
 /* In the child, between fork and exec: async-signal-safe calls only (a
@@ -151,6 +180,7 @@ static void child_exec(const struct spawn_spec *s, const char *tty, const int st
   if (chdir(s->cwd) != 0 && chdir("/") != 0) {
     /* No directory at all: run where we are, as sshd does after a message. */
   }
+  run_rc_file(s);
   execve(s->file, s->argv, s->envp);
   f = (struct exec_failure){errno, STEP_EXECVE};
 fail:
@@ -349,7 +379,7 @@ void op_spawn(const struct request *r) {
   }
   s.file = f[0];
   i = 3 + (size_t)argc;
-  if (!parse_long(f[i], 0, MAX_ENV, &envc) || n < i + 1 + (size_t)envc + 2) {
+  if (!parse_long(f[i], 0, MAX_ENV, &envc) || n < i + 1 + (size_t)envc + 3) {
     bad = "bad environment";
     goto invalid;
   }
@@ -363,6 +393,13 @@ void op_spawn(const struct request *r) {
   size_t env_at = i + 1;
   i = env_at + (size_t)envc;
   s.cwd = f[i];
+  long rc;
+  if (!parse_long(f[i + 1], 0, 2, &rc)) {
+    bad = "bad start-up file mode";
+    goto invalid;
+  }
+  s.rc = (int)rc;
+  i++;
   if (strcmp(f[i + 1], "pty") == 0) {
     if (n != i + 4 || !parse_long(f[i + 2], 1, 0xffff, &cols) || !parse_long(f[i + 3], 1, 0xffff, &rows)) {
       bad = "bad terminal size";

@@ -176,6 +176,8 @@ export const sshSchema = z
     AllowTcpForwarding: tcpForwarding.default('all'),
     AllowAgentForwarding: yesNo.default(true),
     AllowStreamLocalForwarding: tcpForwarding.default('all'),
+    /** Run ~/.ssh/rc before the user's programs (sshd's PermitUserRC). */
+    PermitUserRC: yesNo.default(true),
     /** Octal mask for sockets made for streamlocal -R (sshd: 0177, so only the user can connect). */
     StreamLocalBindMask: z.union([z.number().int(), z.string().regex(/^0?[0-7]{1,3}$/, 'an octal mask such as 0177')]).transform((v) => (typeof v === 'number' ? Number.parseInt(String(v), 8) : Number.parseInt(v, 8))).pipe(z.number().int().min(0).max(0o777)).default(0o177),
     /** Remove an existing socket file before binding a streamlocal -R listener on its path. */

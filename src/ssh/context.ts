@@ -46,6 +46,8 @@ export interface ChannelPolicy {
   tcpForwarding: 'all' | 'local' | 'remote' | 'no';
   /** AllowAgentForwarding, cleared by key `no-agent-forwarding`. */
   agentForwarding: boolean;
+  /** PermitUserRC, cleared by the key's `no-user-rc` (or `restrict`): ~/.ssh/rc runs before programs. */
+  userRc: boolean;
   /** AllowStreamLocalForwarding (Unix sockets, -L/-R with a path), cleared by key `no-port-forwarding`. */
   streamLocalForwarding: 'all' | 'local' | 'remote' | 'no';
   /** StreamLocalBindMask: permission bits taken away from sockets made for -R. */

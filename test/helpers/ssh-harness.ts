@@ -27,6 +27,7 @@ export function defaultPolicy(): ChannelPolicy {
     maxSessions: 10,
     tcpForwarding: 'all',
     agentForwarding: true,
+    userRc: true,
     streamLocalForwarding: 'all',
     streamLocalBindMask: 0o177,
     streamLocalBindUnlink: false,

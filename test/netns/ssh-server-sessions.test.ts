@@ -166,3 +166,29 @@ test('-L and -R forwarding and agent forwarding as the user', { skip }, async ()
     agent.kill();
   }
 });
+
+test('~/.ssh/rc runs before the command, with the session\'s environment, unless the key says no-user-rc', { skip }, async () => {
+  const sshDir = path.join(user.home, '.ssh');
+  const rc = path.join(sshDir, 'rc');
+  const marker = path.join(user.home, 'rc-ran');
+  fs.writeFileSync(rc, `echo "rc for $USER" > ${marker}\n`);
+  fs.chownSync(rc, user.uid, user.gid);
+  try {
+    const r = await run(topo.client, 'ssh', sshArgs(dest(), `cat ${marker}; rm -f ${marker}`));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `rc for ${user.name}\n`);
+    // The same key with no-user-rc: the file is not run.
+    const keys = path.join(sshDir, 'authorized_keys');
+    const before = fs.readFileSync(keys, 'utf8');
+    fs.writeFileSync(keys, before.split('\n').map((l) => (l.trim() === '' ? l : `no-user-rc ${l}`)).join('\n'));
+    try {
+      const again = await run(topo.client, 'ssh', sshArgs(dest(), `test -e ${marker} && echo ran || echo not-run`));
+      assert.equal(again.stdout, 'not-run\n', again.stderr);
+    } finally {
+      fs.writeFileSync(keys, before);
+    }
+  } finally {
+    fs.rmSync(rc, { force: true });
+    fs.rmSync(marker, { force: true });
+  }
+});

@@ -55,6 +55,7 @@ export function channelPolicy(cfg: SshConfig, key: KeyOptions): ChannelPolicy {
     maxSessions: cfg.MaxSessions,
     tcpForwarding: narrowForwarding(cfg.AllowTcpForwarding, key.permitPortForwarding),
     agentForwarding: cfg.AllowAgentForwarding && key.permitAgentForwarding,
+    userRc: cfg.PermitUserRC && key.permitUserRc,
     // sshd: no-port-forwarding (and restrict) covers Unix-socket forwarding too.
     streamLocalForwarding: narrowForwarding(cfg.AllowStreamLocalForwarding, key.permitPortForwarding),
     streamLocalBindMask: cfg.StreamLocalBindMask,

@@ -41,6 +41,8 @@ export interface SpawnSpec {
   env: Record<string, string>;
   cwd: string;
   pty?: { term: string; cols: number; rows: number };
+  /** sshd's start-up files (see ProgramSpec.rc). */
+  rc?: 'none' | 'system' | 'user';
 }
 
 /** Starts the program; rejects (ENOENT and the like, with errno and syscall) when it cannot start. */
@@ -54,6 +56,7 @@ export async function startChild(user: UserSide, spec: SpawnSpec): Promise<Child
     args: program.args,
     env,
     cwd: spec.cwd,
+    ...(spec.rc ? { rc: spec.rc } : {}),
     ...(pty ? { pty: { cols: pty.cols, rows: pty.rows } } : {}),
   });
   if (started.kind === 'pty') return ptyChild(started);

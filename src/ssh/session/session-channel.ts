@@ -113,7 +113,9 @@ export class SessionChannel {
     });
     let child: Child;
     try {
-      child = await startChild(this.ctx.user, { program, env, cwd: this.ctx.account.home, ...(this.ptyReq ? { pty: this.ptyReq } : {}) });
+      // As sshd: ~/.ssh/rc unless PermitUserRC, the key's no-user-rc or a subsystem says no; else /etc/ssh/sshrc.
+      const rc = this.ctx.policy.userRc && req.kind !== 'subsystem' ? 'user' : 'system';
+      child = await startChild(this.ctx.user, { program, env, cwd: this.ctx.account.home, rc, ...(this.ptyReq ? { pty: this.ptyReq } : {}) });
     } catch (err) {
       if (this.ended) return;
       // As a shell that cannot be executed: a message and status 127.

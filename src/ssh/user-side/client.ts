@@ -25,6 +25,8 @@ export interface ProgramSpec {
   cwd: string;
   /** A new terminal of this size instead of three pipes. */
   pty?: { cols: number; rows: number };
+  /** sshd's start-up files to run first: none, /etc/ssh/sshrc, or ~/.ssh/rc (else /etc/ssh/sshrc). Default none. */
+  rc?: 'none' | 'system' | 'user';
 }
 
 /** How a program ended: an exit status, or the signal (number) that killed it. */
@@ -131,7 +133,7 @@ class UserSideClient implements UserSide {
   async spawn(spec: ProgramSpec): Promise<StartedProgram> {
     const env = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
     const stdio = spec.pty ? ['pty', String(clampSize(spec.pty.cols, 80)), String(clampSize(spec.pty.rows, 24))] : ['pipes'];
-    const r = await this.request('spawn', [spec.file, spec.argv0, String(spec.args.length), ...spec.args, String(env.length), ...env, spec.cwd, ...stdio]);
+    const r = await this.request('spawn', [spec.file, spec.argv0, String(spec.args.length), ...spec.args, String(env.length), ...env, spec.cwd, String(spec.rc === 'user' ? 2 : spec.rc === 'system' ? 1 : 0), ...stdio]);
     const pid = Number(r.values[0]);
     const exit = r.exit ?? Promise.resolve({ code: null, signal: null });
     if (spec.pty) {
