@@ -7,7 +7,7 @@ import type net from 'node:net';
 import type { Connection } from 'ssh2';
 import type { ConnectionContext } from '../context.js';
 import { localForwardDecision } from './permits.js';
-import { splice } from './splice.js';
+import { openWhenConnected } from './splice.js';
 import { OPEN_FAILURE, rejectChannel } from '../ssh2-internals.js';
 
 /**
@@ -43,21 +43,16 @@ export function serveLocalForwards(client: Connection, ctx: ConnectionContext, t
       return;
     }
     // The user-side helper resolves and connects as the user; the worker only carries the bytes.
-    ctx.user.connectTcp(info.destIP, info.destPort).then(
-      (sock) => {
-        track(sock);
-        const ch = accept();
-        if (!ch) {
-          sock.destroy();
-          return;
-        }
-        splice(ch, sock, onChannel, ctx.pressure);
+    openWhenConnected(
+      ctx.user.connectTcp(info.destIP, info.destPort),
+      {
+        accept,
+        refuse: (why) => {
+          ctx.log.info(`connect to ${info.destIP} port ${info.destPort} failed: ${why}`);
+          rejectChannel(reject, OPEN_FAILURE.connectFailed, why);
+        },
       },
-      (err: NodeJS.ErrnoException) => {
-        const why = connectErrorText(err);
-        ctx.log.info(`connect to ${info.destIP} port ${info.destPort} failed: ${why}`);
-        rejectChannel(reject, OPEN_FAILURE.connectFailed, why);
-      },
+      { track, ...(onChannel ? { counts: onChannel } : {}), ...(ctx.pressure ? { pressure: ctx.pressure } : {}), why: (err) => connectErrorText(err as NodeJS.ErrnoException) },
     );
   });
 }

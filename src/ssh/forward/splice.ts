@@ -4,6 +4,7 @@
  * `counts(true)` now, `counts(false)` once both are gone (the channel counts
  * of the status API).
  */
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { NO_BACKPRESSURE, writeOrPause, type Backpressure } from '../backpressure.js';
 
@@ -25,4 +26,28 @@ export function splice(channel: Duplex, sock: Duplex, counts?: (open: boolean) =
   // Towards the client: the channel's window and the connection's write buffer both hold the socket back.
   sock.on('data', (d: Buffer) => writeOrPause(sock, channel, d, pressure));
   sock.on('end', () => channel.end());
+}
+
+/**
+ * A direct channel (-L to a port or a Unix socket): accepted only once the
+ * user's side has connected, so that a refused destination is an open
+ * failure on the client, as with sshd; then spliced.
+ */
+export function openWhenConnected(
+  connecting: Promise<net.Socket>,
+  channel: { accept(): Duplex | undefined; refuse(why: string): void },
+  opts: { track(sock: net.Socket): void; counts?: (open: boolean) => void; pressure?: Backpressure; why(err: Error): string },
+): void {
+  connecting.then(
+    (sock) => {
+      opts.track(sock);
+      const ch = channel.accept();
+      if (!ch) {
+        sock.destroy();
+        return;
+      }
+      splice(ch, sock, opts.counts, opts.pressure);
+    },
+    (err: Error) => channel.refuse(opts.why(err)),
+  );
 }

@@ -10,7 +10,7 @@ import net from 'node:net';
 import type { Connection } from 'ssh2';
 import type { ConnectionContext } from '../context.js';
 import { OPEN_FAILURE, rejectChannel } from '../ssh2-internals.js';
-import { splice } from './splice.js';
+import { openWhenConnected, splice } from './splice.js';
 
 /** Listeners one connection may hold, as for -R. */
 const MAX_STREAMLOCAL_FORWARDS = 256;
@@ -35,20 +35,16 @@ export function serveStreamLocal(client: Connection, ctx: ConnectionContext, tra
       rejectChannel(reject, OPEN_FAILURE.prohibited, 'open failed');
       return;
     }
-    ctx.user.connectUnix(where(info.socketPath)).then(
-      (sock) => {
-        track(sock);
-        const ch = accept();
-        if (!ch) {
-          sock.destroy();
-          return;
-        }
-        splice(ch, sock, (o) => onChannel?.('direct-streamlocal', o), ctx.pressure);
+    openWhenConnected(
+      ctx.user.connectUnix(where(info.socketPath)),
+      {
+        accept,
+        refuse: (why) => {
+          ctx.log.info(`connect to ${info.socketPath} failed: ${why}`);
+          rejectChannel(reject, OPEN_FAILURE.connectFailed, why);
+        },
       },
-      (err: Error) => {
-        ctx.log.info(`connect to ${info.socketPath} failed: ${err.message}`);
-        rejectChannel(reject, OPEN_FAILURE.connectFailed, err.message);
-      },
+      { track, counts: (o) => onChannel?.('direct-streamlocal', o), ...(ctx.pressure ? { pressure: ctx.pressure } : {}), why: (err) => err.message },
     );
   });
 

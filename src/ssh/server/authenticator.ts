@@ -235,15 +235,7 @@ export class Authenticator {
       logAuthLine(this.log, invalidUserLine(name, this.peer));
       return this.finish(req.method, authUser);
     }
-    const access = checkUserAccess(
-      { allowUsers: this.cfg.AllowUsers, denyUsers: this.cfg.DenyUsers, allowGroups: this.cfg.AllowGroups, denyGroups: this.cfg.DenyGroups },
-      user.access,
-      { ip: this.peer.ip },
-    );
-    if (!access.allowed) {
-      logAuthLine(this.log, notAllowedLine(user.account.name, this.peer.ip, access.reason));
-      return this.finish(req.method, { ...authUser, valid: false });
-    }
+    if (!this.accessAllowed(user)) return this.finish(req.method, { ...authUser, valid: false });
     // With PAM, its account stack decides after the key (sshd skips these checks then).
     if (!this.usePam && !this.shadowAllows(user)) return this.finish(req.method, { ...authUser, valid: false });
     const lookup = await this.findKey(user, key.blob);
@@ -357,21 +349,22 @@ export class Authenticator {
     return this.login.pam ? this.login.proc : undefined;
   }
 
+  /** AllowUsers, DenyUsers, AllowGroups, DenyGroups for this client; a refusal is logged in sshd's words. */
+  private accessAllowed(user: LookedUpUser): boolean {
+    const access = checkUserAccess(
+      { allowUsers: this.cfg.AllowUsers, denyUsers: this.cfg.DenyUsers, allowGroups: this.cfg.AllowGroups, denyGroups: this.cfg.DenyGroups },
+      user.access,
+      { ip: this.peer.ip },
+    );
+    if (!access.allowed) logAuthLine(this.log, notAllowedLine(user.account.name, this.peer.ip, access.reason));
+    return access.allowed;
+  }
+
   /** keyboard-interactive and password, both decided by the PAM stack. */
   private async pamMethod(req: UserauthRequest, name: string, user: LookedUpUser | null, authUser: AuthUser): Promise<UserauthVerdict> {
     let valid = user !== null;
     if (user === null) logAuthLine(this.log, invalidUserLine(name, this.peer));
-    else {
-      const access = checkUserAccess(
-        { allowUsers: this.cfg.AllowUsers, denyUsers: this.cfg.DenyUsers, allowGroups: this.cfg.AllowGroups, denyGroups: this.cfg.DenyGroups },
-        user.access,
-        { ip: this.peer.ip },
-      );
-      if (!access.allowed) {
-        logAuthLine(this.log, notAllowedLine(user.account.name, this.peer.ip, access.reason));
-        valid = false;
-      }
-    }
+    else if (!this.accessAllowed(user)) valid = false;
     const proc = await this.pamProcess(name);
     if (proc === undefined) return this.finish(req.method, authUser);
     // An invalid user still goes through the stack, so that it takes as long and asks the same.
