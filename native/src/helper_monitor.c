@@ -168,11 +168,7 @@ void monitor_session(pid_t child, int fd, const char *user, uid_t uid, const cha
   struct passwd *pw = getpwnam(user);
   struct session_owner o = {user, uid, pw != NULL ? pw->pw_gid : (gid_t)-1, rhost};
   sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
+  handled_signals(&set);
   int sfd = -1;
   if (sigprocmask(SIG_BLOCK, &set, NULL) == 0) sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   signal(SIGPIPE, SIG_IGN);

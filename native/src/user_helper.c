@@ -124,13 +124,17 @@ static void parse_args(int argc, char **argv, const char **name, uid_t *uid, gid
 
 /* SIGCHLD and the signals that end the helper arrive on a signalfd; SIGPIPE
  * is ignored so a closed socket is an EPIPE, not death. */
+void handled_signals(sigset_t *set) {
+  sigemptyset(set);
+  sigaddset(set, SIGCHLD);
+  sigaddset(set, SIGTERM);
+  sigaddset(set, SIGINT);
+  sigaddset(set, SIGHUP);
+}
+
 static void setup_signals(void) {
   sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
+  handled_signals(&set);
   if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) die("sigprocmask", errno);
   sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sigfd < 0) die("signalfd", errno);

@@ -21,6 +21,7 @@
 #ifndef MPSSH_USER_HELPER_H
 #define MPSSH_USER_HELPER_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <poll.h>
@@ -154,5 +155,9 @@ int claim_terminal(const char *tty, uid_t uid, gid_t user_gid);
 void record_login(const char *tty, pid_t pid, const char *user, uid_t uid, const char *host);
 void record_logout(const char *tty, pid_t pid);
 size_t last_login_text(uid_t uid, char *out, size_t size);
+
+/* The signals both the helper and its root parent take on a signalfd: a
+ * child's exit and the ones that end them. */
+void handled_signals(sigset_t *set);
 
 #endif

@@ -118,17 +118,8 @@ test('the destination of ssh and mpssh command lines, as typed', () => {
 });
 
 test('a quiet sample leaves the connections as they were, with every rate at zero', async () => {
-  const { StatusPublisher } = await import('../../src/daemon/status.js');
-  const { silentLogger } = await import('../../src/util/logger.js');
   const events: string[] = [];
-  const pub = new StatusPublisher(silentLogger(), {
-    reload: async () => ({ changed: false }),
-    setEndpointBackup: async () => { throw new Error('unused'); },
-    closeSession: async () => false,
-    ssh: () => ({ state: 'disabled', listeners: [] }),
-    pathManagerEnabled: () => true,
-    sessions: () => [],
-  });
+  const pub = await publisher(() => []);
   pub.subscribe((e) => events.push(e.type));
   const raw = (at: number, recv: number, quiet: boolean) => ({ at, connections: [conn('11', [sf('10.0.1.1', 40000, 2, 0, recv)])], listeners: [], owners: new Map(), staleLossCnt: 4, quiet });
   pub.onConnections(raw(1000, 0, false));
@@ -141,19 +132,10 @@ test('a quiet sample leaves the connections as they were, with every rate at zer
 });
 
 test('the status snapshot is built once per change and shared, frozen, between reads', async () => {
-  const { StatusPublisher } = await import('../../src/daemon/status.js');
-  const { silentLogger } = await import('../../src/util/logger.js');
   let sessionsRead = 0;
-  const pub = new StatusPublisher(silentLogger(), {
-    reload: async () => ({ changed: false }),
-    setEndpointBackup: async () => { throw new Error('unused'); },
-    closeSession: async () => false,
-    ssh: () => ({ state: 'disabled', listeners: [] }),
-    pathManagerEnabled: () => true,
-    sessions: () => {
-      sessionsRead++;
-      return [];
-    },
+  const pub = await publisher(() => {
+    sessionsRead++;
+    return [];
   });
   const before = sessionsRead;
   const first = pub.snapshot();
@@ -163,3 +145,19 @@ test('the status snapshot is built once per change and shared, frozen, between r
   pub.onConnections({ at: 5000, connections: [], listeners: [], owners: new Map(), staleLossCnt: 4, quiet: false });
   assert.notEqual(pub.snapshot(), first, 'a change makes the next read build anew');
 });
+
+/** A status publisher with a daemon that has nothing to say but `sessions`. */
+async function publisher(sessions: () => []) {
+  const { StatusPublisher } = await import('../../src/daemon/status.js');
+  const { silentLogger } = await import('../../src/util/logger.js');
+  return new StatusPublisher(silentLogger(), {
+    reload: async () => ({ changed: false }),
+    setEndpointBackup: async () => {
+      throw new Error('unused');
+    },
+    closeSession: async () => false,
+    ssh: () => ({ state: 'disabled', listeners: [] }),
+    pathManagerEnabled: () => true,
+    sessions,
+  });
+}
