@@ -123,6 +123,12 @@ export const sshSchema = z
     HostKey: wordList().default([]),
     AuthorizedKeysFile: wordList(/\s+/).default(['.ssh/authorized_keys', '.ssh/authorized_keys2']),
     StrictModes: yesNo.default(true),
+    /** File of CA public keys trusted to sign user certificates (sshd's TrustedUserCAKeys); `none` for none. */
+    TrustedUserCAKeys: z.string().default('none'),
+    /** With TrustedUserCAKeys: the principals accepted for a user (tokens %h %u %U, relative to HOME); `none`: the user's name. */
+    AuthorizedPrincipalsFile: z.string().default('none'),
+    /** Signature algorithms a CA may sign certificates with; sshd's list and its + - ^ forms. */
+    CASignatureAlgorithms: wordList().optional(),
     PubkeyAuthentication: yesNo.default(true),
     /** Passwords checked by the PAM stack (needs UsePAM). */
     PasswordAuthentication: yesNo.default(false),
