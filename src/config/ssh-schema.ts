@@ -224,6 +224,9 @@ export const sshSchema = z
       const unknown = unknownAlgorithms(kind, cfg[option]);
       if (unknown.length > 0) ctx.addIssue({ code: 'custom', path: [option], message: `unknown ${unknown.length > 1 ? 'names' : 'name'}: ${unknown.join(', ')} (ssh -Q lists the known ones)` });
     }
+    // CA signatures use the same names as user signatures (ssh -Q key-sig).
+    const unknownCa = unknownAlgorithms('pubkey', cfg.CASignatureAlgorithms);
+    if (unknownCa.length > 0) ctx.addIssue({ code: 'custom', path: ['CASignatureAlgorithms'], message: `unknown ${unknownCa.length > 1 ? 'names' : 'name'}: ${unknownCa.join(', ')} (ssh -Q key-sig lists the known ones)` });
   });
 export type SshConfig = z.infer<typeof sshSchema>;
 
