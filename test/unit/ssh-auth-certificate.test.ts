@@ -294,3 +294,25 @@ test('TrustedUserCAKeys file and AuthorizedPrincipalsFile lines', () => {
   const v = authoriseCertificate(c, defaultKeyOptions(), null, ctx, DEFAULT_CA_SIGNATURE_ALGORITHMS);
   assert.ok(v.allowed);
 });
+
+// ---- what the pinned ssh2 hands over
+
+test('ssh2 hands a certificate signature over whole (string algorithm, string blob), as the daemon verifies it', () => {
+  // ssh2 strips the signature's header only when its name equals the key algorithm, never so for a
+  // certificate; certificate-login.ts relies on receiving it whole.
+  const handlers = require('ssh2/lib/protocol/handlers.misc.js') as Record<number, (self: unknown, payload: Buffer) => void>;
+  const blob = cert();
+  const signature = Buffer.concat([str('ssh-ed25519'), str(Buffer.alloc(64, 9))]);
+  const payload = Buffer.concat([Buffer.from([50]), str('alice'), str('ssh-connection'), str('publickey'), Buffer.from([1]), str('ssh-ed25519-cert-v01@openssh.com'), str(blob), str(signature)]);
+  let got: { keyAlgo: string; key: Buffer; signature: Buffer } | undefined;
+  const self = {
+    _kex: { sessionID: Buffer.alloc(32, 1) },
+    _authsQueue: [] as string[],
+    _handlers: { USERAUTH_REQUEST: (_s: unknown, _u: string, _sv: string, _m: string, data: typeof got) => (got = data) },
+  };
+  (handlers[50] as (self: unknown, payload: Buffer) => void)(self, payload);
+  assert.ok(got !== undefined);
+  assert.equal(got.keyAlgo, 'ssh-ed25519-cert-v01@openssh.com');
+  assert.ok(got.key.equals(blob));
+  assert.ok(got.signature.equals(signature));
+});
