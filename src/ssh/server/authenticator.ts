@@ -3,8 +3,9 @@
  * (the monitor) as sshd decides it: MaxAuthTries, the user's existence and
  * AllowUsers/DenyUsers/AllowGroups/DenyGroups, account expiry and locks,
  * the authorized_keys files (read with the user's credentials, under
- * StrictModes), key options (from=, expiry-time), the signature, then
- * PermitRootLogin. Every decision is logged in sshd's words.
+ * StrictModes), key options (from=, expiry-time), or for a certificate its
+ * CA and limits (certificate-login.ts), the signature, then PermitRootLogin.
+ * Every decision is logged in sshd's words.
  *
  * The worker only relays the client's request. The signature is checked
  * here over data rebuilt from the session id this daemon signed, so a
