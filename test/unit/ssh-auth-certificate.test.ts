@@ -217,6 +217,7 @@ test('critical options and extensions become key options; unknown critical optio
     ['unknown critical option', [['no-such-option@example.com', Buffer.alloc(0)]], /critical option "no-such-option@example.com" is not supported/],
     ['force-command not a string', [['force-command', Buffer.from('raw')]], /force-command" is corrupt/],
     ['bad source-address', [['source-address', str('10.0.0.0/99')]], /source-address contents invalid/],
+    ['source-address with a wildcard (CIDR only, as sshd)', [['source-address', str('10.0.*')]], /source-address contents invalid/],
   ];
   for (const [what, critical, reason] of rows) {
     const r = certKeyOptions(parsed({ critical }));

@@ -9,7 +9,7 @@
 import type { Certificate } from './certificate.js';
 import { SSH_CERT_TYPE_USER } from './certificate.js';
 import { defaultKeyOptions, type KeyOptions } from './key-options.js';
-import { addrMatchList } from './match.js';
+import { addrMatchList, parseCidr } from './match.js';
 import { wireStrings } from './ssh-signature.js';
 
 /** sshd 9.x's default CASignatureAlgorithms: no SHA-1 RSA, no DSA. */
@@ -92,7 +92,7 @@ export function certKeyOptions(cert: Certificate): { ok: true; value: CertOption
       o.command = v;
     } else if (opt.name === 'source-address') {
       const v = optionString(opt.data);
-      if (v === null || addrMatchList('0.0.0.0', v) === 'invalid') return { ok: false, reason: 'Certificate source-address contents invalid' };
+      if (v === null || !isCidrList(v)) return { ok: false, reason: 'Certificate source-address contents invalid' };
       out.sourceAddress = v;
     } else if (opt.name === 'verify-required') {
       o.verifyRequired = true;
@@ -101,6 +101,14 @@ export function certKeyOptions(cert: Certificate): { ok: true; value: CertOption
     }
   }
   return { ok: true, value: out };
+}
+
+/** addr_match_cidr_list()'s syntax: addresses and networks only, no wildcards or negation. */
+function isCidrList(list: string): boolean {
+  return list.split(',').every((e) => {
+    const c = parseCidr(e);
+    return c !== null && c !== 'invalid';
+  });
 }
 
 /**
