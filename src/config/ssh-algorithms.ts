@@ -49,8 +49,11 @@ export const KNOWN_ALGORITHMS: Readonly<Record<Kind | 'pubkey', readonly string[
 };
 (KNOWN_ALGORITHMS.pubkey as string[]).push(...KNOWN_ALGORITHMS.serverHostKey);
 
-/** sshd 9.x's default PubkeyAcceptedAlgorithms, less certificates (not served yet): no SHA-1, no DSA. */
-export const DEFAULT_PUBKEY_ALGORITHMS: readonly string[] = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'sk-ssh-ed25519@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com', 'rsa-sha2-512', 'rsa-sha2-256'];
+/** sshd 9.x's default PubkeyAcceptedAlgorithms: no SHA-1, no DSA; certificates first, as sshd lists them. */
+export const DEFAULT_PUBKEY_ALGORITHMS: readonly string[] = [
+  'ssh-ed25519-cert-v01@openssh.com', 'ecdsa-sha2-nistp256-cert-v01@openssh.com', 'ecdsa-sha2-nistp384-cert-v01@openssh.com', 'ecdsa-sha2-nistp521-cert-v01@openssh.com',
+  'sk-ssh-ed25519-cert-v01@openssh.com', 'sk-ecdsa-sha2-nistp256-cert-v01@openssh.com', 'rsa-sha2-512-cert-v01@openssh.com', 'rsa-sha2-256-cert-v01@openssh.com',
+  'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'sk-ssh-ed25519@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com', 'rsa-sha2-512', 'rsa-sha2-256'];
 
 /** The user signature algorithms accepted under PubkeyAcceptedAlgorithms. */
 export function acceptedPubkeyAlgorithms(given: readonly string[] | undefined): ReadonlySet<string> {

@@ -123,6 +123,12 @@ export const sshSchema = z
     HostKey: wordList().default([]),
     AuthorizedKeysFile: wordList(/\s+/).default(['.ssh/authorized_keys', '.ssh/authorized_keys2']),
     StrictModes: yesNo.default(true),
+    /** File of CA public keys trusted to sign user certificates (sshd's TrustedUserCAKeys); `none` for none. */
+    TrustedUserCAKeys: z.string().default('none'),
+    /** With TrustedUserCAKeys: the principals accepted for a user (tokens %h %u %U, relative to HOME); `none`: the user's name. */
+    AuthorizedPrincipalsFile: z.string().default('none'),
+    /** Signature algorithms a CA may sign certificates with; sshd's list and its + - ^ forms. */
+    CASignatureAlgorithms: wordList().optional(),
     PubkeyAuthentication: yesNo.default(true),
     /** Passwords checked by the PAM stack (needs UsePAM). */
     PasswordAuthentication: yesNo.default(false),
@@ -220,6 +226,9 @@ export const sshSchema = z
       const unknown = unknownAlgorithms(kind, cfg[option]);
       if (unknown.length > 0) ctx.addIssue({ code: 'custom', path: [option], message: `unknown ${unknown.length > 1 ? 'names' : 'name'}: ${unknown.join(', ')} (ssh -Q lists the known ones)` });
     }
+    // CA signatures use the same names as user signatures (ssh -Q key-sig).
+    const unknownCa = unknownAlgorithms('pubkey', cfg.CASignatureAlgorithms);
+    if (unknownCa.length > 0) ctx.addIssue({ code: 'custom', path: ['CASignatureAlgorithms'], message: `unknown ${unknownCa.length > 1 ? 'names' : 'name'}: ${unknownCa.join(', ')} (ssh -Q key-sig lists the known ones)` });
   });
 export type SshConfig = z.infer<typeof sshSchema>;
 

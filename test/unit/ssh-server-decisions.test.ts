@@ -173,6 +173,10 @@ test('user signature algorithms: SHA-2 RSA, ECDSA and ed25519 accepted; SHA-1 ss
     ['ssh-rsa', undefined, 'ssh-rsa', false],
     ['ssh-rsa', 'sha1', 'ssh-rsa', false],
     ['ssh-dss', undefined, 'ssh-dss', false],
+    // Certificates: sshd 9.x accepts them by default, SHA-1 RSA ones excepted.
+    ['ssh-ed25519-cert-v01@openssh.com', undefined, 'ssh-ed25519-cert-v01@openssh.com', true],
+    ['rsa-sha2-512-cert-v01@openssh.com', undefined, 'rsa-sha2-512-cert-v01@openssh.com', true],
+    ['ssh-rsa-cert-v01@openssh.com', undefined, 'ssh-rsa-cert-v01@openssh.com', false],
   ];
   for (const [algo, hashAlgo, name, ok] of rows) {
     const got = signatureAlgorithm({ key: { algo }, hashAlgo });
@@ -185,6 +189,7 @@ test('PubkeyAcceptedAlgorithms: sshd default without SHA-1 or DSA, with + - ^ fo
   const d = acceptedPubkeyAlgorithms(undefined);
   assert.ok(d.has('ssh-ed25519') && d.has('rsa-sha2-512') && !d.has('ssh-rsa') && !d.has('ssh-dss'));
   assert.ok(acceptedPubkeyAlgorithms(['+ssh-rsa']).has('ssh-rsa'), 'a host that must take SHA-1 RSA can say so');
-  assert.deepEqual([...acceptedPubkeyAlgorithms(['-rsa-sha2-*', 'ecdsa*', 'sk-*'])], ['ssh-ed25519']);
+  assert.deepEqual([...acceptedPubkeyAlgorithms(['-rsa-sha2-*', 'ecdsa*', 'sk-*'])], ['ssh-ed25519-cert-v01@openssh.com', 'ssh-ed25519']);
+  assert.deepEqual([...acceptedPubkeyAlgorithms(['-*-cert-v01@openssh.com', 'rsa-sha2-*', 'ecdsa*', 'sk-*'])], ['ssh-ed25519']);
   assert.throws(() => ssh('  PubkeyAcceptedAlgorithms: ssh-ed448\n'), /ssh\.PubkeyAcceptedAlgorithms: unknown name: ssh-ed448/);
 });

@@ -200,7 +200,7 @@ export interface KeyRefusal {
  * client) among `entries`. Lines marked cert-authority are for certificates
  * and never match a plain key. A line whose options refuse the key does not
  * end the search; a later line with the same key may still admit it.
- * Certificates are refused: certificate authentication is not supported yet.
+ * A certificate is never found here: it is trusted through its CA (cert-authority.ts).
  */
 export function findAuthorizedKey(entries: readonly AuthorizedKeyEntry[], presented: Buffer, ctx: KeyUseContext, file = 'authorized_keys'): KeyLookup {
   let key: PublicKey;
@@ -209,7 +209,7 @@ export function findAuthorizedKey(entries: readonly AuthorizedKeyEntry[], presen
   } catch (e) {
     if (!(e instanceof KeyBlobError)) throw e;
     const code = e.code === 'certificate-unsupported' ? 'certificate-unsupported' : 'bad-key';
-    return { ...deny(code, e.code === 'certificate-unsupported' ? `${e.message}; certificate authentication is not supported` : `presented key refused: ${e.message}`), refused: [] };
+    return { ...deny(code, e.code === 'certificate-unsupported' ? `${e.message}; a certificate is trusted through its CA, not as a key` : `presented key refused: ${e.message}`), refused: [] };
   }
   const refused: KeyRefusal[] = [];
   for (const entry of entries) {

@@ -63,7 +63,10 @@ export interface AuthUser {
 }
 
 /** The key used, for the ": ED25519 SHA256:..." tail. */
-export type KeyInfo = Pick<PublicKey, 'shortType' | 'fingerprint'>;
+export type KeyInfo = Pick<PublicKey, 'shortType' | 'fingerprint'> & {
+  /** A certificate's "ID key-id (serial n) CA TYPE SHA256:...", written after the fingerprint as sshd writes it. */
+  certificate?: string;
+};
 
 /** strnvis() with sshd's syslog flags, on UTF-8 bytes, then cut to `max` bytes of input. */
 export function visEncode(s: string, max = Infinity): string {
@@ -90,7 +93,7 @@ const u = (name: string) => visEncode(name, 100);
 const h = (s: string) => visEncode(s, 200);
 
 function keyTail(key: KeyInfo | undefined, info: string | undefined): string {
-  const parts = [key ? `${key.shortType} ${key.fingerprint}` : '', info ?? ''].filter((p) => p !== '');
+  const parts = [key ? `${key.shortType} ${key.fingerprint}${key.certificate ? ` ${key.certificate}` : ''}` : '', info ?? ''].filter((p) => p !== '');
   return parts.length > 0 ? `: ${parts.join(', ')}` : '';
 }
 

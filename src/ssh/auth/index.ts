@@ -14,3 +14,7 @@ export * from './auth-log.js';
 export * from './account-state.js';
 export * from './failure-delay.js';
 export * from './penalties.js';
+export * from './certificate.js';
+export * from './cert-policy.js';
+export * from './cert-authority.js';
+export * from './ssh-signature.js';

@@ -199,7 +199,7 @@ export function parseKeyBlob(blob: Buffer, expectedType?: string): PublicKey {
   const r = new WireReader(blob);
   const name = r.cstring('key type');
   if (REMOVED.has(name)) throw new KeyBlobError('unsupported-key-type', `${name}: DSA keys are not supported (removed in OpenSSH 10.0)`);
-  if (CERT_NAMES.includes(name)) throw new KeyBlobError('certificate-unsupported', `${name}: certificate keys are not supported yet`);
+  if (CERT_NAMES.includes(name)) throw new KeyBlobError('certificate-unsupported', `${name}: a certificate where a plain key is expected`);
   const info = Object.hasOwn(PLAIN, name) ? PLAIN[name] : undefined;
   if (!info) throw new KeyBlobError('unknown-key-type', `unknown key type "${printable(name)}" in key blob`);
   if (expectedType !== undefined) {

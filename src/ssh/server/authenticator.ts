@@ -3,8 +3,9 @@
  * (the monitor) as sshd decides it: MaxAuthTries, the user's existence and
  * AllowUsers/DenyUsers/AllowGroups/DenyGroups, account expiry and locks,
  * the authorized_keys files (read with the user's credentials, under
- * StrictModes), key options (from=, expiry-time), the signature, then
- * PermitRootLogin. Every decision is logged in sshd's words.
+ * StrictModes), key options (from=, expiry-time), or for a certificate its
+ * CA and limits (certificate-login.ts), the signature, then PermitRootLogin.
+ * Every decision is logged in sshd's words.
  *
  * The worker only relays the client's request. The signature is checked
  * here over data rebuilt from the session id this daemon signed, so a
@@ -23,7 +24,7 @@ import type { Logger } from '../../util/logger.js';
 import {
   acceptedLine, splitAuthUser, checkAccountState, failureDelayMs, userFloorMs, checkRootLogin, shadowDay, checkUserAccess, failedLine, findAuthorizedKey, finishAuthRequest, invalidUserLine, keyFileRefusedLine, logAuthLine, maxTriesLine,
   newAuthTries, normaliseClientAddress, notAllowedLine, parseAuthorizedKeys, postponedLine, rootRefusedLine, beginAuthRequest, judgeOpenedKeyFile, systemErrorText, MAX_KEY_FILE_BYTES,
-  type AuthTries, type AuthUser, type KeyFileRead, type KeyInfo, type KeyLookup, type Peer,
+  isCertificateAlgorithm, type AuthTries, type AuthUser, type KeyFileRead, type KeyInfo, type KeyLookup, type Peer,
 } from '../auth/index.js';
 import { defaultKeyOptions, type KeyOptions } from '../auth/key-options.js';
 import { completeMethod, methodsAllowed } from '../auth/auth-methods.js';
@@ -32,6 +33,7 @@ import { lookupUser, type LookedUpUser } from './accounts.js';
 import { acceptedPubkeyAlgorithms } from '../../config/ssh-algorithms.js';
 import { readFileAs } from '../../native/sandbox.js';
 import { sshString } from '../wire.js';
+import { findCertificateLogin, type FoundKey } from './certificate-login.js';
 
 /** The outcome the monitor acts on. */
 export interface AuthSuccess {
@@ -238,27 +240,44 @@ export class Authenticator {
     if (!this.accessAllowed(user)) return this.finish(req.method, { ...authUser, valid: false });
     // With PAM, its account stack decides after the key (sshd skips these checks then).
     if (!this.usePam && !this.shadowAllows(user)) return this.finish(req.method, { ...authUser, valid: false });
-    const lookup = await this.findKey(user, key.blob);
-    if (!lookup.allowed || lookup.entry === undefined || lookup.key === undefined) {
-      if (lookup.refused.length > 0 || lookup.code !== 'key-not-found') this.log.info({ user: user.account.name, reason: lookup.reason }, lookup.reason);
-      return this.finish(req.method, authUser, lookup.key);
-    }
-    const info: KeyInfo = lookup.key;
+    const found = isCertificateAlgorithm(key.algo) ? await this.findCertificate(user, key) : await this.findPlainKey(user, key);
+    if (!found.ok) return this.finish(req.method, authUser, found.info);
+    const info = found.info;
     if (req.signature === undefined) {
       // A query: the key would do; the client signs next (SSH_MSG_USERAUTH_PK_OK).
       logAuthLine(this.log, postponedLine('publickey', authUser, this.peer, info));
       this.tries = finishAuthRequest(this.tries, { method: 'publickey', authenticated: false, postponed: true, validUser: true }, this.cfg.MaxAuthTries).state;
       return { result: 'pk-ok' };
     }
-    if (sessionId === undefined || !verifySignature(key, req.signature, signedUserauthData(sessionId, { user: req.user, service: req.service, key }))) {
+    if (sessionId === undefined || !found.verify(req.signature, signedUserauthData(sessionId, { user: req.user, service: req.service, key }))) {
       return this.finish(req.method, authUser, info);
     }
-    const root = checkRootLogin(this.cfg.PermitRootLogin, { uid: user.account.uid, method: 'publickey', forcedCommand: lookup.entry.options.command });
+    const root = checkRootLogin(this.cfg.PermitRootLogin, { uid: user.account.uid, method: 'publickey', forcedCommand: found.options.command });
     if (!root.allowed) {
       logAuthLine(this.log, rootRefusedLine(this.peer));
       return this.finish(req.method, authUser, info);
     }
-    return this.succeed('publickey', user, authUser, { options: lookup.entry.options, key: info });
+    if (found.accepted !== undefined) this.log.info({ event: 'cert-accepted', user: user.account.name }, found.accepted);
+    return this.succeed('publickey', user, authUser, { options: found.options, key: info });
+  }
+
+  /** A plain key: the authorized_keys files, and the signature checked with the key itself. */
+  private async findPlainKey(user: LookedUpUser, key: { algo: string; blob: Buffer }): Promise<FoundKey> {
+    const lookup = await this.findKey(user, key.blob);
+    if (!lookup.allowed || lookup.entry === undefined || lookup.key === undefined) {
+      if (lookup.refused.length > 0 || lookup.code !== 'key-not-found') this.log.info({ user: user.account.name, reason: lookup.reason }, lookup.reason);
+      return { ok: false, ...(lookup.key ? { info: lookup.key } : {}) };
+    }
+    return { ok: true, options: lookup.entry.options, info: lookup.key, verify: (sig, data) => verifySignature(key, sig, data) };
+  }
+
+  /** A certificate: its CA trusted by TrustedUserCAKeys or a cert-authority line, and sshd's checks (certificate-login.ts). */
+  private async findCertificate(user: LookedUpUser, key: { algo: string; blob: Buffer }): Promise<FoundKey> {
+    return findCertificateLogin(
+      { cfg: this.cfg, log: this.log, peer: this.peer, now: this.now, readKeyFile: this.readKeyFile, readAuthorizedKeys: (u) => this.authorizedKeysTexts(u), expandPath: expandKeysFile },
+      user,
+      key,
+    );
   }
 
   private shadowAllows(user: LookedUpUser): boolean {
@@ -410,9 +429,9 @@ export class Authenticator {
     this.finish('keyboard-interactive', c.authUser);
   }
 
-  private async findKey(user: LookedUpUser, blob: Buffer): Promise<KeyLookup> {
+  /** The user's readable AuthorizedKeysFile files in order; the others are logged as sshd logs them. */
+  private async *authorizedKeysTexts(user: LookedUpUser): AsyncGenerator<{ file: string; text: string }> {
     const { account } = user;
-    let last: KeyLookup | undefined;
     for (const pattern of this.cfg.AuthorizedKeysFile) {
       if (pattern.toLowerCase() === 'none') continue;
       const file = expandKeysFile(pattern, account);
@@ -425,7 +444,15 @@ export class Authenticator {
         this.log.debug({ file }, `Could not open user '${account.name}' authorized keys '${file}': No such file or directory`);
         continue;
       }
-      const parsed = parseAuthorizedKeys(read.text, blob);
+      yield { file, text: read.text };
+    }
+  }
+
+  private async findKey(user: LookedUpUser, blob: Buffer): Promise<KeyLookup> {
+    const { account } = user;
+    let last: KeyLookup | undefined;
+    for await (const { file, text } of this.authorizedKeysTexts(user)) {
+      const parsed = parseAuthorizedKeys(text, blob);
       const lookup = findAuthorizedKey(parsed.entries, blob, { user: account.name, client: { ip: this.peer.ip }, now: Math.floor(this.now() / 1000) }, file);
       if (lookup.allowed) return lookup;
       if (last === undefined || lookup.code !== 'key-not-found') last = lookup;
