@@ -84,11 +84,18 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
   schedule(trigger: Trigger): void {
     if (this.closed) return;
     this.pending.add(trigger);
-    if (this.running || this.kick) return;
+    this.kickOff();
+  }
+
+  private kickOff(): void {
+    if (this.running || this.kick || this.pending.size === 0) return;
     this.kick = setImmediate(() => {
       this.kick = null;
       this.running = this.loop().finally(() => {
         this.running = null;
+        // A pass asked for after the loop last looked at `pending` (a 'pass'
+        // listener that asks again at once) would otherwise wait for the next signal.
+        if (!this.closed) this.kickOff();
       });
     });
   }
