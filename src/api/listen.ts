@@ -8,7 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { hostPort } from '../util/address.js';
+import { hostPort, splitHostPort } from '../util/address.js';
 
 /** A listen address from the config. */
 export type ListenSpec = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
@@ -16,12 +16,10 @@ export type ListenSpec = { kind: 'tcp'; host: string; port: number } | { kind: '
 /** Parses `host:port`, `[v6]:port` or an absolute Unix socket path; throws on anything else. */
 export function parseListen(text: string): ListenSpec {
   if (text.startsWith('/')) return { kind: 'unix', path: text };
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new Error(`bad listen address "${text}": expected host:port, [v6-address]:port or an absolute path`);
-  const host = (m[1] ?? m[2]) as string;
-  if (m[1] !== undefined && net.isIPv6(host) === false) throw new Error(`bad listen address "${text}": "${host}" is not an IPv6 address`);
-  return { kind: 'tcp', host, port };
+  const hp = splitHostPort(text);
+  if (hp === null || hp.port === undefined) throw new Error(`bad listen address "${text}": expected host:port, [v6-address]:port or an absolute path`);
+  if (hp.bracketed && !net.isIPv6(hp.host)) throw new Error(`bad listen address "${text}": "${hp.host}" is not an IPv6 address`);
+  return { kind: 'tcp', host: hp.host, port: hp.port };
 }
 
 /** How an address is named in logs and state: as configured, with the real port once bound to port 0. */

@@ -5,7 +5,7 @@
  * dual-stack socket per port. Pure.
  */
 import net from 'node:net';
-import { hostPort } from '../util/address.js';
+import { hostPort, splitHostPort } from '../util/address.js';
 
 export interface ListenTarget {
   /** Numeric address; undefined = every address (dual-stack "::", or 0.0.0.0 without IPv6). */
@@ -20,11 +20,10 @@ export interface ListenTarget {
 export type TargetsResult = { ok: true; targets: ListenTarget[] } | { ok: false; error: string };
 
 function parseOne(word: string): { host: string; port?: number } | string {
-  const v6 = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(word);
-  if (v6) return { host: v6[1] as string, ...(v6[2] !== undefined ? { port: Number(v6[2]) } : {}) };
-  if (net.isIP(word) !== 0) return { host: word };
-  const v4 = /^([0-9.]+):(\d+)$/.exec(word);
-  if (v4 && net.isIPv4(v4[1] as string)) return { host: v4[1] as string, port: Number(v4[2]) };
+  // A bare IPv6 address has colons of its own: taken whole, without a port.
+  if (net.isIPv6(word)) return { host: word };
+  const hp = splitHostPort(word);
+  if (hp !== null && (hp.bracketed ? net.isIPv6(hp.host) : net.isIPv4(hp.host))) return { host: hp.host, ...(hp.port !== undefined ? { port: hp.port } : {}) };
   return `ListenAddress "${word}": expected a numeric address, address:port or [v6-address]:port`;
 }
 

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { sshSchema } from './ssh-schema.js';
+import { splitHostPort } from '../util/address.js';
 
 /** Endpoint modes, as the kernel names its MPTCP_PM_ADDR_FLAG_* flags (include/uapi/linux/mptcp.h). */
 export const MODES = ['subflow', 'signal', 'backup', 'fullmesh'] as const;
@@ -118,7 +119,7 @@ const logSchema = z
   .strict();
 
 /** A TCP listen address for the status API: `host:port`, `[v6]:port`, or an absolute Unix socket path. */
-const apiListen = z.string().min(1).refine((v) => v.startsWith('/') || /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):\d{1,5}$/.test(v), {
+const apiListen = z.string().min(1).refine((v) => v.startsWith('/') || splitHostPort(v)?.port !== undefined, {
   message: 'expected host:port, [v6-address]:port or an absolute Unix socket path',
 });
 

@@ -13,3 +13,17 @@ export function unmapIPv4(address: string): string {
 export function hostPort(address: string, port: number | string): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
+
+/**
+ * Splits `host:port`, `[v6-address]:port`, `[v6-address]` or a bare host or
+ * address into its parts; null when it is none of them. A port is 0-65535.
+ * The one reading of listen addresses (the SSH server's and the API's).
+ */
+export function splitHostPort(text: string): { host: string; port?: number; bracketed: boolean } | null {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+))(?::(\d{1,5}))?$/.exec(text);
+  if (m === null) return null;
+  const port = m[3] !== undefined ? Number(m[3]) : undefined;
+  if (port !== undefined && port > 65535) return null;
+  const bracketed = m[1] !== undefined;
+  return { host: (m[1] ?? m[2]) as string, ...(port !== undefined ? { port } : {}), bracketed };
+}

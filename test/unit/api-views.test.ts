@@ -28,3 +28,19 @@ test('hostPort brackets IPv6', () => {
   assert.equal(hostPort('::', 22), '[::]:22');
   assert.equal(hostPort('192.0.2.1', 22), '192.0.2.1:22');
 });
+
+test('splitHostPort: the one reading of listen addresses', async () => {
+  const { splitHostPort } = await import('../../src/util/address.js');
+  const rows: [string, ReturnType<typeof splitHostPort>][] = [
+    ['127.0.0.1:80', { host: '127.0.0.1', port: 80, bracketed: false }],
+    ['[::1]:8080', { host: '::1', port: 8080, bracketed: true }],
+    ['[2001:db8::1]', { host: '2001:db8::1', bracketed: true }],
+    ['localhost:80', { host: 'localhost', port: 80, bracketed: false }],
+    ['10.0.0.1', { host: '10.0.0.1', bracketed: false }],
+    ['127.0.0.1:65536', null],
+    ['::1:22', null],
+    ['[::1]x', null],
+    ['', null],
+  ];
+  for (const [text, want] of rows) assert.deepEqual(splitHostPort(text), want, text);
+});
