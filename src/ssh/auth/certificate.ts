@@ -4,7 +4,7 @@
  * with the CA's signature over it checked. Parsing never throws: a bad
  * certificate comes back with the reason sshd would give.
  */
-import { KeyBlobError, parseKeyBlob, printable, type PublicKey } from './key-blob.js';
+import { KeyBlobError, parseKeyBlob, printable, type PublicKey, wireString } from './key-blob.js';
 import { verifySshSignature, wireStrings } from './ssh-signature.js';
 
 /** Certificate types of PROTOCOL.certkeys. */
@@ -102,12 +102,6 @@ class Reader {
 
 class CertError extends Error {}
 
-function wire(b: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(b.length);
-  return Buffer.concat([len, b]);
-}
-
 /** The principals field: a sequence of strings, none empty. */
 function readPrincipals(field: Buffer): string[] {
   const r = new Reader(field);
@@ -146,7 +140,7 @@ export function parseCertificate(blob: Buffer): CertificateParse {
     r.bytes('nonce');
     const fieldsStart = r.off;
     for (let i = 0; i < kind.fields; i++) r.bytes('public key');
-    const plainBlob = Buffer.concat([wire(Buffer.from(kind.plain, 'latin1')), blob.subarray(fieldsStart, r.off)]);
+    const plainBlob = Buffer.concat([wireString(kind.plain), blob.subarray(fieldsStart, r.off)]);
     const serial = r.u64('serial');
     const type = r.u32('type');
     const keyId = r.text('key id');

@@ -174,7 +174,8 @@ class WireReader {
   }
 }
 
-function wireString(b: Buffer | string): Buffer {
+/** SSH string encoding; a string argument is latin1, so that a blob's own strings (sk application) survive a round trip. */
+export function wireString(b: Buffer | string): Buffer {
   const body = typeof b === 'string' ? Buffer.from(b, 'latin1') : b;
   const len = Buffer.alloc(4);
   len.writeUInt32BE(body.length);

@@ -1,10 +1,11 @@
 /**
  * Messages between mpsshd and its per-connection workers. The daemon hands
  * a worker its connection (descriptor plus a `connection` message); the
- * worker reports authentication and answers status requests. After a daemon
+ * worker answers status requests and relays its log lines. After a daemon
  * restart the new daemon reaches running workers through their session
- * sockets and speaks the same protocol. Worker messages are validated: after
- * the privilege drop a worker runs as the user it serves.
+ * sockets and speaks the same protocol. Worker messages are validated (a
+ * worker parses the network); the daemon's, from root, are described by
+ * types only.
  */
 import { z } from 'zod';
 
@@ -22,34 +23,13 @@ export interface HandoffMessage {
   ssh: unknown;
   /** Public host keys (`type base64`); the daemon signs with the private halves on request. */
   hostKeys: string[];
-  /** Where the worker puts its session socket. */
-  sessionDir: string;
   logLevel: string;
   /** Bytes the daemon already read from the client (its identification line), base64. */
   early: string;
 }
 
-export const handoffSchema = z.object({
-  op: z.literal('connection'),
-  id: z.string().regex(/^[0-9a-f]{16}$/),
-  acceptedAt: z.number(),
-  remote: endpoint,
-  local: endpoint,
-  transport: z.enum(['mptcp', 'tcp-fallback']),
-  ssh: z.record(z.string(), z.unknown()),
-  hostKeys: z.array(z.string().max(8192).regex(/^[a-z0-9@.-]+ [A-Za-z0-9+/=]+$/)).min(1).max(16),
-  sessionDir: z.string().startsWith('/'),
-  logLevel: z.string(),
-  early: z.string().max(256 * 1024),
-});
-
 /** Daemon → worker. */
 export type DaemonRequest = { op: 'hello' } | { op: 'status'; seq: number } | { op: 'close'; reason: string };
-export const daemonRequestSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('hello') }),
-  z.object({ op: z.literal('status'), seq: z.number().int() }),
-  z.object({ op: z.literal('close'), reason: z.string().max(200) }),
-]);
 
 import { sessionReportSchema, type SessionReport } from '../session-report.js';
 export { sessionReportSchema, type SessionReport };

@@ -71,6 +71,8 @@ export class SshServer {
   private startError: string | undefined;
   /** The user workers run as; set when a root daemon starts the built-in server. */
   private privsep: PrivsepUser | undefined;
+  /** Host keys read for the sessions found at start, before start() loads its own. */
+  private foundKeys: HostKey[] | undefined;
 
   constructor(private readonly opts: SshServerOptions) {
     this.log = opts.log.child({ mod: 'ssh' });
@@ -118,7 +120,9 @@ export class SshServer {
   async start(): Promise<void> {
     this.sessions.start();
     this.sessions.monitorFor = (known) => this.monitorForFound(known);
+    this.foundKeys = undefined;
     await this.sessions.discover();
+    this.foundKeys = undefined;
     this.openssh.start();
     if (!this.cfg.Enabled) {
       this.log.info('SSH server disabled (ssh.Enabled: no)');
@@ -219,7 +223,7 @@ export class SshServer {
     const remote = { address: normaliseClientAddress(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
     const local = { address: normaliseClientAddress(socket.localAddress ?? ''), port: socket.localPort ?? 0 };
     socket.on('error', () => {});
-    const peer = { ip: normaliseClientAddress(remote.address), port: remote.port };
+    const peer = { ip: remote.address, port: remote.port };
     const key = sourceKey(remote.address);
     if (penalised(this.penalties, this.cfg.PerSourcePenalties, key, Date.now()) && !this.exempt(remote.address)) {
       // Turned away before a byte is read or a worker spent; sshd logs these at VERBOSE.
@@ -300,7 +304,6 @@ export class SshServer {
       transport,
       ssh: this.cfg,
       hostKeys: keys.map((k) => k.publicLine),
-      sessionDir: this.sessions.sessionDir,
       logLevel: this.opts.logLevel,
       early: early.toString('base64'),
     };
@@ -354,9 +357,9 @@ export class SshServer {
     if (known?.hostKeys === undefined || !this.cfg.Enabled || this.cfg.Server !== 'builtin') return undefined;
     let keys = this.keys;
     if (keys.length === 0) {
-      // Sessions are found before start() loads (and logs) the keys.
+      // Sessions are found before start() loads (and logs) the keys: read them once for all of them.
       try {
-        keys = loadHostKeys(this.cfg.HostKey, this.opts.dataDir, this.log.child({}, { level: 'warn' }));
+        keys = this.foundKeys ??= loadHostKeys(this.cfg.HostKey, this.opts.dataDir, this.log.child({}, { level: 'warn' }));
       } catch {
         return undefined;
       }

@@ -60,32 +60,33 @@ export const monitorRequestSchema = z.discriminatedUnion('op', [
 ]);
 
 
+/*
+ * Answers go from the root daemon to its worker, which takes them as they
+ * are: they are described by types, not checked against a schema.
+ */
+
 /** The account a login was accepted for, as the worker needs it for the environment and logs. */
-export const authAccountSchema = z.object({ name: z.string(), uid: z.number().int(), gid: z.number().int(), home: z.string(), shell: z.string() });
+export interface AuthAccount {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  shell: string;
+}
 
-/** Methods the client may try next (SSH_MSG_USERAUTH_FAILURE's list). */
-const methodList = z.array(z.string().max(64)).max(8);
-
-export const userauthAnswerSchema = z.discriminatedUnion('auth', [
-  z.object({ auth: z.literal('failure'), methods: methodList.optional() }),
+export type UserauthAnswer =
+  /** `methods`: what the client may try next (SSH_MSG_USERAUTH_FAILURE's list). */
+  | { auth: 'failure'; methods?: string[] }
   /** One method of several AuthenticationMethods asks for succeeded: partial success, these next. */
-  z.object({ auth: z.literal('partial'), methods: methodList }),
+  | { auth: 'partial'; methods: string[] }
   /** keyboard-interactive: SSH_MSG_USERAUTH_INFO_REQUEST with these prompts; the answers come as userauth-answers. */
-  z.object({
-    auth: z.literal('prompt'),
-    name: z.string().max(1024),
-    instructions: z.string().max(16384),
-    prompts: z.array(z.object({ prompt: z.string().max(16384), echo: z.boolean() })).max(16),
-  }),
+  | { auth: 'prompt'; name: string; instructions: string; prompts: { prompt: string; echo: boolean }[] }
   /** SSH_MSG_USERAUTH_PK_OK: the key would do, the client may sign. */
-  z.object({ auth: z.literal('pk-ok') }),
+  | { auth: 'pk-ok' }
   /** MaxAuthTries reached: disconnect with this text. `fatal`: the request gets no answer first (sshd's fatal(), e.g. the PAM account stack refused). */
-  z.object({ auth: z.literal('disconnect'), reason: z.string().max(200), fatal: z.boolean().optional() }),
-  /** Logged in; `fds` descriptors (the user's side) follow. Key options are the monitor's, trusted as they are. */
-  z.object({ auth: z.literal('success'), account: authAccountSchema, options: z.record(z.string(), z.unknown()), fds: z.number().int().min(0).max(2) }),
-]);
-export type UserauthAnswer = z.infer<typeof userauthAnswerSchema>;
+  | { auth: 'disconnect'; reason: string; fatal?: boolean }
+  /** Logged in; `fds` descriptors (the user's side, at most 2) follow. Key options are the monitor's, trusted as they are. */
+  | { auth: 'success'; account: AuthAccount; options: Record<string, unknown>; fds: number };
 
-export const signAnswerSchema = z.union([z.object({ sig: z.string().max(MAX_SIGN_FRAME) }), z.object({ error: z.string().max(200) })]);
-export type SignAnswer = z.infer<typeof signAnswerSchema>;
+export type SignAnswer = { sig: string } | { error: string };
 

@@ -8,11 +8,9 @@
  * side, whose two sockets it was started with. Frames as for the user-side
  * helper: a 4-byte big-endian length, NUL-terminated fields.
  */
-import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { socketPair } from '../../mptcp/fdpass.js';
 import { native } from '../../mptcp/native.js';
-import { USER_HELPER_PATH } from '../../native/user-helper.js';
+import { launchHelper } from './spawn.js';
 import type { Logger } from '../../util/logger.js';
 
 /** What a PAM stack said: `denied` is the account stack's refusal, `failed` the authentication's. */
@@ -54,35 +52,10 @@ const MAX_FRAME = 64 * 1024;
 
 /** Starts the root process for `user` from `rhost`; `service` null: no PAM. Throws when it cannot start. */
 export function startLoginProcess(opts: { service: string | null; user: string; rhost: string; log: Logger }): LoginProcess {
-  const fds: number[] = [];
-  try {
-    const [controlFd, helperControl] = socketPair();
-    fds.push(controlFd, helperControl);
-    const [fdChannelFd, helperFds] = socketPair();
-    fds.push(fdChannelFd, helperFds);
-    const [daemonFd, helperLogin] = socketPair();
-    fds.push(daemonFd, helperLogin);
-    // No environment: nothing of the daemon's should steer PAM modules or the user's programs.
-    const proc = spawn(USER_HELPER_PATH, ['--login', opts.service ?? '-', opts.user, opts.rhost], {
-      detached: true,
-      stdio: ['ignore', 'ignore', 'inherit', helperControl, helperFds, helperLogin],
-      env: {},
-    });
-    if (proc.pid === undefined) {
-      proc.on('error', () => {});
-      throw Object.assign(new Error(`cannot start ${USER_HELPER_PATH}`), { code: 'ENOENT' });
-    }
-    const log = opts.log.child({ mod: 'login', loginPid: proc.pid, user: opts.user });
-    proc.on('error', (err) => log.warn({ err: err.message }, 'login process failed'));
-    proc.on('exit', (code, signal) => log.debug({ code, signal }, 'login process exited'));
-    proc.unref();
-    for (const fd of [helperControl, helperFds, helperLogin]) native().closeFd(fd);
-    fds.length = 0;
-    return new LoginClient(new net.Socket({ fd: daemonFd, readable: true, writable: true }), controlFd, fdChannelFd);
-  } catch (err) {
-    for (const fd of fds) native().closeFd(fd);
-    throw err;
-  }
+  // Descriptors 3 and 4 become the user side's; 5 is this daemon's channel to the root process.
+  const { ours } = launchHelper(['--login', opts.service ?? '-', opts.user, opts.rhost], 3, opts.log.child({ mod: 'login', user: opts.user }), 'login process');
+  const [controlFd, fdChannelFd, daemonFd] = ours as [number, number, number];
+  return new LoginClient(new net.Socket({ fd: daemonFd, readable: true, writable: true }), controlFd, fdChannelFd);
 }
 
 class LoginClient implements LoginProcess {

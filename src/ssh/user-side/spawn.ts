@@ -28,39 +28,44 @@ export interface SpawnedHelper {
 
 /** Starts mpsshd-user-helper for `account`; throws when it cannot be started. */
 export function spawnUserHelper(account: HelperAccount, log: Logger): SpawnedHelper {
-  const helperPath = USER_HELPER_PATH;
-  const opened: number[] = [];
-  const close = (fds: number[]): void => {
-    for (const fd of fds) native().closeFd(fd);
-  };
+  const { pid, ours } = launchHelper([account.name, String(account.uid), String(account.gid)], 2, log.child({ mod: 'user-side', user: account.name }), 'user-side helper');
+  return { pid, controlFd: ours[0] as number, fdChannelFd: ours[1] as number };
+}
+
+/**
+ * Starts the helper binary with `args` and `pairs` socket pairs, its ends as
+ * descriptors 3, 4, ...; returns its pid and our ends, in the same order
+ * (the caller owns them). Shared by the helper for a user and the
+ * connection's root process (`--login`). Throws when it cannot start.
+ */
+export function launchHelper(args: string[], pairs: number, log: Logger, what: string): { pid: number; ours: number[] } {
+  const ours: number[] = [];
+  const theirs: number[] = [];
   try {
-    const [controlFd, helperControl] = socketPair();
-    opened.push(controlFd, helperControl);
-    const [fdChannelFd, helperFds] = socketPair();
-    opened.push(fdChannelFd, helperFds);
+    for (let i = 0; i < pairs; i++) {
+      const [mine, its] = socketPair();
+      ours.push(mine);
+      theirs.push(its);
+    }
     // No environment at all: the helper passes each program the one the
     // worker built, and nothing of the daemon's (NODE_*, RES_OPTIONS,
-    // LOCALDOMAIN) should steer it. Its stderr is the caller's, for the one
-    // line it writes when it cannot start.
-    const proc = spawn(helperPath, [account.name, String(account.uid), String(account.gid)], {
-      detached: true,
-      stdio: ['ignore', 'ignore', 'inherit', helperControl, helperFds],
-      env: {},
-    });
+    // LOCALDOMAIN) should steer it or a PAM module. Its stderr is the
+    // caller's, for the one line it writes when it cannot start.
+    const proc = spawn(USER_HELPER_PATH, args, { detached: true, stdio: ['ignore', 'ignore', 'inherit', ...theirs], env: {} });
     if (proc.pid === undefined) {
       // spawn reports ENOENT and the like asynchronously; say it here.
       proc.on('error', () => {});
-      throw Object.assign(new Error(`cannot start ${helperPath}`), { code: 'ENOENT' });
+      throw Object.assign(new Error(`cannot start ${USER_HELPER_PATH}`), { code: 'ENOENT' });
     }
-    const child = log.child({ mod: 'user-side', helperPid: proc.pid, user: account.name });
-    proc.on('error', (err) => child.warn({ err: err.message }, 'user-side helper failed'));
-    proc.on('exit', (code, signal) => child.debug({ code, signal }, 'user-side helper exited'));
+    const logger = log.child({ helperPid: proc.pid });
+    proc.on('error', (err) => logger.warn({ err: err.message }, `${what} failed`));
+    proc.on('exit', (code, signal) => logger.debug({ code, signal }, `${what} exited`));
     proc.unref();
-    close([helperControl, helperFds]);
-    opened.length = 0;
-    return { pid: proc.pid, controlFd, fdChannelFd };
+    return { pid: proc.pid, ours };
   } catch (err) {
-    close(opened);
+    for (const fd of ours) native().closeFd(fd);
     throw err;
+  } finally {
+    for (const fd of theirs) native().closeFd(fd);
   }
 }
