@@ -103,6 +103,16 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Whether the process ignores SIGHUP: bit 0 of SigIgn in /proc/PID/status. */
+function ignoresHangup(pid: number): boolean {
+  try {
+    const m = /^SigIgn:\s*([0-9a-f]+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m !== null && (BigInt(`0x${m[1]}`) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
 const ENV = { PATH: '/usr/bin:/bin', LANG: 'C' };
 
 test('a program on pipes: output, stdin and its EOF, exit status, argv[0], the user\'s ids, descriptors 0-2 only, cwd fallback', { skip }, async () => {
@@ -202,13 +212,15 @@ test('a hangup ends the group but not what was started with nohup; a leader igno
       return pids.length === 2 ? pids : undefined;
     });
     started.push(nohupPid as number, plainPid as number);
+    // `$!` is the forked shell: it ignores SIGHUP only once nohup has run in it.
+    await waitFor('nohup to ignore SIGHUP', () => ignoresHangup(nohupPid as number));
     await side.hangup(p.pid);
     assert.equal((await p.exit).signal, 1);
     await waitFor('the plain background job to go', () => !alive(plainPid as number));
     assert.ok(alive(nohupPid as number), 'the nohup job lives on');
 
     const stubborn = await side.spawn({ file: '/bin/sh', argv0: 'sh', args: ['-c', 'trap "" HUP; while :; do sleep 1; done'], env: ENV, cwd: user.home });
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor('the trap to ignore SIGHUP', () => ignoresHangup(stubborn.pid));
     const t0 = Date.now();
     await side.hangup(stubborn.pid);
     const took = Date.now() - t0;
