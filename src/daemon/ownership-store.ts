@@ -70,6 +70,18 @@ export class OwnershipStore {
     if (!same) this.save();
   }
 
+  /** Records endpoints added and removed outside a full pass (the fast path); writes if anything changed. */
+  update(added: readonly OwnedEndpoint[], removed: readonly OwnedEndpoint[]): void {
+    let changed = false;
+    for (const e of removed) changed = this.entries.delete(ownershipKey(e)) || changed;
+    for (const e of added) {
+      if (this.entries.has(ownershipKey(e))) continue;
+      this.entries.set(ownershipKey(e), { id: e.id, address: e.address });
+      changed = true;
+    }
+    if (changed) this.save();
+  }
+
   /** Writes the file atomically (temporary file, then rename). Failures are logged, not thrown. */
   save(): void {
     const body = JSON.stringify({ version: 1, endpoints: [...this.entries.values()].sort((a, b) => a.id - b.id) }, null, 2) + '\n';

@@ -5,14 +5,20 @@
  * (receive-buffer overrun) or an event out of order can never leave a stale
  * endpoint behind. One pass runs at a time; triggers during a pass cause
  * exactly one more.
+ *
+ * Before each pass, a fast path acts on the objects the notifications
+ * carried (fast-path.ts): an address that became usable gets its endpoint
+ * with one request, without waiting for the re-read. The full pass follows
+ * at once and has the last word.
  */
 import { EventEmitter } from 'node:events';
 import type { PathManagerConfig } from '../config/schema.js';
-import type { MptcpPm, NetMonitor } from '../netlink/clients.js';
+import type { MptcpPm, NetChange, NetMonitor } from '../netlink/clients.js';
 import type { KernelEndpoint, Limits, NetSnapshot } from '../netlink/types.js';
 import type { Logger } from '../util/logger.js';
 import { applyPlan, type Change } from './apply.js';
-import { diff, ownershipKey, planIsEmpty, slotsForOwn } from './diff.js';
+import { diff, ownershipKey, planIsEmpty, slotsForOwn, type Plan } from './diff.js';
+import { fastPlan } from './fast-path.js';
 import type { OwnershipStore } from './ownership-store.js';
 import type { MptcpSysctls } from './mptcp-sysctls.js';
 import { desiredCloseTimeout, desiredLimits, fitToSlots, KERNEL_MAX_ENDPOINTS, linkUsable, policy, type ClientAlive, type DesiredEndpoint, type Exclusion } from './policy.js';
@@ -55,6 +61,14 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
   private closed = false;
   private last: PassResult | null = null;
   private readonly subscriptions: (() => void)[] = [];
+  /** Notifications since the last pass took them, for the fast path. */
+  private changes: NetChange[] = [];
+  /**
+   * What the last full pass saw; null until the first one, and again after
+   * a notification the fast path cannot use (lost or undecodable): only a
+   * re-read can tell what it missed.
+   */
+  private seen: { snap: NetSnapshot; actual: KernelEndpoint[] } | null = null;
 
   constructor(private readonly deps: ReconcilerDeps) {
     super();
@@ -67,9 +81,14 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
   async start(): Promise<void> {
     const { net, pm } = this.deps;
     this.subscriptions.push(
-      guardedOn(net, 'change', (kind) => this.schedule(kind), this.log),
+      guardedOn(net, 'change', (kind, detail) => {
+        if (detail) this.changes.push(detail);
+        else this.seen = null;
+        this.schedule(kind);
+      }, this.log),
       guardedOn(net, 'overrun', () => {
         this.log.warn('rtnetlink receive buffer overrun: notifications lost, re-reading everything');
+        this.seen = null;
         this.schedule('overrun');
       }, this.log),
       guardedOn(pm, 'familyUp', () => this.schedule('family'), this.log),
@@ -170,15 +189,45 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
 
   private async loop(): Promise<void> {
     while (this.pending.size > 0 && !this.closed) {
+      const early = await this.fastPath();
       const triggers = [...this.pending];
       this.pending.clear();
-      const result = await this.pass(triggers);
+      const result = await this.pass(triggers, early);
       this.last = result;
       this.emit('pass', result);
     }
   }
 
-  private async pass(triggers: Trigger[]): Promise<PassResult> {
+  /**
+   * Applies at once the adds and removes the queued notifications decide
+   * (fast-path.ts) and returns what it did, for the pass that follows to
+   * report. Removes only after a fresh dump: the kernel reuses ids, and the
+   * last pass's id may now be somebody else's endpoint.
+   */
+  private async fastPath(): Promise<Change[]> {
+    const changes = this.changes;
+    this.changes = [];
+    const { pm, store } = this.deps;
+    const cfg = this.deps.config();
+    if (this.seen === null || changes.length === 0 || !pm.available || !cfg.enabled) return [];
+    const input = { cfg, snap: this.seen.snap, changes, actual: this.seen.actual, owned: store.keys(), now: this.now(), downSince: this.downSince, ...(this.deps.adjust ? { adjust: this.deps.adjust } : {}) };
+    try {
+      let fast = fastPlan(input);
+      if (fast.remove.length > 0) fast = fastPlan({ ...input, actual: await pm.dumpEndpoints() });
+      if (fast.add.length === 0 && fast.remove.length === 0) return [];
+      const plan: Plan = { add: fast.add, change: [], replace: [], remove: fast.remove, keep: [], foreign: [], blocked: [] };
+      const applied = await applyPlan(plan, pm, this.log);
+      store.update(applied.added, applied.removed);
+      this.log.debug({ changes: applied.changes.length }, 'fast path applied, verifying with a full pass');
+      return applied.changes;
+    } catch (err) {
+      // The full pass that follows does the same work the slow way.
+      this.log.warn({ err: (err as Error).message }, 'fast path failed, ignoring: the full pass follows');
+      return [];
+    }
+  }
+
+  private async pass(triggers: Trigger[], early: Change[] = []): Promise<PassResult> {
     const startedAt = this.now();
     const t0 = process.hrtime.bigint();
     const cfg = this.deps.config();
@@ -200,11 +249,16 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     try {
       await this.converge(cfg, result);
     } catch (err) {
+      this.seen = null;
       const msg = (err as Error).message ?? String(err);
       result.errors.push(msg);
       this.log.error({ err: msg }, 'reconcile pass failed, retrying in 1 s');
       this.retryTimer = setTimeout(() => this.schedule('retry'), 1000);
       this.retryTimer.unref();
+    }
+    if (early.length > 0) {
+      result.changes = [...early, ...result.changes];
+      for (const c of early) if (!c.ok && c.error) result.errors.unshift(`${c.op} ${c.address}: ${c.error}`);
     }
     result.warnings = this.warnings.list();
     result.durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -226,6 +280,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     if (this.deps.adjust) pol.desired = this.deps.adjust(pol.desired);
     this.armHoldTimer(cfg, now);
     if (!pm.available) {
+      this.seen = null;
       result.excluded = pol.excluded;
       this.warnings.set('mptcp-unavailable', 'the kernel has no mptcp_pm generic netlink family: MPTCP is missing or disabled');
       return;
@@ -275,6 +330,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
       })),
     ];
     result.endpoints = viewOf(actual, owned, snap);
+    this.seen = { snap, actual };
   }
 
   /** Forgets owned entries the kernel no longer has (deleted by someone, or a flush). */

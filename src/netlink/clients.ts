@@ -4,15 +4,27 @@
  * implement them with fakes only for what a namespace cannot show.
  */
 import type { EventEmitter } from 'node:events';
-import type { EndpointFlag, EndpointSpec, KernelEndpoint, Limits, NetSnapshot } from './types.js';
+import type { Address, EndpointFlag, EndpointSpec, KernelEndpoint, Limits, Link, NetSnapshot, Route } from './types.js';
 
 /** What changed, as far as one rtnetlink notification tells. Only a hint: consumers re-read. */
 export type NetChangeKind = 'link' | 'address' | 'route';
 
+/**
+ * The object one notification carries, decoded: enough to predict the next
+ * snapshot from the last one. `gone` is true for RTM_DEL* messages.
+ */
+export type NetChange =
+  | { kind: 'link'; gone: boolean; link: Link }
+  | { kind: 'address'; gone: boolean; address: Address }
+  | { kind: 'route'; gone: boolean; route: Route };
+
 /** Events of a NetMonitor. */
 export interface NetMonitorEvents {
-  /** A notification arrived; re-read with snapshot(). */
-  change: [kind: NetChangeKind];
+  /**
+   * A notification arrived; re-read with snapshot(). `detail` is the decoded
+   * object, absent when the message did not decode or is of no interest.
+   */
+  change: [kind: NetChangeKind, detail?: NetChange];
   /** The receive buffer overflowed (ENOBUFS): notifications were lost; re-read everything. */
   overrun: [];
   /** A non-fatal socket error; the monitor keeps going. */

@@ -9,7 +9,7 @@ import { NetlinkParseError } from './errors.js';
 import { attrMap, attrString, encodeAttr, parseAttrs } from './nlmsg.js';
 import * as c from './rt-consts.js';
 import type { Address, AddressFlags, Link, OperState, Route } from './types.js';
-import type { NetChangeKind } from './clients.js';
+import type { NetChange, NetChangeKind } from './clients.js';
 
 /** Textual form of an IPv4 or IPv6 address; IPv6 as inet_ntop(3) prints it (RFC 5952 compressed). */
 export function formatIp(family: 4 | 6, b: Buffer): string {
@@ -203,6 +203,31 @@ export function changeKind(type: number): NetChangeKind | null {
     case c.RTM_NEWROUTE:
     case c.RTM_DELROUTE:
       return 'route';
+    default:
+      return null;
+  }
+}
+
+/**
+ * Decodes one notification into the object it carries, or null for types
+ * the monitor ignores and objects the decoders skip. Throws on a payload
+ * that does not decode; the caller treats that as a bare hint.
+ */
+export function decodeChange(type: number, payload: Buffer): NetChange | null {
+  switch (type) {
+    case c.RTM_NEWLINK:
+    case c.RTM_DELLINK:
+      return { kind: 'link', gone: type === c.RTM_DELLINK, link: decodeLink(payload) };
+    case c.RTM_NEWADDR:
+    case c.RTM_DELADDR: {
+      const address = decodeAddress(payload);
+      return address === null ? null : { kind: 'address', gone: type === c.RTM_DELADDR, address };
+    }
+    case c.RTM_NEWROUTE:
+    case c.RTM_DELROUTE: {
+      const route = decodeRoute(payload);
+      return route === null ? null : { kind: 'route', gone: type === c.RTM_DELROUTE, route };
+    }
     default:
       return null;
   }

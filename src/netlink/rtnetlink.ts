@@ -9,9 +9,9 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../util/logger.js';
 import { NLM_F_DUMP, type NlMessage } from './nlmsg.js';
-import type { NetMonitor, NetMonitorEvents } from './clients.js';
+import type { NetChange, NetMonitor, NetMonitorEvents } from './clients.js';
 import * as c from './rt-consts.js';
-import { addressDumpRequest, changeKind, decodeAddress, decodeLink, decodeRoute, linkDumpRequest, routeDumpRequest } from './rt-decode.js';
+import { addressDumpRequest, changeKind, decodeAddress, decodeChange, decodeLink, decodeRoute, linkDumpRequest, routeDumpRequest } from './rt-decode.js';
 import { NETLINK_ROUTE, NetlinkSocket } from './socket.js';
 import type { NetSnapshot } from './types.js';
 
@@ -122,7 +122,16 @@ export class RtnlMonitor extends EventEmitter<NetMonitorEvents> implements NetMo
 
   private onNotification(msg: NlMessage): void {
     const kind = changeKind(msg.type);
-    if (kind !== null) this.emit('change', kind);
+    if (kind === null) return;
+    let detail: NetChange | null = null;
+    try {
+      detail = decodeChange(msg.type, msg.payload);
+    } catch (err) {
+      // Still a valid hint: the next snapshot re-reads what this one was about.
+      this.log.debug({ type: c.rtmTypeName(msg.type), err }, 'rtnetlink: notification does not decode, re-reading');
+    }
+    if (detail === null) this.emit('change', kind);
+    else this.emit('change', kind, detail);
   }
 
   private onError(err: Error): void {

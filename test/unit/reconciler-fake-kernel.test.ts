@@ -14,7 +14,7 @@ import { parseConfig } from '../../src/config/loader.js';
 import type { PathManagerConfig } from '../../src/config/schema.js';
 import { OwnershipStore } from '../../src/daemon/ownership-store.js';
 import { Reconciler } from '../../src/daemon/reconciler.js';
-import type { MptcpPm, MptcpPmEvents, NetMonitor, NetMonitorEvents } from '../../src/netlink/clients.js';
+import type { MptcpPm, MptcpPmEvents, NetChange, NetMonitor, NetMonitorEvents } from '../../src/netlink/clients.js';
 import type { Address, EndpointFlag, EndpointSpec, KernelEndpoint, Limits, Link, NetSnapshot, Route } from '../../src/netlink/types.js';
 import { silentLogger } from '../../src/util/logger.js';
 
@@ -104,6 +104,15 @@ interface Step {
   failDeletes?: string[];
   /** Endpoints someone else added to the kernel. */
   foreign?: KernelEndpoint[];
+  /** Someone else deletes the endpoint with this id and adds theirs under the same id. */
+  swapOwned?: KernelEndpoint;
+  /**
+   * Notifications the monitor delivers instead of a pass asked for; the
+   * operations then show where the full pass starts (`pass`).
+   */
+  notify?: NetChange[];
+  /** The monitor reports lost notifications before `notify`. */
+  overrun?: boolean;
   /** The kernel operations the pass must ask for, in order. */
   want: string[];
 }
@@ -115,14 +124,25 @@ async function runSteps(name: string, steps: Step[]): Promise<void> {
   const store = new OwnershipStore(dir, silentLogger());
   store.load();
   const r = new Reconciler({ net: kernel.monitor, pm: kernel.pm, store, log: silentLogger(), config: () => cfg });
+  let markPasses = false;
+  r.on('passStart', () => {
+    if (markPasses) kernel.ops.push('pass');
+  });
   try {
     for (const [i, step] of steps.entries()) {
       if (step.net) kernel.net = step.net;
       if (step.yaml) cfg = config(step.yaml);
       if (step.failDeletes) kernel.failDeletes = [...step.failDeletes];
       if (step.foreign) kernel.endpoints.push(...step.foreign);
+      const swap = step.swapOwned;
+      if (swap) kernel.endpoints = [...kernel.endpoints.filter((e) => e.id !== swap.id), swap];
+      markPasses = step.notify !== undefined;
       if (i === 0) await r.start();
-      else await r.requestPass('api');
+      else if (step.notify) {
+        if (step.overrun) kernel.monitor.emit('overrun');
+        for (const ch of step.notify) kernel.monitor.emit('change', ch.kind, ch);
+        await r.whenIdle();
+      } else await r.requestPass('api');
       assert.deepEqual(kernel.take(), step.want, `${name}, step ${i + 1}`);
     }
   } finally {
@@ -169,6 +189,58 @@ test('reconciler against a fake kernel: operations for each sequence of states (
         { net: twoInterfaces(), want: UP },
         { net: twoInterfaces(false), failDeletes: ['EBUSY'], want: ['delete 198.51.100.20 failed EBUSY'] },
         { want: ['delete 198.51.100.20', 'limits subflows 2 add_addr_accepted 2'] },
+      ],
+    ],
+  ];
+  for (const [name, steps] of rows) await runSteps(name, steps);
+});
+
+/** twoInterfaces() with one more address on eth0. */
+function withAddress(a: Address): NetSnapshot {
+  const net = twoInterfaces();
+  return { ...net, addresses: [...net.addresses, a] };
+}
+
+test('fast path against a fake kernel: the endpoint before the re-read, and the full pass has the last word', async () => {
+  const extra = addr(2, '192.0.2.11');
+  const phantom = addr(2, '192.0.2.12');
+  const added = (a: Address): NetChange => ({ kind: 'address', gone: false, address: a });
+  const removed = (a: Address): NetChange => ({ kind: 'address', gone: true, address: a });
+  const rows: [string, Step[]][] = [
+    [
+      'an address arrives: its endpoint comes first, the pass confirms it',
+      [
+        { net: twoInterfaces(), want: UP },
+        { net: withAddress(extra), notify: [added(extra)], want: ['add 192.0.2.11 subflow dev 2', 'pass', 'limits subflows 6 add_addr_accepted 3'] },
+        { net: twoInterfaces(), notify: [removed(extra)], want: ['delete 192.0.2.11', 'pass', 'limits subflows 4 add_addr_accepted 2'] },
+      ],
+    ],
+    [
+      'a notification the re-read does not confirm: the full pass undoes the guess',
+      [
+        { net: twoInterfaces(), want: UP },
+        { notify: [added(phantom)], want: ['add 192.0.2.12 subflow dev 2', 'pass', 'delete 192.0.2.12'] },
+      ],
+    ],
+    [
+      'after lost notifications no guess: only the re-read acts',
+      [
+        { net: twoInterfaces(), want: UP },
+        { overrun: true, notify: [added(phantom)], want: ['pass'] },
+        { notify: [added(phantom)], want: ['add 192.0.2.12 subflow dev 2', 'pass', 'delete 192.0.2.12'] },
+      ],
+    ],
+    [
+      'a removal is checked against a fresh dump: an id the kernel gave to someone else is not deleted',
+      [
+        { net: twoInterfaces(), want: UP },
+        // Someone deletes endpoint 1 (ours) and the kernel gives id 1 to their own endpoint.
+        {
+          net: { ...twoInterfaces(), addresses: [addr(3, '198.51.100.20')] },
+          swapOwned: { id: 1, family: 4, address: '203.0.113.5', flags: ['signal'] },
+          notify: [removed(addr(2, '192.0.2.10'))],
+          want: ['pass', 'limits subflows 2 add_addr_accepted 2'],
+        },
       ],
     ],
   ];
