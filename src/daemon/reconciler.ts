@@ -6,10 +6,12 @@
  * endpoint behind. One pass runs at a time; triggers during a pass cause
  * exactly one more.
  *
- * Before each pass, a fast path acts on the objects the notifications
+ * Alongside, a fast path acts at once on the objects the notifications
  * carried (fast-path.ts): an address that became usable gets its endpoint
  * with one request, without waiting for the re-read. The full pass follows
- * at once and has the last word.
+ * and has the last word. Both change endpoints only under one lock, each
+ * against what the other left: a pass dumps the endpoints under it, and the
+ * fast path starts from the endpoints the last holder knew.
  */
 import { EventEmitter } from 'node:events';
 import type { PathManagerConfig } from '../config/schema.js';
@@ -18,13 +20,14 @@ import type { KernelEndpoint, Limits, NetSnapshot } from '../netlink/types.js';
 import type { Logger } from '../util/logger.js';
 import { applyPlan, type Change } from './apply.js';
 import { diff, ownershipKey, planIsEmpty, slotsForOwn, type Plan } from './diff.js';
-import { fastPlan } from './fast-path.js';
+import { fastPlan, predictSnapshot } from './fast-path.js';
 import type { OwnershipStore } from './ownership-store.js';
 import type { MptcpSysctls } from './mptcp-sysctls.js';
 import { desiredCloseTimeout, desiredLimits, fitToSlots, KERNEL_MAX_ENDPOINTS, linkUsable, policy, type ClientAlive, type DesiredEndpoint, type Exclusion } from './policy.js';
 import { Warnings, type Warning } from './warnings.js';
 import type { CloseTimeoutState, EndpointView, PassResult, Trigger } from '../status/path-manager.js';
 import { guardedOn } from '../util/events.js';
+import { Lock } from '../util/lock.js';
 export type { CloseTimeoutState, EndpointView, PassResult, Trigger };
 
 /** What the reconciler needs from the rest of the daemon. */
@@ -61,14 +64,25 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
   private closed = false;
   private last: PassResult | null = null;
   private readonly subscriptions: (() => void)[] = [];
-  /** Notifications since the last pass took them, for the fast path. */
+  /** Notifications the fast path has not taken yet. */
   private changes: NetChange[] = [];
+  /** Notifications since the running pass began its re-read, laid over that re-read. */
+  private sinceDump: NetChange[] = [];
   /**
-   * What the last full pass saw; null until the first one, and again after
-   * a notification the fast path cannot use (lost or undecodable): only a
-   * re-read can tell what it missed.
+   * The network and endpoints as the last holder of `writes` left them: a
+   * pass's re-read plus every notification since. Null until the first
+   * pass, and again after a notification that was lost or did not decode:
+   * only a re-read can tell what it said.
    */
   private seen: { snap: NetSnapshot; actual: KernelEndpoint[] } | null = null;
+  /** Counts losses of notifications, so a pass that began before one does not vouch for what it missed. */
+  private blindEpoch = 0;
+  /** Held while endpoints are dumped and changed. */
+  private readonly writes = new Lock();
+  private fastKick: NodeJS.Immediate | null = null;
+  private fastRunning: Promise<void> | null = null;
+  /** What the fast path did since the last pass ended, for the next pass to report. */
+  private fastChanges: Change[] = [];
 
   constructor(private readonly deps: ReconcilerDeps) {
     super();
@@ -82,13 +96,16 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     const { net, pm } = this.deps;
     this.subscriptions.push(
       guardedOn(net, 'change', (kind, detail) => {
-        if (detail) this.changes.push(detail);
-        else this.seen = null;
+        if (detail) {
+          this.changes.push(detail);
+          this.sinceDump.push(detail);
+          this.kickFast();
+        } else this.goBlind();
         this.schedule(kind);
       }, this.log),
       guardedOn(net, 'overrun', () => {
         this.log.warn('rtnetlink receive buffer overrun: notifications lost, re-reading everything');
-        this.seen = null;
+        this.goBlind();
         this.schedule('overrun');
       }, this.log),
       guardedOn(pm, 'familyUp', () => this.schedule('family'), this.log),
@@ -153,10 +170,11 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     });
   }
 
-  /** Resolves when no pass is running or asked for. */
+  /** Resolves when no pass or fast path is running or asked for. */
   async whenIdle(): Promise<void> {
-    while (this.kick || this.running) {
+    while (this.kick || this.running || this.fastKick || this.fastRunning) {
       if (this.running) await this.running;
+      else if (this.fastRunning) await this.fastRunning;
       else await new Promise((r) => setImmediate(r));
     }
   }
@@ -172,7 +190,9 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     this.closed = true;
     for (const t of [this.holdTimer, this.resyncTimer, this.retryTimer]) if (t) clearTimeout(t);
     if (this.kick) clearImmediate(this.kick);
+    if (this.fastKick) clearImmediate(this.fastKick);
     this.kick = null;
+    this.fastKick = null;
     for (const off of this.subscriptions) off();
     this.emit('closed');
   }
@@ -189,45 +209,82 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
 
   private async loop(): Promise<void> {
     while (this.pending.size > 0 && !this.closed) {
-      const early = await this.fastPath();
       const triggers = [...this.pending];
       this.pending.clear();
-      const result = await this.pass(triggers, early);
+      const result = await this.pass(triggers);
       this.last = result;
       this.emit('pass', result);
     }
   }
 
+  /** Notifications whose object the fast path cannot know: forget the guesses until the next re-read. */
+  private goBlind(): void {
+    this.blindEpoch++;
+    this.seen = null;
+    this.changes = [];
+  }
+
+  private kickFast(): void {
+    if (this.closed || this.fastKick || this.fastRunning) return;
+    this.fastKick = setImmediate(() => {
+      this.fastKick = null;
+      this.fastRunning = (async () => {
+        while (this.changes.length > 0 && !this.closed) await this.writes.run(() => this.fastPath());
+      })().finally(() => {
+        this.fastRunning = null;
+        if (this.changes.length > 0) this.kickFast();
+      });
+    });
+  }
+
   /**
    * Applies at once the adds and removes the queued notifications decide
-   * (fast-path.ts) and returns what it did, for the pass that follows to
-   * report. Removes only after a fresh dump: the kernel reuses ids, and the
-   * last pass's id may now be somebody else's endpoint.
+   * (fast-path.ts); runs under `writes`. Removes only after a fresh dump:
+   * the kernel reuses ids, and an id remembered may now be somebody else's.
    */
-  private async fastPath(): Promise<Change[]> {
+  private async fastPath(): Promise<void> {
     const changes = this.changes;
     this.changes = [];
     const { pm, store } = this.deps;
     const cfg = this.deps.config();
-    if (this.seen === null || changes.length === 0 || !pm.available || !cfg.enabled) return [];
-    const input = { cfg, snap: this.seen.snap, changes, actual: this.seen.actual, owned: store.keys(), now: this.now(), downSince: this.downSince, ...(this.deps.adjust ? { adjust: this.deps.adjust } : {}) };
+    const seen = this.seen;
+    if (seen === null || changes.length === 0) return;
+    const snap = predictSnapshot(seen.snap, changes);
+    this.seen = { snap, actual: seen.actual };
+    if (!pm.available || !cfg.enabled) return;
+    const input = { cfg, snap: seen.snap, changes, actual: seen.actual, owned: store.keys(), now: this.now(), downSince: this.downSince, ...(this.deps.adjust ? { adjust: this.deps.adjust } : {}) };
     try {
       let fast = fastPlan(input);
-      if (fast.remove.length > 0) fast = fastPlan({ ...input, actual: await pm.dumpEndpoints() });
-      if (fast.add.length === 0 && fast.remove.length === 0) return [];
+      let actual = seen.actual;
+      if (fast.remove.length > 0) {
+        actual = await pm.dumpEndpoints();
+        fast = fastPlan({ ...input, actual });
+      }
+      if (fast.add.length === 0 && fast.remove.length === 0) {
+        this.seen = { snap, actual };
+        return;
+      }
       const plan: Plan = { add: fast.add, change: [], replace: [], remove: fast.remove, keep: [], foreign: [], blocked: [] };
       const applied = await applyPlan(plan, pm, this.log);
       store.update(applied.added, applied.removed);
-      this.log.debug({ changes: applied.changes.length }, 'fast path applied, verifying with a full pass');
-      return applied.changes;
+      const gone = new Set(applied.removed.map(ownershipKey));
+      const added = applied.added.flatMap(({ id, address }) => {
+        const d = fast.add.find((x) => x.address === address);
+        return d ? [{ id, family: d.family, address, ifindex: d.ifindex, flags: [...d.flags] }] : [];
+      });
+      this.seen = { snap, actual: [...actual.filter((a) => !gone.has(ownershipKey(a))), ...added] };
+      this.fastChanges.push(...applied.changes);
+      // The pass these notifications asked for may have begun before them: one more checks the guess.
+      this.schedule('fast-path');
+      this.log.debug({ changes: applied.changes.length }, 'fast path applied; the full pass verifies');
     } catch (err) {
-      // The full pass that follows does the same work the slow way.
+      // The endpoints are unknown now; the full pass that follows does the work the slow way.
+      this.seen = null;
       this.log.warn({ err: (err as Error).message }, 'fast path failed, ignoring: the full pass follows');
-      return [];
     }
   }
 
-  private async pass(triggers: Trigger[], early: Change[] = []): Promise<PassResult> {
+  private async pass(triggers: Trigger[]): Promise<PassResult> {
     const startedAt = this.now();
     const t0 = process.hrtime.bigint();
     const cfg = this.deps.config();
@@ -256,6 +313,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
       this.retryTimer = setTimeout(() => this.schedule('retry'), 1000);
       this.retryTimer.unref();
     }
+    const early = this.fastChanges.splice(0);
     if (early.length > 0) {
       result.changes = [...early, ...result.changes];
       for (const c of early) if (!c.ok && c.error) result.errors.unshift(`${c.op} ${c.address}: ${c.error}`);
@@ -271,8 +329,23 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
   }
 
   private async converge(cfg: PathManagerConfig, result: PassResult): Promise<void> {
+    const epoch = this.blindEpoch;
+    this.sinceDump = [];
+    const dumped = await this.deps.net.snapshot();
+    await this.writes.run(async () => {
+      // Notifications that came during the re-read may be newer than what it
+      // returned; laid over it in order, each leaves its object as it is now.
+      const blind = this.blindEpoch !== epoch;
+      const snap = blind ? dumped : predictSnapshot(dumped, this.sinceDump);
+      this.sinceDump = [];
+      await this.convergeEndpoints(cfg, result, snap);
+      if (blind) this.seen = null;
+    });
+  }
+
+  /** The pass's work against the kernel, under `writes`. */
+  private async convergeEndpoints(cfg: PathManagerConfig, result: PassResult, snap: NetSnapshot): Promise<void> {
     const { pm, store } = this.deps;
-    const snap = await this.deps.net.snapshot();
     const now = this.now();
     this.trackLinkState(snap, now);
     result.net = snap;

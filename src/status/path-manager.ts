@@ -7,7 +7,7 @@ import type { Mode } from '../config/schema.js';
 import type { KernelEndpoint, Limits, NetSnapshot } from '../netlink/types.js';
 
 /** What caused a pass. */
-export type Trigger = 'start' | 'link' | 'address' | 'route' | 'overrun' | 'family' | 'reload' | 'timer' | 'hold-expired' | 'retry' | 'api';
+export type Trigger = 'start' | 'link' | 'address' | 'route' | 'overrun' | 'family' | 'reload' | 'timer' | 'hold-expired' | 'retry' | 'api' | 'fast-path';
 
 /** A kernel endpoint as the status reports it. */
 export interface EndpointView extends KernelEndpoint {

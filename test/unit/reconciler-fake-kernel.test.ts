@@ -24,13 +24,18 @@ class FakeKernel {
   net: NetSnapshot = { links: [], addresses: [], routes: [] };
   endpoints: KernelEndpoint[] = [];
   limits: Limits = { subflows: 2, addAddrAccepted: 0 };
+  slowSnapshot = false;
   /** errno names the next deletes fail with, in order. */
   failDeletes: string[] = [];
   private nextId = 1;
 
   readonly monitor: NetMonitor = Object.assign(new EventEmitter<NetMonitorEvents>(), {
     start: async () => {},
-    snapshot: async () => structuredClone(this.net),
+    snapshot: async () => {
+      // A re-read costs the kernel round trips: let what is queued behind it run first.
+      if (this.slowSnapshot) await new Promise((r) => setTimeout(r, 5));
+      return structuredClone(this.net);
+    },
     close: () => {},
   });
 
@@ -137,6 +142,7 @@ async function runSteps(name: string, steps: Step[]): Promise<void> {
       const swap = step.swapOwned;
       if (swap) kernel.endpoints = [...kernel.endpoints.filter((e) => e.id !== swap.id), swap];
       markPasses = step.notify !== undefined;
+      kernel.slowSnapshot = step.notify !== undefined;
       if (i === 0) await r.start();
       else if (step.notify) {
         if (step.overrun) kernel.monitor.emit('overrun');
