@@ -165,7 +165,10 @@ export type EndpointRef = Pick<KernelEndpoint, 'id' | 'family' | 'address'>;
 
 /**
  * MPTCP_PM_CMD_DEL_ADDR. The kernel finds an endpoint by id; id 0 stands for
- * the address of each connection's initial subflow, so it needs the address.
+ * the address of each connection's initial subflow, so it needs the address
+ * (mptcp_pm_nl_del_addr_doit() hands id 0 to mptcp_nl_remove_id_zero_address(),
+ * which matches connections by local address; net/mptcp/pm_kernel.c, as of
+ * torvalds/linux 1a9239bb4253).
  */
 export function encodeDelEndpoint(ep: EndpointRef): Buffer {
   const nest = ep.id === 0 ? encodeAddrNest({ id: 0, family: ep.family, address: ep.address }) : encodeAddrNest({ id: ep.id });
@@ -177,6 +180,9 @@ export function encodeDelEndpoint(ep: EndpointRef): Buffer {
  * others in `flags` are left out, as the kernel would ignore them. Since
  * Linux 5.19 the kernel looks the endpoint up by id when the request has no
  * address family, and by address otherwise; 6.18 is the former for id > 0.
+ * By id, id 0 is refused with EOPNOTSUPP, "missing address ID", hence the
+ * address for it (mptcp_pm_nl_set_flags() in net/mptcp/pm_kernel.c, as of
+ * torvalds/linux 1a9239bb4253).
  */
 export function encodeSetFlags(ep: EndpointRef, flags: readonly EndpointFlag[]): Buffer {
   const bits = flagsToBits(flags) & MPTCP_PM_CHANGEABLE_FLAGS;
@@ -191,7 +197,7 @@ export const encodeFlushEndpoints = (): Buffer => genl(MPTCP_PM_CMD.FLUSH_ADDRS)
 /** MPTCP_PM_CMD_GET_LIMITS. */
 export const encodeGetLimits = (): Buffer => genl(MPTCP_PM_CMD.GET_LIMITS);
 
-/** MPTCP_PM_CMD_SET_LIMITS; the kernel refuses values above MPTCP_PM_ADDR_MAX with EINVAL. */
+/** MPTCP_PM_CMD_SET_LIMITS; the kernel refuses values above MPTCP_PM_ADDR_MAX with EINVAL (parse_limit() in net/mptcp/pm_kernel.c, as of torvalds/linux 1a9239bb4253). */
 export function encodeSetLimits(l: Limits): Buffer {
   checkInt(l.addAddrAccepted, 0, 0xffffffff, 'addAddrAccepted');
   checkInt(l.subflows, 0, 0xffffffff, 'subflows');
