@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig, type LoadOptions } from './config/loader.js';
 import { hasNetAdmin } from './daemon/capabilities.js';
-import { parseDaemonArgs, UsageError, USAGE } from './daemon/cli.js';
+import { parseDaemonArgs, USAGE } from './daemon/cli.js';
+import { isMpsshError } from './util/errors.js';
 import { Daemon, statusActions } from './daemon/daemon.js';
 import { statusText, systemdNotifier } from './daemon/sd-notify.js';
 import { StatusPublisher } from './daemon/status.js';
@@ -60,7 +61,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     args = parseDaemonArgs(argv);
   } catch (err) {
-    if (err instanceof UsageError) fail(err.message, 2);
+    if (isMpsshError(err, 'usage')) fail(err.message, 2);
     throw err;
   }
   if (args.help) {

@@ -7,6 +7,7 @@ import type { EndpointView } from '../src/daemon/reconciler.js';
 import type { SubflowInfo } from '../src/mptcp/info.js';
 import type { Address, AddressFlags } from '../src/netlink/types.js';
 import type { SessionStatus, StatusEvent, StatusSnapshot, StatusSource } from '../src/status/types.js';
+import { MpsshError } from '../src/util/errors.js';
 
 type EventBody = StatusEvent extends infer E ? (E extends unknown ? Omit<E, 'seq' | 'at'> & { at?: number } : never) : never;
 
@@ -186,10 +187,9 @@ export class FakeSource implements StatusSource {
   async setEndpointBackup(id: number, backup: boolean): Promise<EndpointView> {
     this.calls.push(`backup ${id} ${backup}`);
     const ep = this.snap.endpoints.find((e) => e.id === id);
-    const fail = (code: string, msg: string) => Object.assign(new Error(msg), { code });
-    if (!ep) throw fail('not-found', `no endpoint ${id}`);
-    if (ep.owner !== 'mpsshd') throw fail('foreign', 'foreign endpoint');
-    if (ep.address === '203.0.113.99') throw fail('kernel', 'EINVAL: secret kernel detail');
+    if (!ep) throw new MpsshError('not-found', `no endpoint ${id}`);
+    if (ep.owner !== 'mpsshd') throw new MpsshError('conflict', 'foreign endpoint');
+    if (ep.address === '203.0.113.99') throw new MpsshError('kernel', 'EINVAL: secret kernel detail');
     const flags: EndpointView['flags'] = ep.flags.filter((f) => f !== 'backup');
     if (backup) flags.push('backup');
     return { ...ep, flags };

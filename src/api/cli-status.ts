@@ -11,6 +11,7 @@ import * as S from './schemas.js';
 import type { ConnectionsView, EndpointsView, InterfacesView, SessionsView, StatusView } from './schemas.js';
 import { formatBytes, formatDuration, renderTable } from './table.js';
 import { hostPort } from '../util/address.js';
+import { MpsshError } from '../util/errors.js';
 
 const DEFAULT_SOCKET = '/run/mpssh/api.sock';
 const DEFAULT_URL = 'http://localhost/';
@@ -44,12 +45,7 @@ export interface StatusArgs {
   url?: string;
 }
 
-/** A command-line mistake. */
-export class StatusUsageError extends Error {
-  readonly code = 'USAGE';
-}
-
-/** Parses `mpssh status` arguments (after "status"); throws StatusUsageError. */
+/** Parses `mpssh status` arguments (after "status"); throws MpsshError usage. */
 export function parseStatusArgs(argv: readonly string[]): StatusArgs {
   const out: StatusArgs = { help: false, json: false };
   for (let i = 0; i < argv.length; i++) {
@@ -58,7 +54,7 @@ export function parseStatusArgs(argv: readonly string[]): StatusArgs {
     const [flag, inline] = arg.startsWith('--') && eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
     const value = (): string => {
       const v = inline ?? argv[++i];
-      if (v === undefined || v === '') throw new StatusUsageError(`${flag} needs a value`);
+      if (v === undefined || v === '') throw new MpsshError('usage', `${flag} needs a value`);
       return v;
     };
     if (flag === '-h' || flag === '--help') out.help = true;
@@ -70,16 +66,16 @@ export function parseStatusArgs(argv: readonly string[]): StatusArgs {
       if (next !== undefined && /^\d+(\.\d+)?$/.test(next)) {
         if (inline === undefined) i++;
         out.watch = Number(next);
-      } else if (inline !== undefined) throw new StatusUsageError(`--watch takes a number of seconds (got "${inline}")`);
+      } else if (inline !== undefined) throw new MpsshError('usage', `--watch takes a number of seconds (got "${inline}")`);
       else out.watch = 1;
-      if (out.watch < 0.2 || out.watch > 3600) throw new StatusUsageError('--watch takes 0.2 to 3600 seconds');
+      if (out.watch < 0.2 || out.watch > 3600) throw new MpsshError('usage', '--watch takes 0.2 to 3600 seconds');
     }
     else if (flag === '--socket') out.socket = value();
     else if (flag === '--url') out.url = value();
-    else throw new StatusUsageError(`unknown argument "${arg}"`);
+    else throw new MpsshError('usage', `unknown argument "${arg}"`);
   }
-  if (out.socket !== undefined && out.url !== undefined) throw new StatusUsageError('give --socket or --url, not both');
-  if (out.url !== undefined && !/^https?:\/\//.test(out.url)) throw new StatusUsageError(`--url must start with http:// (got "${out.url}")`);
+  if (out.socket !== undefined && out.url !== undefined) throw new MpsshError('usage', 'give --socket or --url, not both');
+  if (out.url !== undefined && !/^https?:\/\//.test(out.url)) throw new MpsshError('usage', `--url must start with http:// (got "${out.url}")`);
   return out;
 }
 

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from './errors.js';
+import { MpsshError } from '../util/errors.js';
 
 /** The package root: the first directory above `from` holding package.json. */
 export function packageRoot(from: string = __dirname): string {
@@ -51,7 +51,7 @@ export function dashboardRoutes(app: FastifyInstance): void {
           body = fs.readFileSync(resolveAsset(asset.file));
         } catch (err) {
           req.log.error({ err: (err as Error).message }, 'dashboard file missing');
-          throw new ApiError('unavailable', 'dashboard files missing');
+          throw new MpsshError('unavailable', 'dashboard files missing');
         }
         cache.set(url, body);
       }

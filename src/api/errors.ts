@@ -5,9 +5,15 @@
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ZodError } from 'zod';
-import type { ErrorBody, ErrorCode } from './schemas.js';
+import { MpsshError, type ErrorCode } from '../util/errors.js';
+import type { ErrorBody, ErrorCode as ApiErrorCode } from './schemas.js';
 
-const STATUS: Record<ErrorCode, number> = {
+/**
+ * The HTTP status of each code a client may see. Every API code is here and
+ * every key is an MpsshError code; any other code (usage, host-key, closed)
+ * reaching a handler is a bug and answers 500 "internal".
+ */
+const HTTP_STATUS = {
   'bad-request': 400,
   forbidden: 403,
   'not-found': 404,
@@ -18,22 +24,14 @@ const STATUS: Record<ErrorCode, number> = {
   internal: 500,
   kernel: 500,
   unavailable: 503,
-};
+} as const satisfies Record<ApiErrorCode, number> & Partial<Record<ErrorCode, number>>;
 
-/** An expected failure of a request, with its stable code. */
-export class ApiError extends Error {
-  readonly status: number;
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.status = STATUS[code];
-  }
+function isApiCode(code: ErrorCode): code is ApiErrorCode {
+  return Object.hasOwn(HTTP_STATUS, code);
 }
 
 /** The body for an error. */
-export function errorBody(code: ErrorCode, message: string): ErrorBody {
+export function errorBody(code: ApiErrorCode, message: string): ErrorBody {
   return { error: { code, message } };
 }
 
@@ -43,7 +41,7 @@ export function zodMessage(err: ZodError): string {
 }
 
 /** Maps fastify's own 4xx errors onto our codes. */
-function codeForStatus(status: number): ErrorCode {
+function codeForStatus(status: number): ApiErrorCode {
   if (status === 404) return 'not-found';
   if (status === 403) return 'forbidden';
   if (status === 413) return 'payload-too-large';
@@ -56,10 +54,12 @@ export function installErrorHandlers(app: FastifyInstance): void {
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send(errorBody('not-found', `no route ${req.method} ${req.url.split('?')[0]}`));
   });
-  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
-    if (err instanceof ApiError) {
-      if (err.status >= 500) req.log.error({ code: err.code, err: err.message }, 'request failed');
-      void reply.code(err.status).send(errorBody(err.code, err.status >= 500 ? publicMessage(err.code) : err.message));
+  app.setErrorHandler((err: FastifyError | MpsshError, req, reply) => {
+    if (err instanceof MpsshError) {
+      const code = isApiCode(err.code) ? err.code : 'internal';
+      const status = HTTP_STATUS[code];
+      if (status >= 500) req.log.error({ code: err.code, err: err.message, ...(err.details ? { details: err.details } : {}) }, 'request failed');
+      void reply.code(status).send(errorBody(code, status >= 500 ? publicMessage(code) : err.message));
       return;
     }
     const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
@@ -72,7 +72,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
   });
 }
 
-function publicMessage(code: ErrorCode): string {
+function publicMessage(code: ApiErrorCode): string {
   if (code === 'kernel') return 'the kernel refused the change; the daemon log has the details';
   if (code === 'unavailable') return 'the daemon cannot answer this now';
   return 'internal error; the daemon log has the details';

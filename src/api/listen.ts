@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { hostPort, splitHostPort } from '../util/address.js';
+import { MpsshError } from '../util/errors.js';
 
 /** A listen address from the config. */
 export type ListenSpec = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
@@ -27,16 +28,6 @@ export function describeListen(spec: ListenSpec, boundPort?: number): string {
   if (spec.kind === 'unix') return spec.path;
   const port = boundPort ?? spec.port;
   return hostPort(spec.host, port);
-}
-
-/** An error thrown while preparing a socket path, with a stable code. */
-export class SocketPathError extends Error {
-  constructor(
-    readonly code: 'not-a-socket' | 'in-use',
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 function connects(p: string): Promise<boolean> {
@@ -64,8 +55,8 @@ export async function prepareSocketPath(p: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
-  if (!st.isSocket()) throw new SocketPathError('not-a-socket', `${p} exists and is not a socket; not replacing it`);
-  if (await connects(p)) throw new SocketPathError('in-use', `${p} is in use by a running process (another mpsshd?)`);
+  if (!st.isSocket()) throw new MpsshError('in-use', `${p} exists and is not a socket; not replacing it`);
+  if (await connects(p)) throw new MpsshError('in-use', `${p} is in use by a running process (another mpsshd?)`);
   fs.unlinkSync(p);
 }
 

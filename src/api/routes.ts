@@ -7,7 +7,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { StatusSource } from '../status/types.js';
-import { ApiError, zodMessage } from './errors.js';
+import { MpsshError } from '../util/errors.js';
+import { zodMessage } from './errors.js';
 import type { ApiMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import * as S from './schemas.js';
@@ -27,19 +28,14 @@ export interface RouteDeps {
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   const r = schema.safeParse(value);
-  if (!r.success) throw new ApiError('bad-request', zodMessage(r.error));
+  if (!r.success) throw new MpsshError('bad-request', zodMessage(r.error));
   return r.data;
 }
 
-/** The error a daemon call rejected with, as the API reports it. */
-function fromSourceError(err: unknown, what: string): ApiError {
-  const code = (err as { code?: unknown })?.code;
-  const msg = err instanceof Error ? err.message : String(err);
-  if (code === 'not-found') return new ApiError('not-found', `no ${what}`);
-  if (code === 'foreign') return new ApiError('conflict', `${what} belongs to another path manager; mpsshd does not change it`);
-  if (code === 'kernel') return new ApiError('kernel', msg);
-  if (code === 'unavailable') return new ApiError('unavailable', msg);
-  return new ApiError('internal', msg);
+/** The error a daemon call rejected with, as the API reports it: the daemon's own coded error, or a bug. */
+function fromSourceError(err: unknown): MpsshError {
+  if (err instanceof MpsshError) return err;
+  return new MpsshError('internal', err instanceof Error ? err.message : String(err), undefined, { cause: err });
 }
 
 /** Registers the read-only routes. */
@@ -53,14 +49,14 @@ export function readRoutes(app: FastifyInstance, d: RouteDeps): void {
   app.get('/sessions/:id', async (req) => {
     const { id } = parse(S.sessionParams, req.params);
     const v = sessionView(snap(), id);
-    if (!v) throw new ApiError('not-found', `no session ${id}`);
+    if (!v) throw new MpsshError('not-found', `no session ${id}`);
     return v;
   });
   app.get('/connections', async () => connectionsView(snap(), d.control || !d.processesHidden));
   app.get('/connections/:id', async (req) => {
     const { id } = parse(S.connectionParams, req.params);
     const v = connectionView(snap(), id, d.control || !d.processesHidden);
-    if (!v) throw new ApiError('not-found', `no connection ${id}`);
+    if (!v) throw new MpsshError('not-found', `no connection ${id}`);
     return v;
   });
   app.get('/healthz', async () => ({ ok: true as const }));
@@ -74,7 +70,7 @@ export function readRoutes(app: FastifyInstance, d: RouteDeps): void {
   });
   app.get('/events', async (req: FastifyRequest<{ Querystring: { lastEventId?: string } }>, reply) => {
     const after = parseLastEventId(req.headers['last-event-id'] ?? req.query.lastEventId);
-    if (after === null) throw new ApiError('bad-request', 'Last-Event-ID must be a non-negative integer');
+    if (after === null) throw new MpsshError('bad-request', 'Last-Event-ID must be a non-negative integer');
     reply.hijack();
     d.hub.serve(req.raw, reply.raw, after);
   });
@@ -83,13 +79,13 @@ export function readRoutes(app: FastifyInstance, d: RouteDeps): void {
 /** Registers the changing routes. */
 export function controlRoutes(app: FastifyInstance, d: RouteDeps): void {
   const guard = async (): Promise<void> => {
-    if (!d.control) throw new ApiError('forbidden', 'changes are accepted only on the control socket (api.controlSocket, root only)');
+    if (!d.control) throw new MpsshError('forbidden', 'changes are accepted only on the control socket (api.controlSocket, root only)');
   };
   app.post('/reload', { onRequest: guard }, async () => {
     try {
       return await d.source.reload();
     } catch (err) {
-      throw new ApiError('config-invalid', err instanceof Error ? err.message : String(err));
+      throw fromSourceError(err);
     }
   });
   app.patch('/endpoints/:id', { onRequest: guard }, async (req) => {
@@ -98,12 +94,12 @@ export function controlRoutes(app: FastifyInstance, d: RouteDeps): void {
     try {
       return endpointItem(await d.source.setEndpointBackup(id, backup));
     } catch (err) {
-      throw fromSourceError(err, `endpoint ${id}`);
+      throw fromSourceError(err);
     }
   });
   app.delete('/sessions/:id', { onRequest: guard }, async (req) => {
     const { id } = parse(S.sessionParams, req.params);
-    if (!(await d.source.closeSession(id))) throw new ApiError('not-found', `no session ${id}`);
+    if (!(await d.source.closeSession(id))) throw new MpsshError('not-found', `no session ${id}`);
     return { id, closed: true as const };
   });
 }

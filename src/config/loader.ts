@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
+import { MpsshError } from '../util/errors.js';
 import { configSchema, type Config } from './schema.js';
 import { SSH_OPTION_NAMES } from './ssh-schema.js';
 
@@ -23,11 +24,9 @@ export interface ConfigProblem {
 }
 
 /** A configuration that cannot be used; `message` lists every problem, one per line. */
-export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID';
+export class ConfigError extends MpsshError {
   constructor(readonly problems: ConfigProblem[]) {
-    super(problems.map(formatProblem).join('\n'));
-    this.name = 'ConfigError';
+    super('config-invalid', problems.map(formatProblem).join('\n'));
   }
 }
 

@@ -40,8 +40,9 @@ function isCode(err: unknown, code: string): boolean {
 
 /**
  * Whether a refused delete means the endpoint is already gone. The kernel
- * answers EINVAL for several reasons (linux 6.18 net/mptcp/pm_netlink.c);
- * only its "address not found" extended ack says so. Any other EINVAL is a
+ * answers EINVAL for several reasons; only its "address not found" extended
+ * ack, for an id it does not know, says so (mptcp_pm_nl_del_addr_doit() in
+ * net/mptcp/pm_kernel.c, as of torvalds/linux 1a9239bb4253). Any other EINVAL is a
  * failure, and the endpoint stays ours to retry.
  */
 export function deleteMeansGone(err: unknown): boolean {
@@ -62,7 +63,8 @@ export async function applyPlan(plan: Plan, pm: MptcpPm, log: Logger): Promise<A
       res.changes.push({ op, address: d.address, ifname: d.ifname, id, from, to: describe(d.flags), ok: true });
       log.info({ address: d.address, ifname: d.ifname, endpointId: id }, `endpoint ${d.address} (${d.ifname}): ${from} -> ${describe(d.flags)}`);
     } catch (err) {
-      // ERANGE: the kernel's endpoint table is full until this plan's deletions run.
+      // ERANGE: the kernel's endpoint table is full (MPTCP_PM_ADDR_MAX, checked in
+      // mptcp_pm_nl_append_new_local_addr(), net/mptcp/pm_kernel.c) until this plan's deletions run.
       if (op === 'add' && isCode(err, 'ERANGE') && !deferred.includes(d)) {
         deferred.push(d);
         return;

@@ -3,6 +3,7 @@
  * every mistake is covered by a table test. The flags follow sshd's where
  * sshd has one: -f, -t, -d, -o.
  */
+import { MpsshError } from '../util/errors.js';
 
 /** What the command line asks for. */
 export interface DaemonArgs {
@@ -16,11 +17,6 @@ export interface DaemonArgs {
   debug: boolean;
   file?: string;
   overrides: string[];
-}
-
-/** A command-line mistake; the message is printed as "mpsshd: <message>". */
-export class UsageError extends Error {
-  readonly code = 'USAGE';
 }
 
 /** The text of `mpsshd --help`. */
@@ -48,7 +44,7 @@ the running one kept); SIGTERM and SIGINT stop the daemon. Needs
 CAP_NET_ADMIN (run as root or with that capability).
 `;
 
-/** Parses argv (without node and script); throws UsageError. */
+/** Parses argv (without node and script); throws MpsshError usage (printed as "mpsshd: <message>"). */
 export function parseDaemonArgs(argv: readonly string[]): DaemonArgs {
   const out: DaemonArgs = { help: false, version: false, check: false, extended: false, debug: false, overrides: [] };
   for (let i = 0; i < argv.length; i++) {
@@ -56,7 +52,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonArgs {
     if (arg === '--help' || arg === '-h') out.help = true;
     else if (arg === '--version' || arg === '-V') out.version = true;
     else if (arg === '--') {
-      if (i + 1 < argv.length) throw new UsageError(`unexpected argument "${argv[i + 1]}"`);
+      if (i + 1 < argv.length) throw new MpsshError('usage', `unexpected argument "${argv[i + 1]}"`);
     } else if (/^-[a-zA-Z]/.test(arg)) {
       // Bundled flags as getopt allows: -dt, -f FILE, -fFILE, -oKey=Value.
       for (let j = 1; j < arg.length; j++) {
@@ -69,18 +65,18 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonArgs {
         else if (flag === 'f' || flag === 'o') {
           const rest = arg.slice(j + 1);
           const value = rest !== '' ? rest : argv[++i];
-          if (value === undefined) throw new UsageError(`option -${flag} needs a value`);
+          if (value === undefined) throw new MpsshError('usage', `option -${flag} needs a value`);
           if (flag === 'f') out.file = value;
           else out.overrides.push(value);
           break;
         } else {
-          throw new UsageError(`unknown option -${flag} (see mpsshd --help)`);
+          throw new MpsshError('usage', `unknown option -${flag} (see mpsshd --help)`);
         }
       }
     } else if (arg.startsWith('--')) {
-      throw new UsageError(`unknown option ${arg} (see mpsshd --help)`);
+      throw new MpsshError('usage', `unknown option ${arg} (see mpsshd --help)`);
     } else {
-      throw new UsageError(`unexpected argument "${arg}" (see mpsshd --help)`);
+      throw new MpsshError('usage', `unexpected argument "${arg}" (see mpsshd --help)`);
     }
   }
   return out;

@@ -7,6 +7,7 @@ import { loadConfig, ConfigError, type LoadOptions, type LoadedConfig } from '..
 import type { Config } from '../config/schema.js';
 import type { MptcpPm, NetMonitor } from '../netlink/clients.js';
 import type { Logger } from '../util/logger.js';
+import { MpsshError } from '../util/errors.js';
 import { procMptcpSysctls, type MptcpSysctls } from './mptcp-sysctls.js';
 import { OwnershipStore } from './ownership-store.js';
 import { Reconciler, type EndpointView, type PassResult } from './reconciler.js';
@@ -132,13 +133,13 @@ export class Daemon {
    */
   async setEndpointBackup(id: number, backup: boolean): Promise<EndpointView> {
     const ep = this.reconciler.lastPass?.endpoints.find((e) => e.id === id);
-    if (!ep) throw Object.assign(new Error(`no endpoint ${id}`), { code: 'not-found' });
-    if (ep.owner !== 'mpsshd') throw Object.assign(new Error(`endpoint ${id} (${ep.address}) belongs to another manager`), { code: 'foreign' });
+    if (!ep) throw new MpsshError('not-found', `no endpoint ${id}`);
+    if (ep.owner !== 'mpsshd') throw new MpsshError('conflict', `endpoint ${id} (${ep.address}) belongs to another path manager; mpsshd does not change it`);
     this.backupOverrides.set(ep.address, backup);
-    const pass = await this.reconciler.requestPass('api');
+    const pass = await this.reconciler.requestPass('api').catch(unavailableWhenStopped);
     const now = pass.endpoints.find((e) => e.address === ep.address);
     if (!now || now.flags.includes('backup') !== backup) {
-      throw Object.assign(new Error(`the kernel did not take the change: ${pass.errors.join('; ') || 'endpoint missing'}`), { code: 'kernel' });
+      throw new MpsshError('kernel', `the kernel did not take the change: ${pass.errors.join('; ') || 'endpoint missing'}`);
     }
     this.log.info({ address: ep.address, backup }, `endpoint ${ep.address}: backup ${backup ? 'on' : 'off'} (set through the API)`);
     return now;
@@ -192,7 +193,7 @@ export function applyBackupOverrides(desired: DesiredEndpoint[], overrides: Read
 export function statusActions(daemon: Daemon): StatusActions {
   return {
     reload: async () => {
-      if (!daemon.reload()) throw Object.assign(new Error('the configuration is invalid; the running one is kept (see the log)'), { code: 'bad-config' });
+      if (!daemon.reload()) throw new MpsshError('config-invalid', 'the configuration is invalid; the running one is kept (see the log)');
       return { changed: true };
     },
     setEndpointBackup: (id, backup) => daemon.setEndpointBackup(id, backup),
@@ -201,4 +202,10 @@ export function statusActions(daemon: Daemon): StatusActions {
     sessions: () => daemon.ssh?.list() ?? [],
     pathManagerEnabled: () => daemon.pathManagerEnabled(),
   };
+}
+
+/** The reconciler rejects a pass asked for while it is stopped with a plain error coded 'unavailable'; the API gets it as one of ours. */
+function unavailableWhenStopped(err: unknown): never {
+  if ((err as { code?: unknown })?.code === 'unavailable') throw new MpsshError('unavailable', (err as Error).message, undefined, { cause: err });
+  throw err;
 }

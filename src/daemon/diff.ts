@@ -46,7 +46,9 @@ export function diff(desired: readonly DesiredEndpoint[], actual: readonly Kerne
   const byAddress = new Map<string, KernelEndpoint>();
   for (const a of actual) {
     // An implicit endpoint is the kernel's own record of an address a peer
-    // used; adding a real endpoint for that address replaces it.
+    // used; adding a real endpoint for that address replaces it, as long as the
+    // request names no id, and ours never do (mptcp_pm_nl_append_new_local_addr()
+    // in net/mptcp/pm_kernel.c, as of torvalds/linux 1a9239bb4253).
     if (a.flags.includes('implicit') && !owned.has(ownershipKey(a))) continue;
     byAddress.set(a.address, a);
   }

@@ -3,57 +3,7 @@
  * name and the kernel's extended-ack text, so callers branch on `code` and
  * operators read what the kernel said.
  */
-import os from 'node:os';
-
-const errnoNames = new Map<number, string>();
-for (const [name, value] of Object.entries(os.constants.errno)) {
-  // EWOULDBLOCK and EDEADLOCK alias other values; keep the first (canonical) name.
-  if (!errnoNames.has(value)) errnoNames.set(value, name);
-}
-
-/** Name of an errno value ("EEXIST"), or "E<number>" when Node does not know it. */
-export function errnoCode(errno: number): string {
-  return errnoNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
-}
-
-/** Short description of an errno, as strerror(3) words it for the common ones. */
-export function errnoText(errno: number): string {
-  return ERRNO_TEXT[errnoCode(errno)] ?? 'system error';
-}
-
-// Only the errors netlink requests commonly return; others fall back to a generic word.
-const ERRNO_TEXT: Record<string, string> = {
-  EPERM: 'Operation not permitted',
-  ENOENT: 'No such file or directory',
-  ESRCH: 'No such process',
-  EINTR: 'Interrupted system call',
-  EBADF: 'Bad file descriptor',
-  EAGAIN: 'Resource temporarily unavailable',
-  ENOMEM: 'Cannot allocate memory',
-  EACCES: 'Permission denied',
-  EBUSY: 'Device or resource busy',
-  EEXIST: 'File exists',
-  ENODEV: 'No such device',
-  EINVAL: 'Invalid argument',
-  ENOSPC: 'No space left on device',
-  ERANGE: 'Numerical result out of range',
-  EMSGSIZE: 'Message too long',
-  EPROTO: 'Protocol error',
-  EOPNOTSUPP: 'Operation not supported',
-  EAFNOSUPPORT: 'Address family not supported by protocol',
-  EADDRINUSE: 'Address already in use',
-  EADDRNOTAVAIL: 'Cannot assign requested address',
-  ENETDOWN: 'Network is down',
-  ENETUNREACH: 'Network is unreachable',
-  ENOBUFS: 'No buffer space available',
-  ETIMEDOUT: 'Connection timed out',
-  ECONNREFUSED: 'Connection refused',
-  EHOSTUNREACH: 'No route to host',
-  ECANCELED: 'Operation canceled',
-  ENOTSUP: 'Operation not supported',
-  EPROTONOSUPPORT: 'Protocol not supported',
-  ENOTCONN: 'Transport endpoint is not connected',
-};
+import { errnoName, errnoText } from '../util/errno.js';
 
 /** Fields of a NetlinkError besides the message. */
 export interface NetlinkErrorInit {
@@ -90,7 +40,7 @@ export class NetlinkError extends Error {
 
   constructor(init: NetlinkErrorInit) {
     const errno = Math.abs(init.errno);
-    const code = errnoCode(errno);
+    const code = errnoName(errno);
     const name = init.requestName ?? `netlink request type ${init.requestType}`;
     const text = init.extack ? `: ${init.extack}` : '';
     super(`${name} failed: ${code} (${init.detail ?? errnoText(errno)})${text}`);

@@ -25,38 +25,17 @@ import {
   MPTCP_PM_MAX_ADDR_ID,
   MPTCP_PM_VER,
 } from './mptcp-constants.js';
+import { MpsshError } from '../util/errors.js';
 import { encodeAttr, parseAttrs, type NlAttr } from './nlmsg.js';
 import type { MptcpPmEvent } from './clients.js';
 import type { EndpointFlag, EndpointSpec, KernelEndpoint, Limits } from './types.js';
 
-/** Stable codes of MptcpPmError. Kernel refusals are NetlinkError instead, with the kernel's errno. */
-export type MptcpPmErrorCode =
-  /** The `mptcp_pm` family is not registered (no MPTCP, or its module is not loaded). */
-  | 'MPTCP_PM_UNAVAILABLE'
-  /** The request is invalid before it reaches the kernel (bad address, id out of range...). */
-  | 'MPTCP_PM_BAD_REQUEST'
-  /** The kernel accepted an endpoint that a dump then did not show. */
-  | 'MPTCP_PM_NOT_FOUND'
-  /** The client was closed. */
-  | 'MPTCP_PM_CLOSED';
-
-/** An error of the MPTCP path manager client that is not a kernel errno. */
-export class MptcpPmError extends Error {
-  constructor(
-    readonly code: MptcpPmErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'MptcpPmError';
-  }
-}
-
 // ---- addresses ----
 
-/** The 4 or 16 bytes of a textual address of the given family; throws MPTCP_PM_BAD_REQUEST. */
+/** The 4 or 16 bytes of a textual address of the given family; throws MpsshError bad-request. */
 export function addressBytes(family: 4 | 6, text: string): Buffer {
   const b = family === 4 ? parseIPv4(text) : parseIPv6(text);
-  if (!b) throw new MptcpPmError('MPTCP_PM_BAD_REQUEST', `not an IPv${family} address: ${JSON.stringify(text)}`);
+  if (!b) throw new MpsshError('bad-request', `not an IPv${family} address: ${JSON.stringify(text)}`);
   return b;
 }
 
@@ -112,12 +91,12 @@ export function canonicalAddress(family: 4 | 6, text: string): string {
 const FLAG_NAMES = Object.keys(MPTCP_PM_ADDR_FLAG) as EndpointFlag[];
 const KNOWN_FLAG_BITS = FLAG_NAMES.reduce((m, f) => m | MPTCP_PM_ADDR_FLAG[f], 0);
 
-/** MPTCP_PM_ADDR_FLAG_* bits of a list of flag names; throws MPTCP_PM_BAD_REQUEST on an unknown name. */
+/** MPTCP_PM_ADDR_FLAG_* bits of a list of flag names; throws MpsshError bad-request on an unknown name. */
 export function flagsToBits(flags: readonly EndpointFlag[]): number {
   let bits = 0;
   for (const f of flags) {
     const bit = (MPTCP_PM_ADDR_FLAG as Record<string, number>)[f];
-    if (bit === undefined) throw new MptcpPmError('MPTCP_PM_BAD_REQUEST', `unknown endpoint flag ${JSON.stringify(f)}`);
+    if (bit === undefined) throw new MpsshError('bad-request', `unknown endpoint flag ${JSON.stringify(f)}`);
     bits |= bit;
   }
   return bits;
@@ -142,7 +121,7 @@ export interface AddrAttrs {
 
 function checkInt(v: number | undefined, min: number, max: number, what: string): void {
   if (v !== undefined && !(Number.isInteger(v) && v >= min && v <= max)) {
-    throw new MptcpPmError('MPTCP_PM_BAD_REQUEST', `${what} must be an integer in ${min}..${max}, not ${v}`);
+    throw new MpsshError('bad-request', `${what} must be an integer in ${min}..${max}, not ${v}`);
   }
 }
 
@@ -157,7 +136,7 @@ export function encodeAddrNest(a: AddrAttrs): Buffer {
   if (a.ifindex) parts.push(nlaS32(MPTCP_PM_ADDR_ATTR.IF_IDX, a.ifindex));
   if (a.port) parts.push(nlaU16(MPTCP_PM_ADDR_ATTR.PORT, a.port));
   if (a.family !== undefined) {
-    if (a.address === undefined) throw new MptcpPmError('MPTCP_PM_BAD_REQUEST', 'an address family needs an address');
+    if (a.address === undefined) throw new MpsshError('bad-request', 'an address family needs an address');
     parts.push(nlaU16(MPTCP_PM_ADDR_ATTR.FAMILY, a.family === 4 ? AF_INET : AF_INET6));
     const type = a.family === 4 ? MPTCP_PM_ADDR_ATTR.ADDR4 : MPTCP_PM_ADDR_ATTR.ADDR6;
     parts.push(encodeAttr(type, addressBytes(a.family, a.address)));
@@ -169,7 +148,7 @@ const genl = (cmd: number, attrs: Buffer[] = []): Buffer => encodeGenl(cmd, MPTC
 
 /** MPTCP_PM_CMD_ADD_ADDR for an endpoint; without `id` the kernel picks one. */
 export function encodeAddEndpoint(spec: EndpointSpec): Buffer {
-  if (spec.id === 0) throw new MptcpPmError('MPTCP_PM_BAD_REQUEST', 'endpoint id 0 is the initial subflow\'s and cannot be added; omit the id to let the kernel pick');
+  if (spec.id === 0) throw new MpsshError('bad-request', 'endpoint id 0 is the initial subflow\'s and cannot be added; omit the id to let the kernel pick');
   const nest = encodeAddrNest({
     id: spec.id,
     flags: flagsToBits(spec.flags),
@@ -186,7 +165,10 @@ export type EndpointRef = Pick<KernelEndpoint, 'id' | 'family' | 'address'>;
 
 /**
  * MPTCP_PM_CMD_DEL_ADDR. The kernel finds an endpoint by id; id 0 stands for
- * the address of each connection's initial subflow, so it needs the address.
+ * the address of each connection's initial subflow, so it needs the address
+ * (mptcp_pm_nl_del_addr_doit() hands id 0 to mptcp_nl_remove_id_zero_address(),
+ * which matches connections by local address; net/mptcp/pm_kernel.c, as of
+ * torvalds/linux 1a9239bb4253).
  */
 export function encodeDelEndpoint(ep: EndpointRef): Buffer {
   const nest = ep.id === 0 ? encodeAddrNest({ id: 0, family: ep.family, address: ep.address }) : encodeAddrNest({ id: ep.id });
@@ -198,6 +180,9 @@ export function encodeDelEndpoint(ep: EndpointRef): Buffer {
  * others in `flags` are left out, as the kernel would ignore them. Since
  * Linux 5.19 the kernel looks the endpoint up by id when the request has no
  * address family, and by address otherwise; 6.18 is the former for id > 0.
+ * By id, id 0 is refused with EOPNOTSUPP, "missing address ID", hence the
+ * address for it (mptcp_pm_nl_set_flags() in net/mptcp/pm_kernel.c, as of
+ * torvalds/linux 1a9239bb4253).
  */
 export function encodeSetFlags(ep: EndpointRef, flags: readonly EndpointFlag[]): Buffer {
   const bits = flagsToBits(flags) & MPTCP_PM_CHANGEABLE_FLAGS;
@@ -212,7 +197,7 @@ export const encodeFlushEndpoints = (): Buffer => genl(MPTCP_PM_CMD.FLUSH_ADDRS)
 /** MPTCP_PM_CMD_GET_LIMITS. */
 export const encodeGetLimits = (): Buffer => genl(MPTCP_PM_CMD.GET_LIMITS);
 
-/** MPTCP_PM_CMD_SET_LIMITS; the kernel refuses values above MPTCP_PM_ADDR_MAX with EINVAL. */
+/** MPTCP_PM_CMD_SET_LIMITS; the kernel refuses values above MPTCP_PM_ADDR_MAX with EINVAL (parse_limit() in net/mptcp/pm_kernel.c, as of torvalds/linux 1a9239bb4253). */
 export function encodeSetLimits(l: Limits): Buffer {
   checkInt(l.addAddrAccepted, 0, 0xffffffff, 'addAddrAccepted');
   checkInt(l.subflows, 0, 0xffffffff, 'subflows');

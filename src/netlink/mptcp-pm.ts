@@ -11,6 +11,7 @@
  * family is resolved again.
  */
 import { EventEmitter } from 'node:events';
+import { MpsshError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import {
   GENL_CTRL_NAME,
@@ -27,7 +28,6 @@ import {
 } from './genl.js';
 import { MPTCP_PM_CMD, MPTCP_PM_EV_GRP_NAME, MPTCP_PM_NAME } from './mptcp-constants.js';
 import {
-  MptcpPmError,
   canonicalAddress,
   decodeEndpoint,
   decodeEvent,
@@ -45,8 +45,6 @@ import { NLM_F_DUMP, type NlMessage } from './nlmsg.js';
 import type { MptcpPm, MptcpPmEvents } from './clients.js';
 import { NetlinkSocket } from './socket.js';
 import type { EndpointFlag, EndpointSpec, KernelEndpoint, Limits } from './types.js';
-
-export { MptcpPmError, type MptcpPmErrorCode } from './mptcp-pm-codec.js';
 
 /** The part of NetlinkSocket this client uses; tests may hand in another. */
 export interface GenlSocket extends GenlRequester, EventEmitter<{ notification: [msg: NlMessage]; overrun: []; error: [err: Error] }> {
@@ -101,7 +99,7 @@ export class MptcpPmClient extends EventEmitter<MptcpPmEvents> implements MptcpP
    * when the sockets cannot be opened or nlctrl does not answer.
    */
   start(): Promise<void> {
-    if (this.closed) return Promise.reject(new MptcpPmError('MPTCP_PM_CLOSED', 'mptcp_pm client is closed'));
+    if (this.closed) return Promise.reject(new MpsshError('closed', 'mptcp_pm client is closed'));
     this.starting ??= this.doStart().catch((err: unknown) => {
       this.closeSockets();
       this.starting = null;
@@ -156,7 +154,7 @@ export class MptcpPmClient extends EventEmitter<MptcpPmEvents> implements MptcpP
     const same = (await this.dumpEndpoints()).filter((e) => e.family === spec.family && e.address === address);
     // The kernel keeps the port only of signal-only endpoints, so match on it when it is there.
     const ep = same.find((e) => (e.port ?? 0) === (spec.port ?? 0)) ?? same[0];
-    if (!ep) throw new MptcpPmError('MPTCP_PM_NOT_FOUND', `endpoint ${address} was added but a dump right after does not show it`);
+    if (!ep) throw new MpsshError('kernel', `endpoint ${address} was added but a dump right after does not show it`);
     return ep.id;
   }
 
@@ -178,7 +176,7 @@ export class MptcpPmClient extends EventEmitter<MptcpPmEvents> implements MptcpP
   /** Reads the limits (MPTCP_PM_CMD_GET_LIMITS). */
   async getLimits(): Promise<Limits> {
     const [reply] = await this.call(MPTCP_PM_CMD.GET_LIMITS, encodeGetLimits());
-    if (!reply) throw new MptcpPmError('MPTCP_PM_NOT_FOUND', 'mptcp_pm GET_LIMITS: the kernel acked without a reply');
+    if (!reply) throw new MpsshError('kernel', 'mptcp_pm GET_LIMITS: the kernel acked without a reply');
     const { limits, unknownAttrs } = decodeLimits(reply.payload);
     if (unknownAttrs.length) this.log.debug({ unknownAttrs }, 'limits reply has attributes this version does not know');
     return limits;
@@ -207,12 +205,12 @@ export class MptcpPmClient extends EventEmitter<MptcpPmEvents> implements MptcpP
 
   /** Sends one command to the family; resolves with its replies of the family's type. */
   private async call(cmd: number, payload: Buffer, dump = false): Promise<NlMessage[]> {
-    if (this.closed) throw new MptcpPmError('MPTCP_PM_CLOSED', 'mptcp_pm client is closed');
+    if (this.closed) throw new MpsshError('closed', 'mptcp_pm client is closed');
     const family = this.family;
     const sock = this.cmdSock;
     if (family === null || sock === null) {
       const why = sock === null ? 'the client is not started' : 'the kernel has no generic netlink family mptcp_pm (MPTCP not built, or its module not loaded)';
-      throw new MptcpPmError('MPTCP_PM_UNAVAILABLE', `mptcp_pm ${COMMAND_NAMES.get(cmd)}: ${why}`);
+      throw new MpsshError('unavailable', `mptcp_pm ${COMMAND_NAMES.get(cmd)}: ${why}`);
     }
     const name = `mptcp_pm ${COMMAND_NAMES.get(cmd) ?? cmd}`;
     const replies = await sock.request(family.id, dump ? NLM_F_DUMP : 0, payload, { timeoutMs: this.opts.timeoutMs, name });

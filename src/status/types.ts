@@ -139,9 +139,9 @@ export interface StatusSource {
   subscribe(listener: (e: StatusEvent) => void): () => void;
   /** Events still held (a bounded backlog) with seq > `after`, for SSE Last-Event-ID. */
   eventsSince(after: number): StatusEvent[];
-  /** Reloads the config file (as SIGHUP does); rejects with the config error text. */
+  /** Reloads the config file (as SIGHUP does); rejects with an MpsshError config-invalid when the file is refused. */
   reload(): Promise<{ changed: boolean }>;
-  /** Sets or clears an endpoint's backup flag; rejects with a code: 'not-found', 'foreign', 'kernel'. */
+  /** Sets or clears an endpoint's backup flag; rejects with an MpsshError: not-found, conflict, kernel or unavailable. */
   setEndpointBackup(id: number, backup: boolean): Promise<EndpointView>;
   /** Ends one SSH session; false when no such session. */
   closeSession(id: string): Promise<boolean>;

@@ -17,7 +17,8 @@ import type { Connection } from 'ssh2';
 import { ConfigError, parseConfig } from '../../src/config/loader.js';
 import { native } from '../../src/mptcp/native.js';
 import { NetlinkParseError } from '../../src/netlink/errors.js';
-import { MptcpPmError, decodeEndpoint, decodeEvent, decodeLimits } from '../../src/netlink/mptcp-pm-codec.js';
+import { decodeEndpoint, decodeEvent, decodeLimits } from '../../src/netlink/mptcp-pm-codec.js';
+import { MpsshError } from '../../src/util/errors.js';
 import { NLMSG_DONE, NLMSG_ERROR, parseDatagram, parseDonePayload, parseErrorPayload } from '../../src/netlink/nlmsg.js';
 import * as rt from '../../src/netlink/rt-consts.js';
 import { decodeAddress, decodeLink, decodeRoute } from '../../src/netlink/rt-decode.js';
@@ -226,7 +227,7 @@ const mptcpPm: Target = {
     return ['requests', 'replies', 'events'].flatMap((k) => hexStrings(f[k]));
   },
   run(input) {
-    for (const decode of [decodeEvent, decodeEndpoint, decodeLimits]) tolerate([NetlinkParseError, MptcpPmError], () => decode(input));
+    for (const decode of [decodeEvent, decodeEndpoint, decodeLimits]) tolerate([NetlinkParseError, MpsshError], () => decode(input));
   },
 };
 

@@ -67,7 +67,9 @@ export async function startPathManager(ns: Netns, yaml: string, opts: { rcvbuf?:
       reconciler.schedule('reload');
     },
     async settle() {
-      // Let notifications already sent by the kernel arrive before judging idleness.
+      // Let notifications already sent by the kernel arrive before judging idleness. A fixed wait: no
+      // answer tells that the kernel has nothing more queued for the monitor's socket; whenIdle then
+      // waits for the passes they started.
       await new Promise((r) => setTimeout(r, 30));
       await reconciler.whenIdle();
       return reconciler.lastPass as PassResult;

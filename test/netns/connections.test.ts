@@ -121,6 +121,7 @@ test('the client lists its outgoing mpssh session with a subflow per interface, 
     }, 5000, 100);
     assert.deepEqual(both.map((c) => c.direction).sort(), ['incoming', 'outgoing']);
     assert.ok(both.every((c) => c.process?.command === 'python3'), JSON.stringify(both.map((c) => c.process)));
+    // A fixed wait on purpose: it proves the plain TCP pair is still not listed after the next samples.
     await new Promise((r) => setTimeout(r, 600));
     const again = ((await get(sock, '/connections')).connections as Conn[]).filter((x) => x.local.port === 7100 || x.remote.port === 7100);
     assert.equal(again.length, 2, 'the plain TCP client and its fallen-back server end are not MPTCP connections');

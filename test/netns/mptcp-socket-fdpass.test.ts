@@ -77,6 +77,8 @@ test('a connected MPTCP socket handed over within a process keeps working, banne
 
   const { socket } = await inNetns(ns.path, () => connectMptcp({ host: '127.0.0.1', port: address.port, paused: true }));
   await waitFor('the server to greet', () => state.transports.length === 1);
+  // A fixed wait on purpose: the banner should be in the kernel's queue when the socket is handed over
+  // (the case under test); were it later, the test would still pass, only prove less.
   await new Promise((r) => setTimeout(r, 50));
   handOverSocket(socket, a);
   assert.equal(socket.destroyed, true);

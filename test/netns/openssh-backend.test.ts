@@ -176,6 +176,7 @@ test('OpenSSH behind mpsshd: a user is listed once logged in, not when it has on
     fs.writeFileSync(askpass, '#!/bin/sh\nsleep 4; echo wrong\n', { mode: 0o755 });
     const prompt = run(l.topo.client, 'env', ['SSH_ASKPASS=' + askpass, 'SSH_ASKPASS_REQUIRE=force', 'DISPLAY=:0', process.execPath, MPSSH, '-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PreferredAuthentications=password', '-o', 'NumberOfPasswordPrompts=1', '-p', String(PORT), `${user.name}@${l.topo.serverAddrs[0]}`, 'true']);
     await waitFor('sshd to ask for the password', () => execFileSync('ip', ['netns', 'pids', l.topo.server.name], { encoding: 'utf8' }).split('\n').some((p) => readTitle(p).startsWith(`sshd: ${user.name} [priv]`)), 10_000, 100);
+    // A fixed wait on purpose: it proves the user is still not listed while sshd waits for the password.
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(await sessionsOf(user.name), 0, 'a user who only named itself is not a session');
     const refused = await prompt;

@@ -15,7 +15,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { Netns } from '../../tools/netns.js';
+import { Netns, waitFor } from '../../tools/netns.js';
 import { fileSkip } from '../../tools/require-netns.js';
 import { run, startMpsshdSsh, type MpsshdSsh } from '../../tools/mpsshd-ssh.js';
 import { createTestUser, type TestUser } from '../../tools/test-user.js';
@@ -208,9 +208,8 @@ test('logind registers the session where it runs', { skip }, async (t) => {
     return;
   }
   const held = run(ns, 'ssh', [...pam.clientOptions, `${user.name}@127.0.0.1`, 'sleep 3']);
-  await new Promise((r) => setTimeout(r, 1500));
-  const list = execFileSync('loginctl', ['list-sessions', '--no-legend'], { encoding: 'utf8' });
-  assert.match(list, new RegExp(`\\b${user.name}\\b`));
+  const listed = new RegExp(`\\b${user.name}\\b`);
+  await waitFor('logind to list the session', () => listed.test(execFileSync('loginctl', ['list-sessions', '--no-legend'], { encoding: 'utf8' })), 10_000, 100);
   await held;
 });
 

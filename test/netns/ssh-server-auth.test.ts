@@ -306,6 +306,8 @@ test('pathManager.enabled: false leaves the kernel\'s limits alone and says so i
   execFileSync('ip', ['-n', ns.name, 'mptcp', 'limits', 'set', 'subflows', '5', 'add_addr_accepted', '3']);
   const reload = await api(root, 'POST', '/reload');
   assert.equal(reload.status, 200, JSON.stringify(reload.json));
+  // A fixed wait on purpose: /reload answers before the pass it schedules; this gives that pass the time
+  // to (wrongly) set the limits, and proves it did not.
   await new Promise((r) => setTimeout(r, 300));
   const limits = execFileSync('ip', ['-n', ns.name, 'mptcp', 'limits', 'show'], { encoding: 'utf8' });
   assert.match(limits, /add_addr_accepted 3 subflows 5/);

@@ -11,6 +11,7 @@ import { chooseTarget, parseStatusArgs, runStatus } from '../../src/api/cli-stat
 import { formatBytes, formatDuration, renderTable } from '../../src/api/table.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { FakeSource } from '../../tools/api-fixture.js';
+import { waitFor } from '../../tools/netns.js';
 
 test('parseStatusArgs: flags and mistakes', () => {
   const ok: [string[], object][] = [
@@ -97,7 +98,7 @@ test('runStatus: tables over HTTP, JSON over a Unix socket, clear errors', async
   const w = capture();
   const ac = new AbortController();
   const watching = runStatus(['--watch', '0.2', '--json', '--socket', sock], { ...w.io, signal: ac.signal });
-  await new Promise((r) => setTimeout(r, 700));
+  await waitFor('two refreshes', () => w.out().split('\n').filter((l) => l !== '').length >= 2, 10_000);
   ac.abort();
   assert.equal(await watching, 0);
   const lines = w.out().split('\n').filter((l) => l !== '');

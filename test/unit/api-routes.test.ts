@@ -14,6 +14,7 @@ import { buildApp, procHidesProcesses } from '../../src/api/app.js';
 import { hostAllowed } from '../../src/api/host-check.js';
 import * as S from '../../src/api/schemas.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { MpsshError } from '../../src/util/errors.js';
 import { FakeSource, sampleSnapshot } from '../../tools/api-fixture.js';
 import { parsePrometheus } from './api-prom-parse.js';
 
@@ -191,7 +192,7 @@ test('changing routes on the control socket: reload, backup flag, session end, a
   const { app: a, source } = await app(true);
   t.after(() => a.close());
   assert.deepEqual(JSON.parse((await a.inject({ method: 'POST', url: '/reload' })).body), { changed: true });
-  source.reloadResult = new Error('pathManager.limits: expected object');
+  source.reloadResult = new MpsshError('config-invalid', 'pathManager.limits: expected object');
   assert.match(assertError(await a.inject({ method: 'POST', url: '/reload' }), 422, 'config-invalid'), /pathManager\.limits/);
 
   const ok = await a.inject({ method: 'PATCH', url: '/endpoints/2', payload: { backup: false } });

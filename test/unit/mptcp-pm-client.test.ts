@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { NetlinkError } from '../../src/netlink/errors.js';
 import { CTRL_CMD, GENL_ID_CTRL, encodeGenl, parseGenl } from '../../src/netlink/genl.js';
-import { MptcpPmClient, MptcpPmError, type GenlSocket } from '../../src/netlink/mptcp-pm.js';
+import { MptcpPmClient, type GenlSocket } from '../../src/netlink/mptcp-pm.js';
+import { isMpsshError } from '../../src/util/errors.js';
 import type { MptcpPmEvent } from '../../src/netlink/clients.js';
 import type { NlMessage } from '../../src/netlink/nlmsg.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -105,18 +106,18 @@ test('present at start: familyUp, events group joined with nlctrl notify, reques
   pm.close();
   assert.equal(pm.available, false);
   assert.deepEqual(k.sockets.map((s) => s.closed), [1, 1]);
-  await assert.rejects(pm.getLimits(), (e: unknown) => e instanceof MptcpPmError && e.code === 'MPTCP_PM_CLOSED');
+  await assert.rejects(pm.getLimits(), (e: unknown) => isMpsshError(e, 'closed'));
 });
 
-test('absent at start: requests fail with MPTCP_PM_UNAVAILABLE until NEWFAMILY, then work', async () => {
+test('absent at start: requests fail with unavailable until NEWFAMILY, then work', async () => {
   const k = new FakeKernel();
   k.pmPresent = false;
   const { pm, seen } = client(k);
-  await assert.rejects(pm.dumpEndpoints(), (e: unknown) => e instanceof MptcpPmError && e.code === 'MPTCP_PM_UNAVAILABLE' && /not started/.test(e.message));
+  await assert.rejects(pm.dumpEndpoints(), (e: unknown) => isMpsshError(e, 'unavailable') && /not started/.test(e.message));
   await pm.start();
   assert.equal(pm.available, false);
   assert.deepEqual(seen, []);
-  await assert.rejects(pm.flushEndpoints(), (e: unknown) => e instanceof MptcpPmError && e.code === 'MPTCP_PM_UNAVAILABLE' && /no generic netlink family mptcp_pm/.test(e.message));
+  await assert.rejects(pm.flushEndpoints(), (e: unknown) => isMpsshError(e, 'unavailable') && /no generic netlink family mptcp_pm/.test(e.message));
   assert.deepEqual([...k.ev.groups], [GENL_ID_CTRL]);
 
   k.pmPresent = true;
@@ -140,7 +141,7 @@ test('unload and reload with new ids: familyDown, familyUp, the new events group
   k.ev.notify(GENL_ID_CTRL, withCmd(PM_REPLY, CTRL_CMD.DELFAMILY));
   assert.deepEqual(seen, ['up', 'down']);
   assert.equal(pm.available, false);
-  await assert.rejects(pm.getLimits(), (e: unknown) => e instanceof MptcpPmError && e.code === 'MPTCP_PM_UNAVAILABLE');
+  await assert.rejects(pm.getLimits(), (e: unknown) => isMpsshError(e, 'unavailable'));
 
   // Reloaded module: family id 35, groups 12/13 (ids patched into the captured reply).
   const reloaded = hex(PM_REPLY);
@@ -214,7 +215,7 @@ test('kernel refusals keep errno, code and extack; addEndpoint finds the id the 
   assert.equal(await pm.addEndpoint({ family: 4, address: '10.1.0.2', flags: ['signal'] }), 6);
   assert.equal(await pm.addEndpoint({ id: 9, family: 4, address: '10.1.0.3', flags: ['subflow'] }), 9);
   assert.deepEqual(sent, [1, 3, 1, 3, 1]);
-  await assert.rejects(pm.addEndpoint({ family: 4, address: '10.1.0.4', flags: ['subflow'] }), (e: unknown) => e instanceof MptcpPmError && e.code === 'MPTCP_PM_NOT_FOUND');
+  await assert.rejects(pm.addEndpoint({ family: 4, address: '10.1.0.4', flags: ['subflow'] }), (e: unknown) => isMpsshError(e, 'kernel'));
   await assert.rejects(pm.addEndpoint({ family: 4, address: '10.1.0.9', flags: ['subflow'] }), (e: unknown) => {
     assert.ok(e instanceof NetlinkError);
     assert.equal(e.errno, 34);
@@ -222,7 +223,7 @@ test('kernel refusals keep errno, code and extack; addEndpoint finds the id the 
     assert.equal(e.extack, 'too many addresses or duplicate one: -34');
     return true;
   });
-  await assert.rejects(pm.addEndpoint({ family: 4, address: 'nonsense', flags: [] }), (e: unknown) => e instanceof MptcpPmError && e.code === 'MPTCP_PM_BAD_REQUEST');
+  await assert.rejects(pm.addEndpoint({ family: 4, address: 'nonsense', flags: [] }), (e: unknown) => isMpsshError(e, 'bad-request'));
   pm.close();
 });
 
@@ -261,5 +262,5 @@ test('close() during start() ends it quietly; start() after close() is refused',
   assert.deepEqual(seen, []);
   assert.equal(pm.available, false);
   assert.deepEqual(k.sockets.map((s) => s.closed > 0), [true, true]);
-  await assert.rejects(pm.start(), (e: unknown) => e instanceof MptcpPmError && e.code === 'MPTCP_PM_CLOSED');
+  await assert.rejects(pm.start(), (e: unknown) => isMpsshError(e, 'closed'));
 });

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NetlinkParseError } from '../../src/netlink/errors.js';
+import { isMpsshError } from '../../src/util/errors.js';
 import {
-  MptcpPmError,
   addressBytes,
   bitsToFlags,
   canonicalAddress,
@@ -143,7 +143,7 @@ test('IPv6 text is RFC 5952 and round-trips; bad addresses are refused before th
   }
   assert.equal(canonicalAddress(4, '192.0.2.1'), '192.0.2.1');
   for (const [fam, bad] of [[4, '10.1.2'], [4, '::1'], [6, '10.1.2.3'], [6, 'fe80::1%eth0'], [6, '1::2::3'], [4, '']] as const) {
-    assert.throws(() => addressBytes(fam, bad), (e: unknown) => e instanceof MptcpPmError && e.code === 'MPTCP_PM_BAD_REQUEST', `${fam} ${bad}`);
+    assert.throws(() => addressBytes(fam, bad), (e: unknown) => isMpsshError(e, 'bad-request'), `${fam} ${bad}`);
   }
 });
 
@@ -154,8 +154,8 @@ test('flag names and bits', () => {
   assert.throws(() => flagsToBits(['nope' as 'signal']), /unknown endpoint flag/);
 });
 
-test('invalid requests are refused with MPTCP_PM_BAD_REQUEST', () => {
-  const bad = (fn: () => unknown): void => assert.throws(fn, (e: unknown) => e instanceof MptcpPmError && e.code === 'MPTCP_PM_BAD_REQUEST');
+test('invalid requests are refused with bad-request', () => {
+  const bad = (fn: () => unknown): void => assert.throws(fn, (e: unknown) => isMpsshError(e, 'bad-request'));
   bad(() => encodeAddEndpoint({ id: 0, family: 4, address: '10.0.0.1', flags: [] }));
   bad(() => encodeAddEndpoint({ id: 256, family: 4, address: '10.0.0.1', flags: [] }));
   bad(() => encodeAddEndpoint({ family: 4, address: '10.0.0.1', port: 70000, flags: ['signal'] }));

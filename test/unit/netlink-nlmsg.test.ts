@@ -18,7 +18,8 @@ import {
   parseDonePayload,
   parseErrorPayload,
 } from '../../src/netlink/nlmsg.js';
-import { NetlinkError, NetlinkParseError, errnoCode } from '../../src/netlink/errors.js';
+import { NetlinkError, NetlinkParseError } from '../../src/netlink/errors.js';
+import { errnoName } from '../../src/util/errno.js';
 
 const u32 = (v: number): Buffer => {
   const b = Buffer.alloc(4);
@@ -123,7 +124,7 @@ test('NetlinkError names the request, the errno and the kernel text', () => {
   assert.equal(e.errno, 17);
   assert.equal(e.extackOffset, 32);
   assert.equal(new NetlinkError({ errno: -2, requestType: 5 }).message, 'netlink request type 5 failed: ENOENT (No such file or directory)');
-  assert.equal(errnoCode(105), 'ENOBUFS');
-  assert.equal(errnoCode(11), 'EAGAIN');
-  assert.equal(errnoCode(4000), 'E4000');
+  assert.equal(errnoName(105), 'ENOBUFS');
+  assert.equal(errnoName(11), 'EAGAIN');
+  assert.equal(errnoName(4000), 'E4000');
 });

@@ -17,6 +17,7 @@ import type { SessionReport } from '../../src/ssh/server/control-protocol.js';
 import { inspectorFlag } from '../../src/util/inspector-guard.js';
 import { logRelay, RELAY_BACKLOG, relayedLine } from '../../src/ssh/server/log-relay.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { waitFor } from '../../tools/netns.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -162,6 +163,7 @@ test('SessionRegistry: the user is the monitor\'s word; a worker\'s claims canno
   const report = (user: string): SessionReport => ({ id, pid: 1, user, remote: { address: '203.0.113.66', port: 1 }, local: { address: '0.0.0.0', port: 2 }, startedAt: 0, transport: 'mptcp', channels: {}, subflows: [], sampledAt: 1 });
   // A worker claiming a login counts for nothing; the monitor's decision does.
   say({ op: 'authenticated', user: 'root' });
+  // A fixed wait on purpose: it proves nothing is listed; the claim is read well within it.
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(reg.list().length, 0);
   reg.authenticated(id, 'alice');
@@ -277,6 +279,8 @@ test('SessionRegistry: start and discover twice (a reload) keep one timer and on
   } finally {
     global.setInterval = realSetInterval;
   }
+  await waitFor('the control connection', () => connections >= 1);
+  // A fixed wait on purpose: a second control connection, if discover made one, would arrive within it.
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(intervals.length, 1, 'one polling timer');
   assert.equal(connections, 1, 'one control connection to the session');

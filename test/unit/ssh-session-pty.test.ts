@@ -52,8 +52,8 @@ test('pty shell from a terminal: SSH_TTY, TERM, size, window-change, exit status
     const m = await waitFor('shell answers', () => /tty=(\/dev\/pts\/\d+) term=xterm-256color size=30 100 login=(\S+)\s*\n\1\s*$/m.exec(tm.screen()), 10_000, 100);
     assert.ok(m[2] === '-bash' || m[2] === 'bash' || m[2]!.endsWith('sh'), m[2]);
     tm.run('resize-window', '-t', 't', '-x', '120', '-y', '40');
-    await new Promise((r) => setTimeout(r, 300));
-    tm.keys('echo "new=$(stty size)"');
+    // The shell waits for the new size itself: the window-change travels tmux -> ssh -> server -> pty.
+    tm.keys('until [ "$(stty size)" = "40 120" ]; do sleep 0.1; done; echo "new=$(stty size)"');
     await waitFor('window-change reached the pty', () => /new=40 120/.test(tm.screen()), 10_000, 100);
     tm.keys('exit 5');
     await waitFor('ssh exit status', () => /SSH-EXIT=5/.test(tm.screen()), 10_000, 100);

@@ -7,7 +7,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { getSystemErrorMap } from 'node:util';
+import { strerror } from '../../util/errno.js';
 
 /** The owner of the keys file as the check needs them. */
 export interface KeyFileOwner {
@@ -153,8 +153,6 @@ function readAll(fd: number): string {
 /** strerror()-style text, as sshd prints after a path. */
 function errText(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  const known = typeof err.errno === 'number' ? getSystemErrorMap().get(err.errno) : undefined;
-  if (!known) return err instanceof Error ? err.message : String(e);
-  const text = known[1];
-  return text.charAt(0).toUpperCase() + text.slice(1);
+  const known = typeof err.errno === 'number' ? strerror(err.errno) : undefined;
+  return known ?? (err instanceof Error ? err.message : String(e));
 }

@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
+import { MpsshError } from '../../util/errors.js';
 import type { Logger } from '../../util/logger.js';
 import type { SigningKey } from './host-key-signer.js';
 
@@ -26,24 +27,20 @@ export interface HostKey {
   signer: SigningKey;
 }
 
-export class HostKeyError extends Error {
-  readonly code = 'ERR_HOST_KEY';
-}
-
-/** Reads and parses one private key file; throws HostKeyError saying what is wrong. */
+/** Reads and parses one private key file; throws MpsshError host-key saying what is wrong. */
 export function loadHostKey(file: string): HostKey {
   let pem: Buffer;
   try {
     pem = fs.readFileSync(file);
   } catch (err) {
-    throw new HostKeyError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new MpsshError('host-key', `${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   const st = fs.statSync(file);
-  if ((st.mode & 0o077) !== 0) throw new HostKeyError(`${file}: permissions ${(st.mode & 0o777).toString(8)} are too open (must not be readable by group or others)`);
+  if ((st.mode & 0o077) !== 0) throw new MpsshError('host-key', `${file}: permissions ${(st.mode & 0o777).toString(8)} are too open (must not be readable by group or others)`);
   const parsed = ssh2.utils.parseKey(pem);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (key === undefined || key instanceof Error) throw new HostKeyError(`${file}: not a usable private key${key instanceof Error ? `: ${key.message}` : ''}`);
-  if (!key.isPrivateKey()) throw new HostKeyError(`${file}: is a public key; HostKey needs the private key`);
+  if (key === undefined || key instanceof Error) throw new MpsshError('host-key', `${file}: not a usable private key${key instanceof Error ? `: ${key.message}` : ''}`);
+  if (!key.isPrivateKey()) throw new MpsshError('host-key', `${file}: is a public key; HostKey needs the private key`);
   const blob = key.getPublicSSH();
   const fingerprint = `SHA256:${crypto.createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
   return { file, type: key.type, fingerprint, publicLine: `${key.type} ${blob.toString('base64')}`, signer: key as unknown as SigningKey };
@@ -63,7 +60,7 @@ export function loadHostKeys(configured: readonly string[], dataDir: string, log
       log.error({ file }, `host key ${(err as Error).message}, skipping it`);
     }
   }
-  if (keys.length === 0 && configured.length > 0) throw new HostKeyError(`no usable host key among HostKey ${configured.join(' ')}`);
+  if (keys.length === 0 && configured.length > 0) throw new MpsshError('host-key', `no usable host key among HostKey ${configured.join(' ')}`);
   if (keys.length === 0) keys.push(generatedKey(dataDir, log));
   for (const k of keys) log.info({ file: k.file, type: k.type, fingerprint: k.fingerprint }, 'host key loaded');
   return keys;

@@ -9,7 +9,7 @@
  */
 import net from 'node:net';
 import ssh2 from 'ssh2';
-import type { AuthenticationType, Connection } from 'ssh2';
+import type { AuthContext, AuthenticationType, ClientInfo, Connection } from 'ssh2';
 import type { SshConfig } from '../../config/ssh-schema.js';
 import { mptcpStatus } from '../../mptcp/info.js';
 import type { Logger } from '../../util/logger.js';
@@ -17,8 +17,7 @@ import { channelPolicy } from './channel-policy.js';
 import { chooseAlgorithms, hostKeyOrder } from './algorithms.js';
 import { requestUserauth, userauthMessage } from './worker-auth.js';
 import type { KeyOptions } from '../auth/key-options.js';
-import type { UserAccount } from '../context.js';
-import type { ConnectionContext } from '../context.js';
+import type { ConnectionContext, UserAccount } from '../context.js';
 import type { DaemonRequest, HandoffMessage, SessionReport } from './control-protocol.js';
 import { jsonLines, type JsonLines } from './json-lines.js';
 import { connectUserSide, type UserSide } from '../user-side/index.js';
@@ -53,221 +52,294 @@ export interface WorkerDeps {
 }
 
 /** Serves one connection until it closes. */
-export function runConnection(deps: WorkerDeps): void {
-  const { log, handoff, ssh: cfg, socket } = deps;
-  const channels: Record<string, number> = {};
-  let user = '';
-  let authenticatedAt: number | undefined;
-  let attached: { close(): void } | undefined;
-  let finished = false;
-  const controls = new Set<JsonLines>();
+export function runConnection(deps: WorkerDeps): ConnectionWorker {
+  const worker = new ConnectionWorker(deps);
+  worker.start();
+  return worker;
+}
 
-  const pressure = socketBackpressure(socket);
-  const algos = chooseAlgorithms(cfg, supportedAlgorithms());
-  const served = servedHostKeys(handoff.hostKeys, algos.algorithms.serverHostKey);
-  for (const p of algos.problems) log.warn(p);
-  const server = new ssh2.Server({
-    // ssh2 takes a parsed key in the {key} form only; HostKeyAlgorithms decides which keys and in what order.
-    hostKeys: served.map((s) => ({ key: s.key })) as unknown as Buffer[],
-    algorithms: algos.algorithms,
-    ident: SERVER_SOFTWARE,
-    ...applyKeepalive(cfg.ClientAliveInterval, cfg.ClientAliveCountMax),
-  } as ssh2.ServerConfig);
+/** What the daemon's answer to a successful authentication hands over. */
+interface Login {
+  account: UserAccount;
+  options: KeyOptions;
+  fds: number[];
+}
 
-  const report = (): SessionReport => {
+/**
+ * One connection, from the injected socket to the end: the SSH transport, the
+ * relay of authentication to the daemon, the channels once logged in, the
+ * reports to the daemon's control channels, and the shutdown.
+ */
+export class ConnectionWorker {
+  private readonly log: Logger;
+  private readonly handoff: HandoffMessage;
+  private readonly cfg: SshConfig;
+  private readonly socket: net.Socket;
+  private readonly channels: Record<string, number> = {};
+  private readonly controls = new Set<JsonLines>();
+  private readonly pressure: ReturnType<typeof socketBackpressure>;
+  private readonly served: (ServedKey & { key: object })[];
+  private readonly server: ssh2.Server;
+  /** When LoginGraceTime ends (ms since the epoch), or undefined when it is 0 (no limit). */
+  private readonly graceDeadline: number | undefined;
+  private grace: NodeJS.Timeout | undefined;
+  private sessionServer: net.Server | undefined;
+  private client: Connection | undefined;
+  private login: Login | undefined;
+  private attached: { close(): Promise<void> | void } | undefined;
+  private user = '';
+  private authenticatedAt: number | undefined;
+  private authFailures = 0;
+  private finished = false;
+
+  constructor(private readonly deps: WorkerDeps) {
+    this.log = deps.log;
+    this.handoff = deps.handoff;
+    this.cfg = deps.ssh;
+    this.socket = deps.socket;
+    this.pressure = socketBackpressure(this.socket);
+    const algos = chooseAlgorithms(this.cfg, supportedAlgorithms());
+    this.served = servedHostKeys(this.handoff.hostKeys, algos.algorithms.serverHostKey);
+    for (const p of algos.problems) this.log.warn(p);
+    this.server = new ssh2.Server({
+      // ssh2 takes a parsed key in the {key} form only; HostKeyAlgorithms decides which keys and in what order.
+      hostKeys: this.served.map((s) => ({ key: s.key })) as unknown as Buffer[],
+      algorithms: algos.algorithms,
+      ident: SERVER_SOFTWARE,
+      ...applyKeepalive(this.cfg.ClientAliveInterval, this.cfg.ClientAliveCountMax),
+    } as ssh2.ServerConfig);
+    this.graceDeadline = this.cfg.LoginGraceTime > 0 ? this.handoff.acceptedAt + this.cfg.LoginGraceTime * 1000 : undefined;
+  }
+
+  /** Opens the control channels, arms the login grace time and starts SSH on the socket. */
+  start(): void {
+    this.deps.relay?.connect((line) => this.broadcast({ op: 'log', line }));
+    this.listenControl(this.deps.daemon);
+    this.deps.daemon.on('close', () => this.log.info('daemon went away; the session goes on'));
+    this.openSessionSocket();
+    this.armLoginGrace();
+    this.server.on('connection', (c, info) => this.onConnection(c, info));
+    this.startTransport();
+  }
+
+  // ---- reporting to the daemon ----
+
+  /** The session as the daemon lists it. */
+  private report(): SessionReport {
+    const { handoff, socket } = this;
     const st = socket.destroyed ? null : safeStatus(socket);
     const r: SessionReport = {
       id: handoff.id,
       pid: process.pid,
-      user,
+      user: this.user,
       remote: handoff.remote,
       local: handoff.local,
       startedAt: handoff.acceptedAt,
       transport: st?.transport ?? handoff.transport,
-      channels: { ...channels },
+      channels: { ...this.channels },
       subflows: (st?.subflows ?? []) as unknown as SessionReport['subflows'],
       sampledAt: Date.now(),
     };
-    if (authenticatedAt !== undefined) r.authenticatedAt = authenticatedAt;
+    if (this.authenticatedAt !== undefined) r.authenticatedAt = this.authenticatedAt;
     if (st?.info?.bytesSent !== undefined) r.bytesSent = st.info.bytesSent;
     if (st?.info?.bytesReceived !== undefined) r.bytesReceived = st.info.bytesReceived;
     return r;
-  };
+  }
 
-  const broadcast = (msg: unknown): boolean => {
+  /** Sends to every control channel; false when none took it. */
+  private broadcast(msg: unknown): boolean {
     let sent = false;
-    for (const c of controls) sent = c.send(msg) || sent;
+    for (const c of this.controls) sent = c.send(msg) || sent;
     return sent;
-  };
-  deps.relay?.connect((line) => broadcast({ op: 'log', line }));
+  }
 
-  let client: Connection | undefined;
-  let authFailures = 0;
-  const finish = (reason: string): void => {
-    if (finished) return;
-    finished = true;
-    clearTimeout(grace);
-    log.info({ reason }, `Connection closed by ${normaliseClientAddress(handoff.remote.address)} port ${handoff.remote.port}${user ? ` (user ${user})` : ''}: ${reason}`);
-    broadcast({ op: 'closing', reason, authFailures });
-    // Packets batched in this turn (a disconnect message) go out before the socket closes.
-    while (socket.writableCorked > 0) socket.uncork();
-    socket.destroy();
-    sessionServer?.close();
-    // Leave once the user's processes have ended (hung up, killed after a grace time).
-    Promise.resolve()
-      .then(() => attached?.close())
-      .catch((err: unknown) => log.warn({ err }, 'closing channels failed, ignoring'))
-      .finally(() => setTimeout(() => deps.onDone(), 50).unref());
-  };
-
-  const listen = (sock: net.Socket): void => {
+  /** Answers the daemon's requests on one control channel (the handoff socket or a session-socket connection). */
+  private listenControl(sock: net.Socket): void {
     const ch = jsonLines(
       sock,
       (raw) => {
         // The daemon (root) is trusted; only its vocabulary is checked.
         const msg = raw as DaemonRequest;
-        if (msg.op === 'status' || msg.op === 'hello') ch.send({ op: 'status', seq: msg.op === 'status' && Number.isInteger(msg.seq) ? msg.seq : 0, session: report() });
+        if (msg.op === 'status' || msg.op === 'hello') ch.send({ op: 'status', seq: msg.op === 'status' && Number.isInteger(msg.seq) ? msg.seq : 0, session: this.report() });
         else if (msg.op === 'close') {
-          client?.end();
-          finish(String(msg.reason).slice(0, 200));
+          this.client?.end();
+          this.finish(String(msg.reason).slice(0, 200));
         } else {
-          log.warn('daemon sent an unknown request, ignoring');
+          this.log.warn('daemon sent an unknown request, ignoring');
         }
       },
-      (why) => log.warn({ why }, 'bad line from the daemon, ignoring'),
+      (why) => this.log.warn({ why }, 'bad line from the daemon, ignoring'),
     );
-    controls.add(ch);
-    sock.on('close', () => controls.delete(ch));
-    deps.relay?.flush();
-  };
-  listen(deps.daemon);
-  deps.daemon.on('close', () => log.info('daemon went away; the session goes on'));
-
-  // The socket the next daemon can reach us on: the daemon made it (root-owned directory, mode 0600).
-  let sessionServer: net.Server | undefined;
-  if (deps.sessionListener !== undefined) {
-    sessionServer = net.createServer({ pauseOnConnect: true }, (sock) => {
-      takeMonitor(sock, log);
-      sock.resume();
-      listen(sock);
-    });
-    sessionServer.on('error', (err) => log.warn({ err }, 'session socket failed, a restarted daemon will not see this session'));
-    sessionServer.listen({ fd: deps.sessionListener });
+    this.controls.add(ch);
+    sock.on('close', () => this.controls.delete(ch));
+    this.deps.relay?.flush();
   }
 
-  const graceDeadline = cfg.LoginGraceTime > 0 ? handoff.acceptedAt + cfg.LoginGraceTime * 1000 : undefined;
-  const grace = setTimeout(() => {
-    logAuthLine(log, graceTimeoutLine({ ip: normaliseClientAddress(handoff.remote.address), port: handoff.remote.port }));
-    client?.end();
-    finish('login grace time over');
-  }, Math.max(0, handoff.acceptedAt + cfg.LoginGraceTime * 1000 - Date.now()));
-  if (cfg.LoginGraceTime === 0) clearTimeout(grace);
+  /** The socket the next daemon can reach us on: the daemon made it (root-owned directory, mode 0600). */
+  private openSessionSocket(): void {
+    if (this.deps.sessionListener === undefined) return;
+    const server = net.createServer({ pauseOnConnect: true }, (sock) => {
+      takeMonitor(sock, this.log);
+      sock.resume();
+      this.listenControl(sock);
+    });
+    server.on('error', (err) => this.log.warn({ err }, 'session socket failed, a restarted daemon will not see this session'));
+    server.listen({ fd: this.deps.sessionListener });
+    this.sessionServer = server;
+  }
 
-  server.on('connection', (c, info) => {
-    client = c;
+  // ---- the SSH transport ----
+
+  private armLoginGrace(): void {
+    const { handoff } = this;
+    if (this.cfg.LoginGraceTime === 0) return;
+    this.grace = setTimeout(() => {
+      logAuthLine(this.log, graceTimeoutLine({ ip: normaliseClientAddress(handoff.remote.address), port: handoff.remote.port }));
+      this.client?.end();
+      this.finish('login grace time over');
+    }, Math.max(0, handoff.acceptedAt + this.cfg.LoginGraceTime * 1000 - Date.now()));
+  }
+
+  /** Hands the socket to ssh2, which then writes through our batching and skips the identification line already sent. */
+  private startTransport(): void {
+    const { socket } = this;
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'connection socket error'));
+    // Keystrokes and prompts must not wait for Nagle (sshd sets TCP_NODELAY on interactive sessions too).
+    socket.setNoDelay(true);
+    batchWrites(socket);
+    skipFirstWrite(socket, serverIdentLine());
+    this.server.injectSocket(socket);
+  }
+
+  private onConnection(c: Connection, info: ClientInfo): void {
+    this.client = c;
     allowRepeatedUserauthService(c);
-    c.on('error', (err: Error & { level?: string }) => {
-      if (err.level === 'client-timeout') {
-        // ssh2 only half-closes; a frozen client never answers that, so close for real.
-        const ip = normaliseClientAddress(handoff.remote.address);
-        log.info({ event: 'client-timeout', user, remoteAddress: ip, remotePort: handoff.remote.port }, `Timeout, client not responding from user ${user || '(unknown)'} ${ip} port ${handoff.remote.port}`);
-        finish('keepalive timeout');
+    c.on('error', (err: Error & { level?: string }) => this.onProtocolError(err));
+    c.on('close', () => this.finish('connection closed'));
+    c.on('end', () => this.finish('connection ended'));
+    c.on('authentication', (ctx) => this.relayAuth(c, ctx, () => requestUserauth(SIGNER_FD, userauthMessage(ctx), this.graceDeadline)));
+    c.on('ready', () => this.attachChannels(c, info));
+  }
+
+  private onProtocolError(err: Error & { level?: string }): void {
+    const { handoff } = this;
+    if (err.level === 'client-timeout') {
+      // ssh2 only half-closes; a frozen client never answers that, so close for real.
+      const ip = normaliseClientAddress(handoff.remote.address);
+      this.log.info({ event: 'client-timeout', user: this.user, remoteAddress: ip, remotePort: handoff.remote.port }, `Timeout, client not responding from user ${this.user || '(unknown)'} ${ip} port ${handoff.remote.port}`);
+      this.finish('keepalive timeout');
+      return;
+    }
+    const failed = err.level === 'handshake' ? negotiationFailure(err.message) : undefined;
+    if (failed) {
+      const ip = normaliseClientAddress(handoff.remote.address);
+      this.log.info({ event: 'negotiation-failed', remoteAddress: ip, remotePort: handoff.remote.port, ...failed }, `Unable to negotiate with ${ip} port ${handoff.remote.port}: no matching ${failed.what} found. Their offer: ${failed.theirs} [preauth]`);
+      return;
+    }
+    this.log.debug({ err: err.message, level: err.level }, 'ssh protocol error');
+  }
+
+  // ---- authentication, decided by the daemon ----
+
+  /** Acts on the daemon's answer to one request, or to its keyboard-interactive follow-ups. */
+  private relayAuth(c: Connection, ctx: AuthContext, send: () => ReturnType<typeof requestUserauth>): void {
+    const { handoff } = this;
+    let got: ReturnType<typeof requestUserauth>;
+    try {
+      got = send();
+    } catch (err) {
+      c.end();
+      if (this.graceDeadline !== undefined && Date.now() >= this.graceDeadline) {
+        logAuthLine(this.log, graceTimeoutLine({ ip: normaliseClientAddress(handoff.remote.address), port: handoff.remote.port }));
+        this.finish('login grace time over');
         return;
       }
-      const failed = err.level === 'handshake' ? negotiationFailure(err.message) : undefined;
-      if (failed) {
-        const ip = normaliseClientAddress(handoff.remote.address);
-        log.info({ event: 'negotiation-failed', remoteAddress: ip, remotePort: handoff.remote.port, ...failed }, `Unable to negotiate with ${ip} port ${handoff.remote.port}: no matching ${failed.what} found. Their offer: ${failed.theirs} [preauth]`);
-        return;
-      }
-      log.debug({ err: err.message, level: err.level }, 'ssh protocol error');
-    });
-    c.on('close', () => finish('connection closed'));
-    c.on('end', () => finish('connection ended'));
-    let login: { account: UserAccount; options: KeyOptions; fds: number[] } | undefined;
-    c.on('authentication', (ctx) => {
-      // Each answer of the daemon's, for this request or its keyboard-interactive follow-ups.
-      const act = (send: () => ReturnType<typeof requestUserauth>): void => {
-        let got: ReturnType<typeof requestUserauth>;
-        try {
-          got = send();
-        } catch (err) {
-          c.end();
-          if (graceDeadline !== undefined && Date.now() >= graceDeadline) {
-            logAuthLine(log, graceTimeoutLine({ ip: normaliseClientAddress(handoff.remote.address), port: handoff.remote.port }));
-            finish('login grace time over');
-            return;
-          }
-          log.error({ err: (err as Error).message }, 'the daemon did not answer an authentication request, closing the connection');
-          finish('monitor unavailable');
-          return;
-        }
-        const a = got.answer;
-        if (a.auth === 'success') {
-          login = { account: a.account, options: a.options as unknown as KeyOptions, fds: got.fds };
-          ctx.accept();
-        } else if (a.auth === 'pk-ok') acceptKeyQuery(ctx as Parameters<typeof acceptKeyQuery>[0]);
-        else if (a.auth === 'partial') ctx.reject(a.methods as AuthenticationType[], true);
-        else if (a.auth === 'prompt' && ctx.method === 'keyboard-interactive') {
-          ctx.prompt(a.prompts, a.name, a.instructions, (answers: string[] | Error) => {
-            // Aborted (a new request came): the daemon ends the exchange when it sees that request.
-            if (!Array.isArray(answers)) return;
-            act(() => requestUserauth(SIGNER_FD, { op: 'userauth-answers', answers: answers.slice(0, 16).map((x) => String(x).slice(0, 1024)) }, graceDeadline));
-          });
-        } else if (a.auth === 'disconnect') {
-          authFailures++;
-          // A fatal refusal leaves the request unanswered: the client sees the reason, not "Permission denied".
-          if (a.fatal !== true) ctx.reject(['publickey']);
-          // sshd's words and code: SSH2_DISCONNECT_PROTOCOL_ERROR (2), "Too many authentication failures".
-          disconnectWithText(c, socket, 2, a.reason);
-          setImmediate(() => finish(a.reason));
-        } else {
-          if (ctx.method !== 'none') authFailures++;
-          ctx.reject((a.auth === 'failure' && a.methods !== undefined && a.methods.length > 0 ? a.methods : ['publickey']) as AuthenticationType[]);
-        }
-      };
-      act(() => requestUserauth(SIGNER_FD, userauthMessage(ctx), graceDeadline));
-    });
-    c.on('ready', () => {
-      const ok = login;
-      if (ok === undefined) {
-        c.end();
-        return;
-      }
-      clearTimeout(grace);
-      if (ok.fds.length !== 2) {
-        log.error('the daemon accepted the login but passed no user side, closing the connection');
-        c.end();
-        finish('no user side');
-        return;
-      }
-      const userSide: UserSide = connectUserSide(ok.fds[0] as number, ok.fds[1] as number, log);
-      user = ok.account.name;
-      // As sshd's post-login process: who, from where (ps, top); the session id stays for tools.
-      process.title = `mpsshd: ${user}@${normaliseClientAddress(handoff.remote.address)} [session ${handoff.id}]`;
-      authenticatedAt = Date.now();
-      const ctx: ConnectionContext = {
-        log,
-        account: ok.account,
-        peer: { remoteAddress: normaliseClientAddress(info.ip), remotePort: info.port, localAddress: normaliseClientAddress(handoff.local.address), localPort: handoff.local.port },
-        policy: channelPolicy(cfg, ok.options),
-        extraEnv: {},
-        user: userSide,
-        pressure,
-      };
-      attached = deps.attach(c, ctx, (kind, open) => {
-        channels[kind] = Math.max(0, (channels[kind] ?? 0) + (open ? 1 : -1));
+      this.log.error({ err: (err as Error).message }, 'the daemon did not answer an authentication request, closing the connection');
+      this.finish('monitor unavailable');
+      return;
+    }
+    const a = got.answer;
+    if (a.auth === 'success') {
+      this.login = { account: a.account, options: a.options as unknown as KeyOptions, fds: got.fds };
+      ctx.accept();
+    } else if (a.auth === 'pk-ok') acceptKeyQuery(ctx as Parameters<typeof acceptKeyQuery>[0]);
+    else if (a.auth === 'partial') ctx.reject(a.methods as AuthenticationType[], true);
+    else if (a.auth === 'prompt' && ctx.method === 'keyboard-interactive') {
+      ctx.prompt(a.prompts, a.name, a.instructions, (answers: string[] | Error) => {
+        // Aborted (a new request came): the daemon ends the exchange when it sees that request.
+        if (!Array.isArray(answers)) return;
+        this.relayAuth(c, ctx, () => requestUserauth(SIGNER_FD, { op: 'userauth-answers', answers: answers.slice(0, 16).map((x) => String(x).slice(0, 1024)) }, this.graceDeadline));
       });
-      // As sshd after login: every host key, for clients that keep known_hosts up to date.
-      serveHostKeyUpdates(c, served, SIGNER_FD, log);
+    } else if (a.auth === 'disconnect') {
+      this.authFailures++;
+      // A fatal refusal leaves the request unanswered: the client sees the reason, not "Permission denied".
+      if (a.fatal !== true) ctx.reject(['publickey']);
+      // sshd's words and code: SSH2_DISCONNECT_PROTOCOL_ERROR (2), "Too many authentication failures".
+      disconnectWithText(c, this.socket, 2, a.reason);
+      setImmediate(() => this.finish(a.reason));
+    } else {
+      if (ctx.method !== 'none') this.authFailures++;
+      ctx.reject((a.auth === 'failure' && a.methods !== undefined && a.methods.length > 0 ? a.methods : ['publickey']) as AuthenticationType[]);
+    }
+  }
+
+  // ---- channels, once logged in ----
+
+  private attachChannels(c: Connection, info: ClientInfo): void {
+    const { handoff } = this;
+    const ok = this.login;
+    if (ok === undefined) {
+      c.end();
+      return;
+    }
+    clearTimeout(this.grace);
+    if (ok.fds.length !== 2) {
+      this.log.error('the daemon accepted the login but passed no user side, closing the connection');
+      c.end();
+      this.finish('no user side');
+      return;
+    }
+    const userSide: UserSide = connectUserSide(ok.fds[0] as number, ok.fds[1] as number, this.log);
+    this.user = ok.account.name;
+    // As sshd's post-login process: who, from where (ps, top); the session id stays for tools.
+    process.title = `mpsshd: ${this.user}@${normaliseClientAddress(handoff.remote.address)} [session ${handoff.id}]`;
+    this.authenticatedAt = Date.now();
+    const ctx: ConnectionContext = {
+      log: this.log,
+      account: ok.account,
+      peer: { remoteAddress: normaliseClientAddress(info.ip), remotePort: info.port, localAddress: normaliseClientAddress(handoff.local.address), localPort: handoff.local.port },
+      policy: channelPolicy(this.cfg, ok.options),
+      extraEnv: {},
+      user: userSide,
+      pressure: this.pressure,
+    };
+    this.attached = this.deps.attach(c, ctx, (kind, open) => {
+      this.channels[kind] = Math.max(0, (this.channels[kind] ?? 0) + (open ? 1 : -1));
     });
-  });
-  socket.on('error', (err) => log.debug({ err: err.message }, 'connection socket error'));
-  // Keystrokes and prompts must not wait for Nagle (sshd sets TCP_NODELAY on interactive sessions too).
-  socket.setNoDelay(true);
-  batchWrites(socket);
-  skipFirstWrite(socket, serverIdentLine());
-  server.injectSocket(socket);
+    // As sshd after login: every host key, for clients that keep known_hosts up to date.
+    serveHostKeyUpdates(c, this.served, SIGNER_FD, this.log);
+  }
+
+  // ---- shutdown ----
+
+  /** Ends the connection once: says why, closes the sockets, waits for the user's processes, then onDone. */
+  private finish(reason: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    const { handoff, socket, log } = this;
+    clearTimeout(this.grace);
+    log.info({ reason }, `Connection closed by ${normaliseClientAddress(handoff.remote.address)} port ${handoff.remote.port}${this.user ? ` (user ${this.user})` : ''}: ${reason}`);
+    this.broadcast({ op: 'closing', reason, authFailures: this.authFailures });
+    // Packets batched in this turn (a disconnect message) go out before the socket closes.
+    while (socket.writableCorked > 0) socket.uncork();
+    socket.destroy();
+    this.sessionServer?.close();
+    // Leave once the user's processes have ended (hung up, killed after a grace time).
+    Promise.resolve()
+      .then(() => this.attached?.close())
+      .catch((err: unknown) => log.warn({ err }, 'closing channels failed, ignoring'))
+      .finally(() => setTimeout(() => this.deps.onDone(), 50).unref());
+  }
 }
 
 /**
@@ -302,11 +374,6 @@ function servedHostKeys(publicLines: readonly string[], offered: readonly string
 }
 
 /**
- * The daemon already sent our identification line on accept; ssh2 sends it
- * as its first write (and hashes it into the key exchange, so it must be
- * byte-identical). Drop exactly that write.
- */
-/**
  * Packets written during one turn of the event loop leave together, in one
  * writev: fewer system calls in a bulk transfer, and a channel's last data,
  * exit-status, EOF and close reach the client in one segment, as sshd sends
@@ -328,6 +395,11 @@ function batchWrites(socket: net.Socket): void {
   } as typeof socket.write;
 }
 
+/**
+ * The daemon already sent our identification line on accept; ssh2 sends it
+ * as its first write (and hashes it into the key exchange, so it must be
+ * byte-identical). Drop exactly that write.
+ */
 function skipFirstWrite(socket: net.Socket, expected: Buffer): void {
   const original = socket.write;
   socket.write = function (this: net.Socket, data: unknown, ...rest: unknown[]) {
