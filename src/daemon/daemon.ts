@@ -136,7 +136,7 @@ export class Daemon {
     if (!ep) throw new MpsshError('not-found', `no endpoint ${id}`);
     if (ep.owner !== 'mpsshd') throw new MpsshError('conflict', `endpoint ${id} (${ep.address}) belongs to another path manager; mpsshd does not change it`);
     this.backupOverrides.set(ep.address, backup);
-    const pass = await this.reconciler.requestPass('api').catch(unavailableWhenStopped);
+    const pass = await this.reconciler.requestPass('api');
     const now = pass.endpoints.find((e) => e.address === ep.address);
     if (!now || now.flags.includes('backup') !== backup) {
       throw new MpsshError('kernel', `the kernel did not take the change: ${pass.errors.join('; ') || 'endpoint missing'}`);
@@ -202,10 +202,4 @@ export function statusActions(daemon: Daemon): StatusActions {
     sessions: () => daemon.ssh?.list() ?? [],
     pathManagerEnabled: () => daemon.pathManagerEnabled(),
   };
-}
-
-/** The reconciler rejects a pass asked for while it is stopped with a plain error coded 'unavailable'; the API gets it as one of ours. */
-function unavailableWhenStopped(err: unknown): never {
-  if ((err as { code?: unknown })?.code === 'unavailable') throw new MpsshError('unavailable', (err as Error).message, undefined, { cause: err });
-  throw err;
 }

@@ -27,6 +27,7 @@ import { desiredCloseTimeout, desiredLimits, fitToSlots, KERNEL_MAX_ENDPOINTS, l
 import { Warnings, type Warning } from './warnings.js';
 import type { CloseTimeoutState, EndpointView, PassResult, Trigger } from '../status/path-manager.js';
 import { guardedOn } from '../util/events.js';
+import { MpsshError } from '../util/errors.js';
 import { Lock } from '../util/lock.js';
 export type { CloseTimeoutState, EndpointView, PassResult, Trigger };
 
@@ -142,7 +143,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
    * just changed. Rejects (code `unavailable`) once the reconciler is closed.
    */
   requestPass(trigger: Trigger): Promise<PassResult> {
-    const stopped = () => Object.assign(new Error('the path manager is stopped'), { code: 'unavailable' });
+    const stopped = () => new MpsshError('unavailable', 'the path manager is stopped');
     if (this.closed) return Promise.reject(stopped());
     return new Promise((resolve, reject) => {
       let first: number | undefined;
