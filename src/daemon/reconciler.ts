@@ -47,6 +47,9 @@ export interface ReconcilerDeps {
   now?(): number;
 }
 
+/** How long the pass that checks the fast path's work may wait. */
+const CHECK_DELAY_MS = 20;
+
 /** Converges kernel endpoints and limits to the policy's wish. */
 export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passStart: [seq: number]; closed: [] }> {
   private readonly log: Logger;
@@ -81,6 +84,8 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
   /** Held while endpoints are dumped and changed. */
   private readonly writes = new Lock();
   private fastKick: NodeJS.Immediate | null = null;
+  private checkTimer: NodeJS.Timeout | null = null;
+  private readonly checkTriggers = new Set<Trigger>();
   private fastRunning: Promise<void> | null = null;
   /** What the fast path did since the last pass ended, for the next pass to report. */
   private fastChanges: Change[] = [];
@@ -97,11 +102,15 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     const { net, pm } = this.deps;
     this.subscriptions.push(
       guardedOn(net, 'change', (kind, detail) => {
-        if (detail) {
+        if (detail && this.seen !== null) {
           this.changes.push(detail);
           this.sinceDump.push(detail);
           this.kickFast();
-        } else this.goBlind();
+          this.scheduleCheck(kind);
+          return;
+        }
+        if (detail) this.sinceDump.push(detail);
+        else this.goBlind();
         this.schedule(kind);
       }, this.log),
       guardedOn(net, 'overrun', () => {
@@ -122,6 +131,23 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     if (this.closed) return;
     this.pending.add(trigger);
     this.kickOff();
+  }
+
+  /**
+   * Asks for a pass within CHECK_DELAY_MS: for notifications the fast path
+   * acts on, the pass only checks its work, so it lets the fast path answer
+   * what comes next first and takes a burst in one re-read. The delay runs
+   * from the first such request, so a storm cannot put the pass off.
+   */
+  private scheduleCheck(trigger: Trigger): void {
+    if (this.closed) return;
+    this.checkTriggers.add(trigger);
+    this.checkTimer ??= setTimeout(() => {
+      this.checkTimer = null;
+      for (const t of this.checkTriggers) this.pending.add(t);
+      this.checkTriggers.clear();
+      this.kickOff();
+    }, CHECK_DELAY_MS);
   }
 
   private kickOff(): void {
@@ -173,10 +199,10 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
 
   /** Resolves when no pass or fast path is running or asked for. */
   async whenIdle(): Promise<void> {
-    while (this.kick || this.running || this.fastKick || this.fastRunning) {
+    while (this.kick || this.running || this.fastKick || this.fastRunning || this.checkTimer) {
       if (this.running) await this.running;
       else if (this.fastRunning) await this.fastRunning;
-      else await new Promise((r) => setImmediate(r));
+      else await new Promise((r) => (this.checkTimer && !this.kick && !this.fastKick ? setTimeout(r, 1) : setImmediate(r)));
     }
   }
 
@@ -189,7 +215,8 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const t of [this.holdTimer, this.resyncTimer, this.retryTimer]) if (t) clearTimeout(t);
+    for (const t of [this.holdTimer, this.resyncTimer, this.retryTimer, this.checkTimer]) if (t) clearTimeout(t);
+    this.checkTimer = null;
     if (this.kick) clearImmediate(this.kick);
     if (this.fastKick) clearImmediate(this.fastKick);
     this.kick = null;
@@ -276,7 +303,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
       this.seen = { snap, actual: [...actual.filter((a) => !gone.has(ownershipKey(a))), ...added] };
       this.fastChanges.push(...applied.changes);
       // The pass these notifications asked for may have begun before them: one more checks the guess.
-      this.schedule('fast-path');
+      this.scheduleCheck('fast-path');
       this.log.debug({ changes: applied.changes.length }, 'fast path applied; the full pass verifies');
     } catch (err) {
       // The endpoints are unknown now; the full pass that follows does the work the slow way.
