@@ -10,9 +10,13 @@
 //   .start(onMessages(bufs: Buffer[], groups: number[]), onOverrun(), onError(err), maxReads)
 //     groups[i] is the multicast group datagram i was sent to, 0 for unicast
 //   .send(buf, portId = 0), .addMembership(group), .dropMembership(group)
+//   .sendAsync(buf, done(err | null)): sendto on a libuv pool thread, for
+//     requests the kernel may answer slowly inside sendto itself
+//     (generic netlink runs a request's handler in the sender's context)
 //   .ref(), .unref(), .close()   (close is safe twice)
 //   .foreignDropped: datagrams dropped because a process, not the kernel, sent them
 #include <linux/netlink.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -42,6 +46,38 @@ namespace {
 
 constexpr int kDefaultMaxReads = 64;
 
+// One sendto on a pool thread. It sends on its own dup() of the socket, so a
+// close() from JS meanwhile cannot make it write to a reused descriptor.
+class SendWorker : public Napi::AsyncWorker {
+ public:
+  SendWorker(Napi::Function done, int fd, const uint8_t* data, size_t len)
+      : Napi::AsyncWorker(done), fd_(fd), data_(data, data + len) {}
+  ~SendWorker() override {
+    if (fd_ >= 0) close(fd_);
+  }
+
+ protected:
+  void Execute() override {
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    ssize_t n;
+    do {
+      n = sendto(fd_, data_.data(), data_.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) errno_ = errno;
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Callback().Call({errno_ != 0 ? ErrnoError(env, errno_, "sendto").Value() : env.Null()});
+  }
+
+ private:
+  int fd_;
+  int errno_ = 0;
+  std::vector<uint8_t> data_;
+};
+
 // The uv_poll_t lives apart from the JS object: uv_close completes on a later
 // loop turn, possibly after the wrapper has been garbage-collected.
 void FreePoll(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
@@ -57,6 +93,7 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
                            InstanceAccessor<&NetlinkSocketHandle::ForeignDropped>("foreignDropped"),
                            InstanceMethod<&NetlinkSocketHandle::Start>("start"),
                            InstanceMethod<&NetlinkSocketHandle::Send>("send"),
+                           InstanceMethod<&NetlinkSocketHandle::SendAsync>("sendAsync"),
                            InstanceMethod<&NetlinkSocketHandle::AddMembership>("addMembership"),
                            InstanceMethod<&NetlinkSocketHandle::DropMembership>("dropMembership"),
                            InstanceMethod<&NetlinkSocketHandle::RefHandle>("ref"),
@@ -196,6 +233,24 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
       n = sendto(fd_, buf.Data(), buf.Length(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
     } while (n < 0 && errno == EINTR);
     if (n < 0) ErrnoError(env, errno, "sendto").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  Napi::Value SendAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsFunction()) {
+      Napi::TypeError::New(env, "sendAsync(buf: Buffer, done: (err) => void)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (!CheckOpen(env, "sendto")) return env.Undefined();
+    int fd = fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+      ErrnoError(env, errno, "fcntl(F_DUPFD_CLOEXEC)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+    auto* worker = new SendWorker(info[1].As<Napi::Function>(), fd, buf.Data(), buf.Length());
+    worker->Queue();
     return env.Undefined();
   }
 

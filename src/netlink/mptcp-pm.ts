@@ -110,7 +110,7 @@ export class MptcpPmClient extends EventEmitter<MptcpPmEvents> implements MptcpP
   }
 
   private async doStart(): Promise<void> {
-    const open = this.opts.openSocket ?? ((o) => NetlinkSocket.open(NETLINK_GENERIC, o));
+    const open = this.opts.openSocket ?? ((o) => NetlinkSocket.open(NETLINK_GENERIC, { ...o, sendOffThread: true }));
     const sockOpts = { netns: this.opts.netns, log: this.log };
     const cmd = (this.cmdSock = open(sockOpts));
     const ev = (this.evSock = open(sockOpts));

@@ -52,6 +52,8 @@ export interface NativeHandle {
   start(onMessages: (bufs: Buffer[], groups: number[]) => void, onOverrun: () => void, onError: (err: Error) => void, maxReads?: number): void;
   /** Sends to the kernel, or to another socket's port id (tests only). */
   send(buf: Buffer, portId?: number): void;
+  /** Sends from a pool thread and calls `done` once sendto returned. */
+  sendAsync(buf: Buffer, done: (err: NodeJS.ErrnoException | null) => void): void;
   addMembership(group: number): void;
   dropMembership(group: number): void;
   ref(): void;
@@ -75,6 +77,14 @@ export interface NetlinkSocketOptions {
   log?: Logger;
   /** Names message types for errors and logs, e.g. 20 -> "RTM_NEWADDR". */
   typeName?: (type: number) => string | undefined;
+  /**
+   * Sends requests from a pool thread. Generic netlink runs a request's
+   * handler inside the sender's sendto, under a lock all families share,
+   * and deleting an MPTCP endpoint waits there for an RCU grace period
+   * (milliseconds): on the event loop's thread that would stall everything
+   * else the daemon does.
+   */
+  sendOffThread?: boolean;
 }
 
 export interface RequestOptions {
@@ -132,6 +142,7 @@ export class NetlinkSocket extends EventEmitter<NetlinkSocketEvents> {
   private closed = false;
   private userRef = false;
   private referenced = true;
+  private offThread = false;
 
   private constructor(
     private readonly handle: NativeHandle,
@@ -162,6 +173,7 @@ export class NetlinkSocket extends EventEmitter<NetlinkSocketEvents> {
   static withHandle(handle: NativeHandle, protocol: number, opts: NetlinkSocketOptions = {}): NetlinkSocket {
     const log = opts.log?.child({ mod: 'netlink', protocol, portId: handle.portId });
     const sock = new NetlinkSocket(handle, log, opts.typeName);
+    sock.offThread = opts.sendOffThread === true;
     try {
       handle.start(
         (bufs, groups) => sock.onDatagrams(bufs, groups),
@@ -268,11 +280,18 @@ export class NetlinkSocket extends EventEmitter<NetlinkSocketEvents> {
     if (p.dump) this.dumpRunning = p;
     this.armTimer(p);
     this.updateRef();
-    try {
-      this.handle.send(encodeMessage({ type: p.type, flags: p.flags, seq: p.seq, portId: 0, payload: p.payload }));
-    } catch (err) {
+    const failed = (err: unknown): void => {
       const e = err as NodeJS.ErrnoException;
+      // The reply may have ended the request already; a resent dump has another seq.
+      if (this.pending.get(p.seq) !== p) return;
       this.finish(p, new NetlinkError({ errno: typeof e.errno === 'number' ? e.errno : os.constants.errno.EIO, requestType: p.type, requestName: p.name, syscall: e.syscall ?? 'sendto' }));
+    };
+    const msg = encodeMessage({ type: p.type, flags: p.flags, seq: p.seq, portId: 0, payload: p.payload });
+    try {
+      if (this.offThread) this.handle.sendAsync(msg, (err) => err && failed(err));
+      else this.handle.send(msg);
+    } catch (err) {
+      failed(err);
     }
   }
 

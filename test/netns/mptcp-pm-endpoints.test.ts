@@ -156,3 +156,21 @@ test('two clients in two namespaces see only their own endpoints', async (t) => 
     b.close();
   }
 });
+
+test('a delete waiting in the kernel (an RCU grace period inside sendto) does not hold the event loop', async (t) => {
+  await withPm(t, 'pmnoblock', async (_ns, pm) => {
+    for (let i = 0; i < 5; i++) {
+      const id = await pm.addEndpoint({ family: 4, address: '10.1.0.1', flags: ['subflow'] });
+      const t0 = performance.now();
+      const done = pm.deleteEndpoint({ id, family: 4, address: '10.1.0.1' });
+      const handedOff = performance.now() - t0;
+      let loopRan = false;
+      setImmediate(() => (loopRan = true));
+      await done;
+      const total = performance.now() - t0;
+      assert.ok(loopRan, 'the event loop ran while the kernel deleted');
+      // Off the loop's thread the call returns before the kernel is done; on it, only after.
+      assert.ok(handedOff < total / 2, `the call took ${handedOff.toFixed(2)} ms of the delete's ${total.toFixed(2)} ms`);
+    }
+  });
+});

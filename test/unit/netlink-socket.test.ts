@@ -42,6 +42,10 @@ class FakeHandle implements NativeHandle {
   send(buf: Buffer): void {
     this.sent.push(...parseDatagram(buf).messages);
   }
+  sendAsync(buf: Buffer, done: (err: NodeJS.ErrnoException | null) => void): void {
+    this.send(buf);
+    setImmediate(() => done(null));
+  }
   addMembership(): void {}
   dropMembership(): void {}
   ref(): void {
