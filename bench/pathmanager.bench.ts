@@ -86,7 +86,9 @@ function rssMb(pid: number): number {
 async function measure(d: DaemonUnderTest): Promise<Record<string, unknown>> {
   const ns = Netns.create('bench');
   const peer = Netns.create('benchpeer');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mpssh-bench-${d.name}-`));
+  // Under /run when there is one: the state directory's default lives there (tmpfs), and
+  // each endpoint change is saved to it before the daemon reads its next notification.
+  const dir = fs.mkdtempSync(path.join(fs.existsSync('/run') ? '/run' : os.tmpdir(), `mpssh-bench-${d.name}-`));
   const log = silentLogger();
   let proc: ChildProcess | undefined;
   const pm = new MptcpPmClient(log, { netns: ns.path });
