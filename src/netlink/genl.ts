@@ -57,7 +57,7 @@ export interface GenlFamily {
 
 /** The part of a netlink socket that genl requests need. */
 export interface GenlRequester {
-  request(type: number, flags: number, payload: Buffer, opts?: { timeoutMs?: number; name?: string }): Promise<NlMessage[]>;
+  request(type: number, flags: number, payload: Buffer, opts?: { timeoutMs?: number; name?: string; offThread?: boolean }): Promise<NlMessage[]>;
 }
 
 /** Builds a genl payload: header, then the attributes as given. */

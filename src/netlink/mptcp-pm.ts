@@ -110,7 +110,7 @@ export class MptcpPmClient extends EventEmitter<MptcpPmEvents> implements MptcpP
   }
 
   private async doStart(): Promise<void> {
-    const open = this.opts.openSocket ?? ((o) => NetlinkSocket.open(NETLINK_GENERIC, { ...o, sendOffThread: true }));
+    const open = this.opts.openSocket ?? ((o) => NetlinkSocket.open(NETLINK_GENERIC, o));
     const sockOpts = { netns: this.opts.netns, log: this.log };
     const cmd = (this.cmdSock = open(sockOpts));
     const ev = (this.evSock = open(sockOpts));
@@ -205,6 +205,10 @@ export class MptcpPmClient extends EventEmitter<MptcpPmEvents> implements MptcpP
 
   /** Sends one command to the family; resolves with its replies of the family's type. */
   private async call(cmd: number, payload: Buffer, dump = false): Promise<NlMessage[]> {
+    // Deleting and flushing wait for an RCU grace period inside sendto (the
+    // kernel's mptcp_pm_nl_del_addr_doit and flush handler call synchronize_rcu()
+    // before freeing the entries): those go from a pool thread.
+    const offThread = cmd === MPTCP_PM_CMD.DEL_ADDR || cmd === MPTCP_PM_CMD.FLUSH_ADDRS;
     if (this.closed) throw new MpsshError('closed', 'mptcp_pm client is closed');
     const family = this.family;
     const sock = this.cmdSock;
@@ -213,7 +217,7 @@ export class MptcpPmClient extends EventEmitter<MptcpPmEvents> implements MptcpP
       throw new MpsshError('unavailable', `mptcp_pm ${COMMAND_NAMES.get(cmd)}: ${why}`);
     }
     const name = `mptcp_pm ${COMMAND_NAMES.get(cmd) ?? cmd}`;
-    const replies = await sock.request(family.id, dump ? NLM_F_DUMP : 0, payload, { timeoutMs: this.opts.timeoutMs, name });
+    const replies = await sock.request(family.id, dump ? NLM_F_DUMP : 0, payload, { timeoutMs: this.opts.timeoutMs, name, offThread });
     return replies.filter((m) => m.type === family.id);
   }
 

@@ -77,14 +77,6 @@ export interface NetlinkSocketOptions {
   log?: Logger;
   /** Names message types for errors and logs, e.g. 20 -> "RTM_NEWADDR". */
   typeName?: (type: number) => string | undefined;
-  /**
-   * Sends requests from a pool thread. Generic netlink runs a request's
-   * handler inside the sender's sendto, under a lock all families share,
-   * and deleting an MPTCP endpoint waits there for an RCU grace period
-   * (milliseconds): on the event loop's thread that would stall everything
-   * else the daemon does.
-   */
-  sendOffThread?: boolean;
 }
 
 export interface RequestOptions {
@@ -92,6 +84,15 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Name for errors (default from the socket's typeName). */
   name?: string;
+  /**
+   * Sends from a pool thread. Generic netlink runs a request's handler
+   * inside the sender's sendto, under a lock all families share, and
+   * deleting an MPTCP endpoint waits there for an RCU grace period
+   * (milliseconds): on the event loop's thread that would stall everything
+   * else the daemon does. Not the default: the hand-over costs a thread
+   * wake-up, which a busy machine makes slow.
+   */
+  offThread?: boolean;
 }
 
 export interface NetlinkSocketEvents {
@@ -120,6 +121,7 @@ interface Pending {
   name: string;
   dump: boolean;
   timeoutMs: number;
+  offThread: boolean;
   replies: NlMessage[];
   interrupted: boolean;
   attempts: number;
@@ -142,7 +144,6 @@ export class NetlinkSocket extends EventEmitter<NetlinkSocketEvents> {
   private closed = false;
   private userRef = false;
   private referenced = true;
-  private offThread = false;
 
   private constructor(
     private readonly handle: NativeHandle,
@@ -173,7 +174,6 @@ export class NetlinkSocket extends EventEmitter<NetlinkSocketEvents> {
   static withHandle(handle: NativeHandle, protocol: number, opts: NetlinkSocketOptions = {}): NetlinkSocket {
     const log = opts.log?.child({ mod: 'netlink', protocol, portId: handle.portId });
     const sock = new NetlinkSocket(handle, log, opts.typeName);
-    sock.offThread = opts.sendOffThread === true;
     try {
       handle.start(
         (bufs, groups) => sock.onDatagrams(bufs, groups),
@@ -206,6 +206,7 @@ export class NetlinkSocket extends EventEmitter<NetlinkSocketEvents> {
         name,
         dump: (flags & NLM_F_DUMP) === NLM_F_DUMP,
         timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        offThread: opts.offThread === true,
         replies: [],
         interrupted: false,
         attempts: 0,
@@ -288,7 +289,7 @@ export class NetlinkSocket extends EventEmitter<NetlinkSocketEvents> {
     };
     const msg = encodeMessage({ type: p.type, flags: p.flags, seq: p.seq, portId: 0, payload: p.payload });
     try {
-      if (this.offThread) this.handle.sendAsync(msg, (err) => err && failed(err));
+      if (p.offThread) this.handle.sendAsync(msg, (err) => err && failed(err));
       else this.handle.send(msg);
     } catch (err) {
       failed(err);

@@ -42,9 +42,15 @@ class FakeHandle implements NativeHandle {
   send(buf: Buffer): void {
     this.sent.push(...parseDatagram(buf).messages);
   }
+  sentOffThread = 0;
+  /** errno the next sendAsync fails with, after the fact. */
+  failAsync: number | undefined;
   sendAsync(buf: Buffer, done: (err: NodeJS.ErrnoException | null) => void): void {
     this.send(buf);
-    setImmediate(() => done(null));
+    this.sentOffThread++;
+    const errno = this.failAsync;
+    this.failAsync = undefined;
+    setImmediate(() => done(errno === undefined ? null : Object.assign(new Error('sendto failed'), { errno, syscall: 'sendto' })));
   }
   addMembership(): void {}
   dropMembership(): void {}
@@ -105,6 +111,22 @@ test('requests in flight are matched by sequence number; a bare ACK resolves wit
   const replies = await b;
   assert.equal(replies.length, 1);
   assert.equal(replies[0]!.payload.toString(), 'link');
+  sock.close();
+});
+
+test('offThread: the request goes through sendAsync; a failed send ends it with its errno, a late success changes nothing', async () => {
+  const { sock, fake } = open();
+  const ok = sock.request(28, 0, Buffer.alloc(4), { offThread: true });
+  assert.equal(fake.sentOffThread, 1);
+  fake.ack(fake.sent[0]!.seq);
+  assert.deepEqual(await ok, [], 'the ack may come before sendAsync reports back');
+  fake.failAsync = 105;
+  const failed = sock.request(28, 0, Buffer.alloc(4), { offThread: true });
+  await assert.rejects(failed, (e: unknown) => e instanceof NetlinkError && e.code === 'ENOBUFS' && e.syscall === 'sendto');
+  const plain = sock.request(28, 0, Buffer.alloc(4));
+  assert.equal(fake.sentOffThread, 2, 'without the option the send stays on the loop');
+  fake.ack(fake.sent[2]!.seq);
+  await plain;
   sock.close();
 });
 
