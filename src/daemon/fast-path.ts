@@ -106,3 +106,19 @@ function touchedAddresses(before: NetSnapshot, after: NetSnapshot, changes: read
   for (const a of [...before.addresses, ...after.addresses]) if (ifindexes.has(a.ifindex)) out.add(a.address);
   return out;
 }
+
+/**
+ * Runs the decision on the real config and snapshot with notifications that
+ * reverse what is there, so the code is compiled and optimised before the
+ * first real one: cold, one decision takes about a millisecond, warm a few
+ * microseconds. Pure, like fastPlan: nothing is applied.
+ */
+export function warmUp(input: Omit<FastInput, 'changes'>, rounds: number): void {
+  const { addresses, links, routes } = input.snap;
+  const sets: NetChange[][] = [];
+  for (const address of addresses.slice(0, 2)) sets.push([{ kind: 'address', gone: false, address }], [{ kind: 'address', gone: true, address }]);
+  for (const link of links.slice(0, 2)) sets.push([{ kind: 'link', gone: false, link: { ...link, up: !link.up } }]);
+  for (const route of routes.slice(0, 2)) sets.push([{ kind: 'route', gone: true, route }]);
+  if (sets.length === 0) return;
+  for (let i = 0; i < rounds; i++) fastPlan({ ...input, changes: sets[i % sets.length] as NetChange[] });
+}

@@ -20,7 +20,7 @@ import type { KernelEndpoint, Limits, NetSnapshot } from '../netlink/types.js';
 import type { Logger } from '../util/logger.js';
 import { applyPlan, type Change } from './apply.js';
 import { diff, ownershipKey, planIsEmpty, slotsForOwn, type Plan } from './diff.js';
-import { fastPlan, predictSnapshot } from './fast-path.js';
+import { fastPlan, predictSnapshot, warmUp } from './fast-path.js';
 import type { OwnershipStore } from './ownership-store.js';
 import type { MptcpSysctls } from './mptcp-sysctls.js';
 import { desiredCloseTimeout, desiredLimits, fitToSlots, KERNEL_MAX_ENDPOINTS, linkUsable, policy, type ClientAlive, type DesiredEndpoint, type Exclusion } from './policy.js';
@@ -48,7 +48,9 @@ export interface ReconcilerDeps {
 }
 
 /** How long the pass that checks the fast path's work may wait. */
-const CHECK_DELAY_MS = 20;
+const CHECK_DELAY_MS = 100;
+/** Decisions made at start so V8 optimises them: a few tens of milliseconds, once. */
+const WARM_UP_ROUNDS = 2000;
 
 /** Converges kernel endpoints and limits to the policy's wish. */
 export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passStart: [seq: number]; closed: [] }> {
@@ -83,7 +85,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
   private blindEpoch = 0;
   /** Held while endpoints are dumped and changed. */
   private readonly writes = new Lock();
-  private fastKick: NodeJS.Immediate | null = null;
+  private fastKick = false;
   private checkTimer: NodeJS.Timeout | null = null;
   private readonly checkTriggers = new Set<Trigger>();
   private fastRunning: Promise<void> | null = null;
@@ -124,6 +126,16 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     this.armResync();
     this.schedule('start');
     await this.whenIdle();
+    this.warmUp();
+  }
+
+  /** Compiles the fast path's decision before it is needed (fast-path.ts warmUp). */
+  private warmUp(): void {
+    const seen = this.seen;
+    if (seen === null) return;
+    const t0 = process.hrtime.bigint();
+    warmUp({ cfg: this.deps.config(), snap: seen.snap, actual: seen.actual, owned: this.deps.store.keys(), now: this.now(), downSince: this.downSince, ...(this.deps.adjust ? { adjust: this.deps.adjust } : {}) }, WARM_UP_ROUNDS);
+    this.log.debug({ ms: Number(process.hrtime.bigint() - t0) / 1e6, rounds: WARM_UP_ROUNDS }, 'fast path warmed up');
   }
 
   /** Asks for a pass soon; coalesces with any pass already asked for or running. */
@@ -218,9 +230,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     for (const t of [this.holdTimer, this.resyncTimer, this.retryTimer, this.checkTimer]) if (t) clearTimeout(t);
     this.checkTimer = null;
     if (this.kick) clearImmediate(this.kick);
-    if (this.fastKick) clearImmediate(this.fastKick);
     this.kick = null;
-    this.fastKick = null;
     for (const off of this.subscriptions) off();
     this.emit('closed');
   }
@@ -254,8 +264,11 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
 
   private kickFast(): void {
     if (this.closed || this.fastKick || this.fastRunning) return;
-    this.fastKick = setImmediate(() => {
-      this.fastKick = null;
+    // A microtask, not a later turn of the loop: it runs once the socket has
+    // handed over every notification of this read, and before anything else.
+    this.fastKick = true;
+    queueMicrotask(() => {
+      this.fastKick = false;
       this.fastRunning = (async () => {
         while (this.changes.length > 0 && !this.closed) await this.writes.run(() => this.fastPath());
       })().finally(() => {
