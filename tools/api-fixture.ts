@@ -6,7 +6,9 @@
 import type { EndpointView } from '../src/daemon/reconciler.js';
 import type { SubflowInfo } from '../src/mptcp/info.js';
 import type { Address, AddressFlags } from '../src/netlink/types.js';
-import type { SessionStatus, StatusEvent, StatusSnapshot, StatusSource } from '../src/status/types.js';
+import type { StatusEvent } from '../src/status/events.js';
+import type { SessionStatus } from '../src/status/session.js';
+import type { StatusSnapshot, StatusSource } from '../src/status/snapshot.js';
 import { MpsshError } from '../src/util/errors.js';
 
 type EventBody = StatusEvent extends infer E ? (E extends unknown ? Omit<E, 'seq' | 'at'> & { at?: number } : never) : never;

@@ -6,7 +6,7 @@
  * snapshot only holds the last pass.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { StatusSnapshot, StatusSource } from '../status/types.js';
+import type { StatusSnapshot, StatusSource } from '../status/snapshot.js';
 
 /** Sums over subflows by interface name ("?" when unknown), each subflow added into its interface's total by `add`. */
 function sumByInterface<S extends { ifname?: string }, T extends Record<string, number>>(subflows: Iterable<S>, zero: () => T, add: (acc: T, s: S) => void): Map<string, T> {

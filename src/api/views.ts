@@ -3,7 +3,9 @@
  * the wire format is tested with tables and a handler is one line.
  */
 import type { AddressFlags } from '../netlink/types.js';
-import type { ConnectionStatus, SessionStatus, StatusSnapshot, SubflowStatus } from '../status/types.js';
+import type { ConnectionStatus } from '../status/connection.js';
+import type { SessionStatus, SubflowStatus } from '../status/session.js';
+import type { StatusSnapshot } from '../status/snapshot.js';
 import type { ConnectionsView, ConnectionView, EndpointItem, EndpointsView, InterfacesView, SessionsView, SessionView, StatusView } from './schemas.js';
 import { hostPort } from '../util/address.js';
 

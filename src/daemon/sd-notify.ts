@@ -6,7 +6,7 @@
  * shows. Without $NOTIFY_SOCKET (not started by systemd) every call does
  * nothing.
  */
-import type { ListenerStatus } from '../status/types.js';
+import type { ListenerStatus } from '../status/snapshot.js';
 import { addon } from '../native/load.js';
 import type { Logger } from '../util/logger.js';
 import type { PassResult } from './reconciler.js';
