@@ -4,13 +4,13 @@
  * backlog (for SSE resumption). The status API only ever reads from here.
  */
 import fs from 'node:fs';
-import { buildConnections, connectionEvents, type SampleContext } from '../status/connection-sample.js';
-import type { ConnectionsStatus, ConnectionStatus } from '../status/connection.js';
-import type { EventBody, StatusEvent } from '../status/events.js';
-import { passEvents } from './status-events.js';
-import type { EndpointView, PassResult } from '../status/path-manager.js';
-import type { SessionEvent, SessionReport, SessionStatus } from '../status/session.js';
-import type { InterfaceStatus, StatusSnapshot, StatusSource } from '../status/snapshot.js';
+import { buildConnections, connectionEvents, type SampleContext } from './connection-sample.js';
+import type { ConnectionsStatus, ConnectionStatus } from './connection.js';
+import type { EventBody, StatusEvent } from './events.js';
+import { passEvents } from './pass-events.js';
+import type { EndpointView, PassResult } from './path-manager.js';
+import type { SessionEvent, SessionReport, SessionStatus } from './session.js';
+import type { InterfaceStatus, StatusSnapshot, StatusSource } from './snapshot.js';
 import type { RawConnectionsSample } from '../mptcp/sampler.js';
 import type { Logger } from '../util/logger.js';
 import { addon } from '../native/load.js';
