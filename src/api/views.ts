@@ -11,7 +11,7 @@ import { hostPort } from '../util/address.js';
 
 /** The state of the API's own listeners, as startApi knows it. */
 export interface ApiListenersState {
-  listeners: { address: string; ok: boolean; error?: string }[];
+  listeners: StatusView['api']['listeners'];
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -129,7 +129,7 @@ export function interfacesView(snap: StatusSnapshot): InterfacesView {
               scope: a.scope,
               flags: flagNames(a.flags),
               endpoint: ep ? { id: ep.id, flags: [...ep.flags] } : null,
-              unused: x ? defined({ reason: x.reason as string }, { detail: x.detail }) : null,
+              unused: x ? defined({ reason: x.reason }, { detail: x.detail }) : null,
             };
           }),
           subflows: subflowsOn[i.link.name] ?? 0,
@@ -145,7 +145,7 @@ export function endpointsView(snap: StatusSnapshot): EndpointsView {
   return {
     endpoints: snap.endpoints.map(endpointItem),
     unused: snap.interfaces.flatMap((i) =>
-      i.excluded.map((x) => defined({ address: x.address, family: x.family, ifindex: x.ifindex, ifname: x.ifname, reason: x.reason as string }, { detail: x.detail })),
+      i.excluded.map((x) => defined({ address: x.address, family: x.family, ifindex: x.ifindex, ifname: x.ifname, reason: x.reason }, { detail: x.detail })),
     ),
   };
 }

@@ -60,8 +60,8 @@ export const kernelEndpoint = z.object({
 /** TCP state names, include/net/tcp_states.h. */
 export const tcpState = z.enum(['unknown', 'established', 'syn-sent', 'syn-recv', 'fin-wait1', 'fin-wait2', 'time-wait', 'close', 'close-wait', 'last-ack', 'listen', 'closing', 'new-syn-recv']);
 
-/** A subflow's end; addresses are bounded because workers report them. */
-export const subflowEnd = z.object({ family, address: z.string().max(64), port: z.number().int() });
+/** A subflow's end. */
+export const subflowEnd = z.object({ family, address: z.string(), port: z.number().int() });
 
 /** One subflow as MPTCP_FULL_INFO and sock_diag describe it (see SubflowInfo for each field's source). */
 export const subflowInfo = z.object({
@@ -83,7 +83,7 @@ export const subflowInfo = z.object({
   bytesReceived: z.number().optional(),
   bytesAcked: z.number().optional(),
   bytesRetrans: z.number().optional(),
-  deliveryRate: z.number().optional(),
+  deliveryRate: z.number().optional().describe('Bytes per second (tcpi_delivery_rate)'),
   backup: z.boolean().optional(),
   backupLocal: z.boolean().optional(),
   backupRemote: z.boolean().optional(),
