@@ -27,6 +27,7 @@ export type ListenerStatus = z.infer<typeof listenerStatus>;
 
 /** The SSH server's state and its listeners. */
 export const sshStatus = z.object({ state: z.enum(['up', 'degraded', 'disabled']), listeners: z.array(listenerStatus) });
+export type SshStatus = z.infer<typeof sshStatus>;
 
 /** net.mptcp.enabled in the daemon's namespace, and whether IPPROTO_MPTCP sockets can be made. */
 export const mptcpStatus = z.object({
