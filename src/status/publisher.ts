@@ -10,7 +10,7 @@ import type { EventBody, StatusEvent } from './events.js';
 import { passEvents } from './pass-events.js';
 import type { EndpointView, PassResult } from './path-manager.js';
 import type { SessionEvent, SessionReport, SessionStatus } from './session.js';
-import type { InterfaceStatus, StatusSnapshot, StatusSource } from './snapshot.js';
+import type { InterfaceStatus, SshStatus, StatusSnapshot, StatusSource } from './snapshot.js';
 import type { RawConnectionsSample } from '../mptcp/sampler.js';
 import type { Logger } from '../util/logger.js';
 import { addon } from '../native/load.js';
@@ -25,7 +25,7 @@ export interface StatusActions {
   reload(): Promise<{ changed: boolean }>;
   setEndpointBackup(id: number, backup: boolean): Promise<EndpointView>;
   closeSession(id: string): Promise<boolean>;
-  ssh(): StatusSnapshot['ssh'];
+  ssh(): SshStatus;
   /** pathManager.enabled of the running configuration. */
   pathManagerEnabled(): boolean;
   sessions(): SessionReport[];
