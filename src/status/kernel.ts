@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 
+/** The address family, 4 or 6. */
 export const family = z.union([z.literal(4), z.literal(6)]);
 
 /** The in-kernel path manager's limits (ip mptcp limits). */
