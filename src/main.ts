@@ -12,7 +12,7 @@ import { parseDaemonArgs, USAGE } from './daemon/cli.js';
 import { isMpsshError } from './util/errors.js';
 import { Daemon, statusActions } from './daemon/daemon.js';
 import { statusText, systemdNotifier } from './daemon/sd-notify.js';
-import { StatusPublisher } from './daemon/status.js';
+import { StatusPublisher } from './status/publisher.js';
 import { MptcpPmClient } from './netlink/mptcp-pm.js';
 import { RtnlMonitor } from './netlink/rtnetlink.js';
 import { createLogger } from './util/logger.js';

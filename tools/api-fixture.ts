@@ -3,13 +3,13 @@
  * mpsshd's own daemon (not for the machine), holding a snapshot the test
  * shapes and events the test emits.
  */
-import type { EndpointView } from '../src/daemon/reconciler.js';
 import type { SubflowInfo } from '../src/mptcp/info.js';
 import type { Address, AddressFlags } from '../src/netlink/types.js';
-import type { SessionStatus, StatusEvent, StatusSnapshot, StatusSource } from '../src/status/types.js';
+import type { EventBody, StatusEvent } from '../src/status/events.js';
+import type { EndpointView } from '../src/status/path-manager.js';
+import type { SessionStatus } from '../src/status/session.js';
+import type { StatusSnapshot, StatusSource } from '../src/status/snapshot.js';
 import { MpsshError } from '../src/util/errors.js';
-
-type EventBody = StatusEvent extends infer E ? (E extends unknown ? Omit<E, 'seq' | 'at'> & { at?: number } : never) : never;
 
 const NO_FLAGS: AddressFlags = { tentative: false, deprecated: false, temporary: false, dadfailed: false, nodad: false, optimistic: false, permanent: true };
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5);
@@ -170,8 +170,8 @@ export class FakeSource implements StatusSource {
   }
 
   /** Publishes an event, numbering it. */
-  emit(body: EventBody): StatusEvent {
-    const e = { at: Date.now(), ...body, seq: ++this.seq } as StatusEvent;
+  emit(body: EventBody & { at?: number }): StatusEvent {
+    const e: StatusEvent = { at: Date.now(), ...body, seq: ++this.seq };
     this.backlog.push(e);
     if (this.backlog.length > this.backlogSize) this.backlog.shift();
     for (const l of this.listeners) l(e);

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { StatusSource } from '../status/types.js';
+import type { StatusSource } from '../status/snapshot.js';
 import type { Logger } from '../util/logger.js';
 import { dashboardRoutes } from './dashboard.js';
 import { errorBody, installErrorHandlers } from './errors.js';

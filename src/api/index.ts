@@ -4,7 +4,7 @@
  * reported as degraded; the daemon carries on without it.
  */
 import type { ApiConfig } from '../config/schema.js';
-import type { StatusSource } from '../status/types.js';
+import type { StatusSource } from '../status/snapshot.js';
 import type { Logger } from '../util/logger.js';
 import { buildApp } from './app.js';
 import { describeListen, openListener, parseListen, type ListenSpec, type OpenListener } from './listen.js';

@@ -6,7 +6,10 @@
  * snapshot only holds the last pass.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { StatusSnapshot, StatusSource } from '../status/types.js';
+import { connectionStatus } from '../status/connection.js';
+import { endpointView } from '../status/path-manager.js';
+import { sessionStatus } from '../status/session.js';
+import type { StatusSnapshot, StatusSource } from '../status/snapshot.js';
 
 /** Sums over subflows by interface name ("?" when unknown), each subflow added into its interface's total by `add`. */
 function sumByInterface<S extends { ifname?: string }, T extends Record<string, number>>(subflows: Iterable<S>, zero: () => T, add: (acc: T, s: S) => void): Map<string, T> {
@@ -104,7 +107,7 @@ export function createMetrics(source: StatusSource, streams: () => number): ApiM
     registers,
     collect() {
       this.reset();
-      for (const direction of ['incoming', 'outgoing'] as const) this.set({ direction }, snap().connections.connections.filter((c) => c.direction === direction).length);
+      for (const direction of connectionStatus.shape.direction.options) this.set({ direction }, snap().connections.connections.filter((c) => c.direction === direction).length);
     },
   });
   new Gauge({
@@ -137,7 +140,7 @@ export function createMetrics(source: StatusSource, streams: () => number): ApiM
     registers,
     collect() {
       this.reset();
-      for (const owner of ['mpsshd', 'foreign', 'implicit'] as const) this.set({ owner }, snap().endpoints.filter((e) => e.owner === owner).length);
+      for (const owner of endpointView.shape.owner.options) this.set({ owner }, snap().endpoints.filter((e) => e.owner === owner).length);
     },
   });
   new Gauge({
@@ -147,7 +150,7 @@ export function createMetrics(source: StatusSource, streams: () => number): ApiM
     registers,
     collect() {
       this.reset();
-      for (const transport of ['mptcp', 'tcp-fallback'] as const) this.set({ transport }, snap().sessions.filter((s) => s.transport === transport).length);
+      for (const transport of sessionStatus.shape.transport.options) this.set({ transport }, snap().sessions.filter((s) => s.transport === transport).length);
     },
   });
   const perSession = (name: string, help: string, pick: (s: StatusSnapshot['sessions'][number]) => number | undefined): void => {

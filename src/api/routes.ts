@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { StatusSource } from '../status/types.js';
+import type { StatusSource } from '../status/snapshot.js';
 import { MpsshError } from '../util/errors.js';
 import { zodMessage } from './errors.js';
 import type { ApiMetrics } from './metrics.js';

@@ -9,7 +9,8 @@
  * itself and resumes from its last id.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { StatusEvent, StatusSource } from '../status/types.js';
+import type { StatusEvent } from '../status/events.js';
+import type { StatusSource } from '../status/snapshot.js';
 import type { Logger } from '../util/logger.js';
 
 export interface SseOptions {

@@ -3,13 +3,15 @@
  * the wire format is tested with tables and a handler is one line.
  */
 import type { AddressFlags } from '../netlink/types.js';
-import type { ConnectionStatus, SessionStatus, StatusSnapshot, SubflowStatus } from '../status/types.js';
+import type { ConnectionStatus } from '../status/connection.js';
+import type { SessionStatus, SubflowStatus } from '../status/session.js';
+import type { StatusSnapshot } from '../status/snapshot.js';
 import type { ConnectionsView, ConnectionView, EndpointItem, EndpointsView, InterfacesView, SessionsView, SessionView, StatusView } from './schemas.js';
 import { hostPort } from '../util/address.js';
 
 /** The state of the API's own listeners, as startApi knows it. */
 export interface ApiListenersState {
-  listeners: { address: string; ok: boolean; error?: string }[];
+  listeners: StatusView['api']['listeners'];
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -127,7 +129,7 @@ export function interfacesView(snap: StatusSnapshot): InterfacesView {
               scope: a.scope,
               flags: flagNames(a.flags),
               endpoint: ep ? { id: ep.id, flags: [...ep.flags] } : null,
-              unused: x ? defined({ reason: x.reason as string }, { detail: x.detail }) : null,
+              unused: x ? defined({ reason: x.reason }, { detail: x.detail }) : null,
             };
           }),
           subflows: subflowsOn[i.link.name] ?? 0,
@@ -143,7 +145,7 @@ export function endpointsView(snap: StatusSnapshot): EndpointsView {
   return {
     endpoints: snap.endpoints.map(endpointItem),
     unused: snap.interfaces.flatMap((i) =>
-      i.excluded.map((x) => defined({ address: x.address, family: x.family, ifindex: x.ifindex, ifname: x.ifname, reason: x.reason as string }, { detail: x.detail })),
+      i.excluded.map((x) => defined({ address: x.address, family: x.family, ifindex: x.ifindex, ifname: x.ifname, reason: x.reason }, { detail: x.detail })),
     ),
   };
 }

@@ -12,7 +12,7 @@ import { procMptcpSysctls, type MptcpSysctls } from './mptcp-sysctls.js';
 import { OwnershipStore } from './ownership-store.js';
 import { Reconciler, type EndpointView, type PassResult } from './reconciler.js';
 import { canonicalModes, type DesiredEndpoint } from './policy.js';
-import type { StatusActions } from './status.js';
+import type { StatusActions } from '../status/publisher.js';
 import type { SshServer } from '../ssh/server/index.js';
 import type { SessionEvent } from '../ssh/server/sessions.js';
 

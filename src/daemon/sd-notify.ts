@@ -6,10 +6,10 @@
  * shows. Without $NOTIFY_SOCKET (not started by systemd) every call does
  * nothing.
  */
-import type { ListenerStatus } from '../status/types.js';
+import type { PassResult } from '../status/path-manager.js';
+import type { SshStatus } from '../status/snapshot.js';
 import { addon } from '../native/load.js';
 import type { Logger } from '../util/logger.js';
-import type { PassResult } from './reconciler.js';
 import { hostPort } from '../util/address.js';
 
 interface SdNotifyAddon {
@@ -39,7 +39,7 @@ export function notifyMessage(n: Notification): string {
 }
 
 /** The STATUS= text after a pass: endpoints, and the SSH listeners when SSH is on. Pure. */
-export function statusText(pass: PassResult | null, ssh: { state: string; listeners: ListenerStatus[] } | undefined): string {
+export function statusText(pass: PassResult | null, ssh: SshStatus | undefined): string {
   const parts: string[] = [];
   if (pass) {
     const own = pass.endpoints.filter((e) => e.owner === 'mpsshd').length;

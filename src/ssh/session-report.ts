@@ -1,39 +1,11 @@
 /**
- * A session as its worker reports it, and what changes between two reports
- * mean for the status event stream. Shared by the built-in server's session
- * registry and the OpenSSH backend, which report sessions alike.
+ * What changes between two reports of a session mean for the status event
+ * stream (status/session.ts describes the report). Shared by the built-in
+ * server's session registry and the OpenSSH backend, which report sessions
+ * alike.
  */
-import { z } from 'zod';
-
-const endpoint = z.object({ address: z.string().max(64), port: z.number().int().min(0).max(65535) });
-
-const subflow = z
-  .object({
-    local: z.object({ family: z.union([z.literal(4), z.literal(6)]), address: z.string().max(64), port: z.number().int() }),
-    remote: z.object({ family: z.union([z.literal(4), z.literal(6)]), address: z.string().max(64), port: z.number().int() }),
-    ifindex: z.number().int().optional(),
-    state: z.string().max(20),
-    rttUs: z.number(),
-  })
-  .passthrough();
-
-/** Worker → daemon: the session as the worker sees it (the daemon adds interface names). */
-export const sessionReportSchema = z.object({
-  id: z.string().regex(/^[0-9a-f]{16}$/),
-  pid: z.number().int().positive(),
-  user: z.string().max(256),
-  remote: endpoint,
-  local: endpoint,
-  startedAt: z.number(),
-  authenticatedAt: z.number().optional(),
-  transport: z.enum(['mptcp', 'tcp-fallback']),
-  channels: z.record(z.string().max(40), z.number().int().min(0)),
-  bytesSent: z.number().optional(),
-  bytesReceived: z.number().optional(),
-  subflows: z.array(subflow).max(64),
-  sampledAt: z.number(),
-});
-export type SessionReport = z.infer<typeof sessionReportSchema>;
+import type { SessionEvent, SessionReport } from '../status/session.js';
+export type { SessionEvent, SessionReport };
 
 export interface UnauthenticatedEnd {
   remoteAddress: string;
@@ -42,12 +14,6 @@ export interface UnauthenticatedEnd {
   /** False when the worker went without saying why (it crashed). */
   clean: boolean;
 }
-
-/** What the registry tells the status publisher (it adds seq, time and interface names). */
-export type SessionEvent =
-  | { type: 'session-opened' | 'session-closed'; session: string; user: string; remote: string }
-  | { type: 'subflow-established' | 'subflow-closed'; session: string; local: string; remote: string; ifindex?: number }
-  | { type: 'session-sample'; session: string; report: SessionReport };
 
 function subflowKey(s: SessionReport['subflows'][number]): string {
   return `${s.local.address}:${s.local.port}>${s.remote.address}:${s.remote.port}`;

@@ -4,7 +4,8 @@
  * previous sample), and the events that tell what changed. Pure, so the
  * wire format and the event rules are tested with tables.
  */
-import type { ConnectionStatus, ConnectionSubflowStatus } from './types.js';
+import type { ConnectionStatus, ConnectionSubflowStatus } from './connection.js';
+import type { EventBody } from './events.js';
 import { isIncoming, type ListenerKey, type MptcpConnection } from '../mptcp/connections.js';
 import type { SocketOwner } from '../mptcp/owners.js';
 import { unmapIPv4, hostPort } from '../util/address.js';
@@ -95,10 +96,7 @@ export function buildConnections(raw: readonly MptcpConnection[], ctx: SampleCon
 const hp = (e: { address: string; port: number }): string => hostPort(e.address, e.port);
 
 /** What a status event says about connections (the publisher adds seq and time). */
-export type ConnectionEventBody =
-  | { type: 'connection-opened' | 'connection-closed'; connection: string; direction: 'incoming' | 'outgoing'; local: string; remote: string; command?: string; destination?: string }
-  | { type: 'connection-subflow-added' | 'connection-subflow-removed'; connection: string; local: string; remote: string; ifname?: string }
-  | { type: 'connection-rates'; sampledAt: number; interfaces: Record<string, { sendBps: number; recvBps: number; subflows: number }>; connections: Record<string, Record<string, { sendBps: number; recvBps: number }>> };
+export type ConnectionEventBody = Extract<EventBody, { type: `connection-${string}` }>;
 
 /** Connections and subflows that came and went between two samples, then one rates event. */
 export function connectionEvents(before: ReadonlyMap<string, ConnectionStatus>, now: readonly ConnectionStatus[], at: number): ConnectionEventBody[] {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { derivedWarnings } from '../../src/api/views.js';
 import { hostPort } from '../../src/util/address.js';
-import type { StatusSnapshot } from '../../src/status/types.js';
+import type { StatusSnapshot } from '../../src/status/snapshot.js';
 import { sampleSnapshot } from '../../tools/api-fixture.js';
 
 test('derivedWarnings: MPTCP off or missing, TCP fallback of listeners and sessions, API degraded', () => {

@@ -148,7 +148,7 @@ test('the status snapshot is built once per change and shared, frozen, between r
 
 /** A status publisher with a daemon that has nothing to say but `sessions`. */
 async function publisher(sessions: () => []) {
-  const { StatusPublisher } = await import('../../src/daemon/status.js');
+  const { StatusPublisher } = await import('../../src/status/publisher.js');
   const { silentLogger } = await import('../../src/util/logger.js');
   return new StatusPublisher(silentLogger(), {
     reload: async () => ({ changed: false }),

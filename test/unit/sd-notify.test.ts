@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { notifyMessage, statusText, systemdNotifier, type Notification } from '../../src/daemon/sd-notify.js';
 import type { PassResult } from '../../src/daemon/reconciler.js';
-import type { ListenerStatus } from '../../src/status/types.js';
+import type { ListenerStatus } from '../../src/status/snapshot.js';
 import { notifySocket } from '../helpers/notify-socket.js';
 
 const quiet = pino({ level: 'silent' });

@@ -298,7 +298,7 @@ export class OpenSshBackend {
       channels: {},
       ...(conn?.info?.bytesSent !== undefined ? { bytesSent: conn.info.bytesSent } : {}),
       ...(conn?.info?.bytesReceived !== undefined ? { bytesReceived: conn.info.bytesReceived } : {}),
-      subflows: subflows as unknown as SessionReport['subflows'],
+      subflows,
       sampledAt: Date.now(),
     };
     const before = t.report;

@@ -31,12 +31,12 @@ export interface HandoffMessage {
 /** Daemon → worker. */
 export type DaemonRequest = { op: 'hello' } | { op: 'status'; seq: number } | { op: 'close'; reason: string };
 
-import { sessionReportSchema, type SessionReport } from '../session-report.js';
-export { sessionReportSchema, type SessionReport };
+import { sessionReport, type SessionReport } from '../../status/session.js';
+export type { SessionReport };
 
 export const workerMessageSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('authenticated'), user: z.string().max(256) }),
-  z.object({ op: z.literal('status'), seq: z.number().int(), session: sessionReportSchema }),
+  z.object({ op: z.literal('status'), seq: z.number().int(), session: sessionReport }),
   z.object({ op: z.literal('closing'), reason: z.string().max(200), authFailures: z.number().int().min(0).optional() }),
   z.object({ op: z.literal('log'), line: z.string().max(8192) }),
 ]);

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { SshConfig } from '../../config/ssh-schema.js';
 import { connectionTransport } from '../../mptcp/socket.js';
-import type { ListenerStatus } from '../../status/types.js';
+import type { ListenerStatus } from '../../status/snapshot.js';
 import type { Logger } from '../../util/logger.js';
 import {
   addrMatchList, graceTimeoutLine, logAuthLine, normaliseClientAddress, penalise, penalised, penaltyEventFor, shouldDropConnection, sourceKey, startupDroppedLine,

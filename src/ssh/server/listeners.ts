@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { listenMptcp } from '../../mptcp/socket.js';
 import type { Logger } from '../../util/logger.js';
-import type { ListenerStatus } from '../../status/types.js';
+import type { ListenerStatus } from '../../status/snapshot.js';
 import type { ListenTarget } from '../../config/listen-targets.js';
 
 export const RETRY_MS = 10_000;

@@ -137,7 +137,7 @@ export class ConnectionWorker {
       startedAt: handoff.acceptedAt,
       transport: st?.transport ?? handoff.transport,
       channels: { ...this.channels },
-      subflows: (st?.subflows ?? []) as unknown as SessionReport['subflows'],
+      subflows: st?.subflows ?? [],
       sampledAt: Date.now(),
     };
     if (this.authenticatedAt !== undefined) r.authenticatedAt = this.authenticatedAt;

@@ -4,17 +4,18 @@
  * backlog (for SSE resumption). The status API only ever reads from here.
  */
 import fs from 'node:fs';
-import type { SessionEvent } from '../ssh/server/sessions.js';
-import type { SessionReport } from '../ssh/server/control-protocol.js';
-import { buildConnections, connectionEvents, type SampleContext } from '../status/connection-sample.js';
+import { buildConnections, connectionEvents, type SampleContext } from './connection-sample.js';
+import type { ConnectionsStatus, ConnectionStatus } from './connection.js';
+import type { EventBody, StatusEvent } from './events.js';
+import { passEvents } from './pass-events.js';
+import type { EndpointView, PassResult } from './path-manager.js';
+import type { SessionEvent, SessionReport, SessionStatus } from './session.js';
+import type { InterfaceStatus, SshStatus, StatusSnapshot, StatusSource } from './snapshot.js';
 import type { RawConnectionsSample } from '../mptcp/sampler.js';
-import type { ConnectionsStatus, ConnectionStatus, InterfaceStatus, SessionStatus, StatusEvent, StatusSnapshot, StatusSource, SubflowStatus } from '../status/types.js';
 import type { Logger } from '../util/logger.js';
 import { addon } from '../native/load.js';
 import { unmapIPv4 } from '../util/address.js';
 import { VERSION } from '../util/version.js';
-import type { PassResult } from './reconciler.js';
-import { passEvents, type EventBody } from './status-events.js';
 
 /** Events kept for clients that reconnect with Last-Event-ID. */
 export const BACKLOG = 1000;
@@ -22,9 +23,9 @@ export const BACKLOG = 1000;
 /** What the publisher needs from the daemon for the changing operations. */
 export interface StatusActions {
   reload(): Promise<{ changed: boolean }>;
-  setEndpointBackup(id: number, backup: boolean): Promise<StatusSnapshot['endpoints'][number]>;
+  setEndpointBackup(id: number, backup: boolean): Promise<EndpointView>;
   closeSession(id: string): Promise<boolean>;
-  ssh(): StatusSnapshot['ssh'];
+  ssh(): SshStatus;
   /** pathManager.enabled of the running configuration. */
   pathManagerEnabled(): boolean;
   sessions(): SessionReport[];
@@ -81,8 +82,7 @@ export class StatusPublisher implements StatusSource {
         sampledAt: e.report.sampledAt,
         subflows: e.report.subflows.map((s) => {
           const ifname = s.ifindex !== undefined ? names.get(s.ifindex) : undefined;
-          const x = s as unknown as { bytesSent?: number; bytesReceived?: number };
-          return { local: `${s.local.address}:${s.local.port}`, ...(ifname ? { ifname } : {}), ...(x.bytesSent !== undefined ? { bytesSent: x.bytesSent } : {}), ...(x.bytesReceived !== undefined ? { bytesReceived: x.bytesReceived } : {}) };
+          return { local: `${s.local.address}:${s.local.port}`, ...(ifname ? { ifname } : {}), ...(s.bytesSent !== undefined ? { bytesSent: s.bytesSent } : {}), ...(s.bytesReceived !== undefined ? { bytesReceived: s.bytesReceived } : {}) };
         }),
       });
     } else if (e.type === 'subflow-established' || e.type === 'subflow-closed') {
@@ -155,6 +155,7 @@ export class StatusPublisher implements StatusSource {
 
   private build(): StatusSnapshot {
     const p = this.pass;
+    const lastReconcile = p === null ? null : withoutNet(p);
     const names = this.ifnames();
     return {
       version: VERSION,
@@ -164,7 +165,7 @@ export class StatusPublisher implements StatusSource {
       limits: p?.limits ?? null,
       interfaces: this.interfaces(),
       endpoints: p?.endpoints ?? [],
-      lastReconcile: p === null ? null : { ...p, net: undefined } as PassResult,
+      lastReconcile,
       reconcileCount: this.passes,
       warnings: p?.warnings ?? [],
       ssh: this.actions.ssh(),
@@ -195,7 +196,7 @@ export class StatusPublisher implements StatusSource {
   }
 
   private publish(body: EventBody): void {
-    const e = { ...body, seq: ++this.seq, at: Date.now() } as StatusEvent;
+    const e: StatusEvent = { ...body, seq: ++this.seq, at: Date.now() };
     this.backlog.push(e);
     if (this.backlog.length > BACKLOG) this.backlog.shift();
     for (const l of this.listeners) {
@@ -244,10 +245,16 @@ function userNameOf(uid: number): string | undefined {
   }
 }
 
+/** The pass as the snapshot shows it: its links and addresses appear per interface instead. */
+function withoutNet(p: PassResult): StatusSnapshot['lastReconcile'] & object {
+  const { net: _, ...rest } = p;
+  return rest;
+}
+
 function sessionStatus(r: SessionReport, names: Map<number, string>): SessionStatus {
   const subflows = r.subflows.map((s) => {
     const ifname = s.ifindex !== undefined ? names.get(s.ifindex) : undefined;
-    return { ...(s as unknown as SubflowStatus), ...(ifname ? { ifname } : {}) };
+    return { ...s, ...(ifname ? { ifname } : {}) };
   });
-  return { ...r, subflows } as SessionStatus;
+  return { ...r, subflows };
 }

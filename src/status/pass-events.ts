@@ -2,11 +2,8 @@
  * What changed between two reconcile passes, as status events: interfaces
  * going up or down, endpoints added or removed, and the pass itself. Pure.
  */
-import type { StatusEvent } from '../status/types.js';
-import type { PassResult } from './reconciler.js';
-
-/** A status event before the publisher numbers and dates it. */
-export type EventBody = StatusEvent extends infer E ? (E extends unknown ? Omit<E, 'seq' | 'at'> : never) : never;
+import type { EventBody } from './events.js';
+import type { PassResult } from './path-manager.js';
 
 /** Events for `next`, compared with the pass before it (null for the first). */
 export function passEvents(prev: PassResult | null, next: PassResult): EventBody[] {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { applyBackupOverrides } from '../../src/daemon/daemon.js';
 import type { DesiredEndpoint } from '../../src/daemon/policy.js';
 import type { PassResult } from '../../src/daemon/reconciler.js';
-import { passEvents } from '../../src/daemon/status-events.js';
+import { passEvents } from '../../src/status/pass-events.js';
 import type { Link } from '../../src/netlink/types.js';
 
 const link = (index: number, name: string, up: boolean): Link => ({ index, name, up, lowerUp: up, operstate: up ? 'up' : 'down', loopback: false });
