@@ -139,12 +139,13 @@ test('OpenSSH behind mpsshd: login, exit status, sftp, -L, agent, /sessions with
       seen = JSON.stringify(one.json);
       return one.json as { id: string; pid: number; subflows: { local: { address: string }; remote: { address: string }; ifname?: string }[] } | undefined;
     }, 10_000, 200).catch((err: Error) => {
-      fs.writeFileSync("/tmp/dbg.json", JSON.stringify(l.srv.daemon.logs, null, 1)); throw new Error(`${err.message}; last /sessions: ${seen.slice(0, 1500)}`);
+      throw new Error(`${err.message}; last /sessions: ${seen.slice(0, 1500)}`);
     });
     assert.deepEqual(listed.subflows.map((s) => s.remote.address).sort(), [...l.topo.clientAddrs].sort());
     assert.deepEqual(listed.subflows.map((s) => s.ifname).sort(), ['eth0', 'eth1']);
     // A root login goes on in sshd's monitor itself: the process mpsshd started.
-    assert.match(fs.readFileSync(`/proc/${listed.pid}/cmdline`, 'latin1'), /^sshd: root/);
+    // sshd sets that title a moment after the session starts.
+    await waitFor('sshd to name the session in its title', () => /^sshd: root/.test(fs.readFileSync(`/proc/${listed.pid}/cmdline`, 'latin1')));
     assert.equal(fs.readlinkSync(`/proc/${listed.pid}/exe`), '/usr/sbin/sshd');
 
     // sshd holds the connection and nothing else of ours: no listener, so a restart can bind again.
