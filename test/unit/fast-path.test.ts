@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/loader.js';
-import { fastPlan, predictSnapshot } from '../../src/daemon/fast-path.js';
+import { fastPlan, predictSnapshot, warmUp } from '../../src/daemon/fast-path.js';
 import { ownershipKey } from '../../src/daemon/diff.js';
 import type { NetChange } from '../../src/netlink/clients.js';
 import type { Address, KernelEndpoint, Link, NetSnapshot, Route } from '../../src/netlink/types.js';
@@ -89,4 +89,14 @@ test('predictSnapshot: routes the kernel evicts without a notification go with t
   const deleted = predictSnapshot(snap, [linkState(link(3, 'wlan0'), true)]);
   assert.deepEqual(deleted.addresses.map((a) => a.address), ['192.0.2.10']);
   assert.deepEqual(snap.routes.length, 2, 'the last snapshot is not changed');
+});
+
+test('warmUp: decides on the real inputs without changing them', () => {
+  const snap = base();
+  const before = structuredClone(snap);
+  const owned = new Set(['1|192.0.2.10']);
+  warmUp({ cfg: cfg(), snap, actual: [ep(1, '192.0.2.10', 2)], owned, now: 0, downSince: new Map() }, 50);
+  assert.deepEqual(snap, before);
+  assert.deepEqual([...owned], ['1|192.0.2.10']);
+  assert.doesNotThrow(() => warmUp({ cfg: cfg(), snap: { links: [], addresses: [], routes: [] }, actual: [], owned: new Set(), now: 0, downSince: new Map() }, 5), 'an empty snapshot has nothing to warm');
 });
