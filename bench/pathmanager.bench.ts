@@ -22,6 +22,8 @@ import { summary } from './stats.js';
 
 const REPS = Number(process.env.MPSSH_BENCH_REPS ?? 60);
 const TIMEOUT_MS = 1000;
+/** Between two looks at the endpoint table. */
+const POLL_MS = 0.2;
 const MPTCPD = '/usr/libexec/mptcpd';
 /** mptcpd's in-kernel path manager plugin (Debian package mptcpd-plugins). */
 const MPTCPD_PLUGIN = '/usr/lib/x86_64-linux-gnu/mptcpd/addr_adv.so';
@@ -64,17 +66,22 @@ function linkRequest(ifindex: number, up: boolean): Buffer {
   return Buffer.concat(out.bufs);
 }
 
+/** A futex the poll sleeps on: nobody wakes it, the timeout does. */
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
 /**
- * Polls every millisecond: back-to-back dumps would compete with the daemon
- * under test for the CPU and the kernel's locks and slow down what they
- * measure; 1 ms is well below the figures of interest.
+ * Polls every POLL_MS. Back-to-back dumps would compete with the daemon under
+ * test for the CPU and the kernel's locks and slow down what they measure;
+ * a timer could not wait less than a millisecond, which is the size of the
+ * figures themselves. So the poll sleeps in the kernel (a futex wait with a
+ * timeout), giving the CPU away, for a fraction of a millisecond.
  */
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<number | null> {
   const t0 = process.hrtime.bigint();
   for (;;) {
     if (await check()) return Number(process.hrtime.bigint() - t0) / 1e6;
     if (Number(process.hrtime.bigint() - t0) / 1e6 > timeoutMs) return null;
-    await new Promise((r) => setTimeout(r, 1));
+    Atomics.wait(nap, 0, 0, POLL_MS);
   }
 }
 
