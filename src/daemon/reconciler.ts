@@ -51,6 +51,7 @@ export interface ReconcilerDeps {
 const CHECK_DELAY_MS = 100;
 /** Decisions made at start so V8 optimises them: a few tens of milliseconds, once. */
 const WARM_UP_ROUNDS = 2000;
+const WARM_UP_SLICE = 50;
 
 /** Converges kernel endpoints and limits to the policy's wish. */
 export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passStart: [seq: number]; closed: [] }> {
@@ -126,15 +127,22 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     this.armResync();
     this.schedule('start');
     await this.whenIdle();
-    this.warmUp();
+    void this.warmUp();
   }
 
-  /** Compiles the fast path's decision before it is needed (fast-path.ts warmUp). */
-  private warmUp(): void {
-    const seen = this.seen;
-    if (seen === null) return;
+  /**
+   * Compiles the fast path's decision before it is needed (fast-path.ts
+   * warmUp), in slices between which the loop turns, so a notification that
+   * comes meanwhile waits for one slice at most.
+   */
+  private async warmUp(): Promise<void> {
     const t0 = process.hrtime.bigint();
-    warmUp({ cfg: this.deps.config(), snap: seen.snap, actual: seen.actual, owned: this.deps.store.keys(), now: this.now(), downSince: this.downSince, ...(this.deps.adjust ? { adjust: this.deps.adjust } : {}) }, WARM_UP_ROUNDS);
+    for (let done = 0; done < WARM_UP_ROUNDS && !this.closed; done += WARM_UP_SLICE) {
+      const seen = this.seen;
+      if (seen === null) return;
+      warmUp({ cfg: this.deps.config(), snap: seen.snap, actual: seen.actual, owned: this.deps.store.keys(), now: this.now(), downSince: this.downSince, ...(this.deps.adjust ? { adjust: this.deps.adjust } : {}) }, WARM_UP_SLICE);
+      await new Promise((r) => setImmediate(r));
+    }
     this.log.debug({ ms: Number(process.hrtime.bigint() - t0) / 1e6, rounds: WARM_UP_ROUNDS }, 'fast path warmed up');
   }
 
