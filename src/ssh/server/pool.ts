@@ -44,9 +44,9 @@ export function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 /**
  * Node.js flags of a worker. A small young generation: a connection
  * allocates little that lives. --single-threaded: no background GC and
- * compiler threads, whose stacks, heaps and buffers cost each logged-in
- * worker about 2 MiB; one connection keeps one core busy at most, and bulk
- * throughput does not change (`npm run bench -- ssh`).
+ * compiler threads, whose stacks and buffers cost each worker, waiting or
+ * logged in, about 0.9 MiB once idle; one connection keeps one core busy
+ * at most, and bulk throughput does not change (`npm run bench -- ssh`).
  */
 export const WORKER_NODE_ARGS: readonly string[] = ['--max-semi-space-size=1', '--single-threaded'];
 
