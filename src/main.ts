@@ -6,7 +6,7 @@ import { missingRepairs } from './ssh/ssh2-internals.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig, type LoadOptions } from './config/loader.js';
+import { ConfigError, DEFAULT_CONFIG_PATH, readConfig, type LoadedConfig, type LoadOptions } from './config/read.js';
 import { hasNetAdmin } from './daemon/capabilities.js';
 import { parseDaemonArgs, USAGE } from './daemon/cli.js';
 import { isMpsshError } from './util/errors.js';
@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<void> {
   const loadOptions: LoadOptions = { file: args.file ?? DEFAULT_CONFIG_PATH, explicit: args.file !== undefined, overrides: args.overrides };
   let loaded;
   try {
-    loaded = loadConfig(loadOptions);
+    loaded = readConfig(loadOptions);
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;

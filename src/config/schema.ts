@@ -7,11 +7,9 @@ import { z } from 'zod';
 import { sshSchema } from './ssh-schema.js';
 import { splitHostPort } from '../util/address.js';
 
-/** Endpoint modes, as the kernel names its MPTCP_PM_ADDR_FLAG_* flags (include/uapi/linux/mptcp.h). */
-export const MODES = ['subflow', 'signal', 'backup', 'fullmesh'] as const;
-export type Mode = (typeof MODES)[number];
-/** The one order of modes in comparisons, logs and the status: signal, subflow, backup, fullmesh. */
-export const MODE_ORDER: readonly Mode[] = ['signal', 'subflow', 'backup', 'fullmesh'];
+import { MAX_CLOSE_TIMEOUT_SECONDS, MODES, type Mode } from './constants.js';
+
+export { MAX_CLOSE_TIMEOUT_SECONDS, MODE_ORDER, MODES, type Mode } from './constants.js';
 
 /**
  * A mode list: a YAML list, or one string of comma-separated flags as
@@ -86,11 +84,6 @@ const limitsSchema = z.union([
     .strict(),
 ]);
 
-/**
- * The largest net.mptcp.close_timeout every kernel takes, in seconds:
- * proc_dointvec_jiffies refuses seconds × HZ above INT_MAX, and HZ is at most 1000.
- */
-export const MAX_CLOSE_TIMEOUT_SECONDS = Math.floor(0x7fffffff / 1000);
 
 /** Interfaces left out unless a rule in `interfaces` says otherwise: virtual links that never lead off the host. */
 export const DEFAULT_IGNORE = ['lo', 'docker*', 'veth*', 'virbr*', 'br-*'];

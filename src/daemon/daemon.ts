@@ -3,7 +3,7 @@
  * and what stops in which order. The kernel-facing parts are handed in as
  * factories so that the same lifecycle runs in a test namespace.
  */
-import { loadConfig, ConfigError, type LoadOptions, type LoadedConfig } from '../config/loader.js';
+import { readConfig, ConfigError, type LoadOptions, type LoadedConfig } from '../config/read.js';
 import type { Config } from '../config/schema.js';
 import type { MptcpPm, NetMonitor } from '../netlink/clients.js';
 import type { Logger } from '../util/logger.js';
@@ -79,7 +79,7 @@ export class Daemon {
   reload(): boolean {
     let next: LoadedConfig;
     try {
-      next = loadConfig(this.opts.loadOptions);
+      next = readConfig(this.opts.loadOptions);
     } catch (err) {
       const msg = err instanceof ConfigError ? err.message : String(err);
       this.log.error({ problems: msg.split('\n') }, 'reload refused: the new configuration is invalid; keeping the running one');

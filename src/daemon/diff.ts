@@ -4,7 +4,7 @@
  * happened. Only endpoints this daemon created (`owned`) are ever changed or
  * removed; anything else belongs to an admin, NetworkManager or mptcpd.
  */
-import { MODE_ORDER, type Mode } from '../config/schema.js';
+import { MODE_ORDER, type Mode } from '../config/constants.js';
 import { CHANGEABLE_FLAGS } from '../netlink/mptcp-constants.js';
 import type { EndpointFlag, KernelEndpoint } from '../netlink/types.js';
 import { canonicalModes, type DesiredEndpoint } from './policy.js';

@@ -5,15 +5,28 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
 import type { Logger } from '../util/logger.js';
+import { withTransientModules } from '../util/transient-modules.js';
 import { ownershipKey } from './diff.js';
 
-const entrySchema = z.object({ id: z.number().int().min(0).max(255), address: z.string().min(1) }).strict();
-const fileSchema = z.object({ version: z.literal(1), endpoints: z.array(entrySchema) }).strict();
-
 /** One endpoint this daemon added. */
-export type OwnedEndpoint = z.infer<typeof entrySchema>;
+export interface OwnedEndpoint {
+  id: number;
+  address: string;
+}
+
+/**
+ * Checks the file's content. zod is loaded for this one read at start and let
+ * go again (see util/transient-modules.ts): a path manager alone needs it for
+ * nothing else. Throws on a damaged file.
+ */
+function parseFile(text: string): { version: 1; endpoints: OwnedEndpoint[] } {
+  return withTransientModules(() => {
+    const { z } = require('zod') as typeof import('zod');
+    const entry = z.object({ id: z.number().int().min(0).max(255), address: z.string().min(1) }).strict();
+    return z.object({ version: z.literal(1), endpoints: z.array(entry) }).strict().parse(JSON.parse(text));
+  });
+}
 
 /** The set of owned endpoints, persisted after every change. */
 export class OwnershipStore {
@@ -37,9 +50,9 @@ export class OwnershipStore {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ err, file: this.file }, 'cannot read endpoint ownership file, starting with none owned');
       return;
     }
-    let parsed: z.infer<typeof fileSchema>;
+    let parsed: { endpoints: OwnedEndpoint[] };
     try {
-      parsed = fileSchema.parse(JSON.parse(text));
+      parsed = parseFile(text);
     } catch (err) {
       const aside = `${this.file}.damaged`;
       this.log.warn({ file: this.file, movedTo: aside, err: String(err) }, 'endpoint ownership file is damaged: set aside; endpoints it listed are now treated as foreign');

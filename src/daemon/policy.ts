@@ -4,7 +4,8 @@
  * function of the config and one snapshot of the host's network state, so it
  * is tested with tables and never depends on the order events arrived in.
  */
-import { MAX_CLOSE_TIMEOUT_SECONDS, MODE_ORDER, type InterfaceRule, type Mode, type PathManagerConfig } from '../config/schema.js';
+import { MAX_CLOSE_TIMEOUT_SECONDS, MODE_ORDER, type Mode } from '../config/constants.js';
+import type { InterfaceRule, PathManagerConfig } from '../config/schema.js';
 import type { Address, Limits, Link, NetSnapshot, Route } from '../netlink/types.js';
 import { globMatch } from './glob.js';
 import { MPTCP_PM_ADDR_MAX } from '../netlink/mptcp-constants.js';

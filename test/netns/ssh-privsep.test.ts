@@ -104,9 +104,19 @@ test('the processes that parse network input run as mpsshd: no capabilities, no_
         .filter((r) => /\[session [0-9a-f]{16}\]/.test(fs.readFileSync(`/proc/${r.pid}/cmdline`, 'utf8'))).map((r) => r.pid);
     };
     const workers = await waitFor('a worker serving the unauthenticated connection', () => (titled().length > 0 ? titled() : undefined), 10_000);
-    // Idle workers of the pool are locked down too, before any connection reaches them.
-    const idle = execFileSync('pgrep', ['-P', String(srv.daemon.proc.pid), '-f', 'worker-main.js'], { encoding: 'utf8' }).trim().split('\n').map(Number).filter((p) => !workers.includes(p));
-    assert.ok(idle.length > 0, 'no idle worker found');
+    // Idle workers of the pool are locked down too, before any connection reaches them. The pool
+    // starts the replacement after the handoff: on a busy machine, after the worker took its title.
+    const waiting = (): number[] | undefined => {
+      let out = '';
+      try {
+        out = execFileSync('pgrep', ['-P', String(srv.daemon.proc.pid), '-f', 'worker-main.js'], { encoding: 'utf8' });
+      } catch {
+        return undefined; // none yet
+      }
+      const pids = out.trim().split('\n').map(Number).filter((p) => !workers.includes(p));
+      return pids.length > 0 ? pids : undefined;
+    };
+    const idle = await waitFor('an idle worker of the pool', waiting, 10_000);
     // Titled as sshd titles its unprivileged child before the login.
     for (const pid of workers) assert.match(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^mpsshd: 127\.0\.0\.1 \[net\] \[session [0-9a-f]{16}\]/);
     for (const pid of [...workers, ...idle]) {

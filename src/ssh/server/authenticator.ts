@@ -475,12 +475,6 @@ export class Authenticator {
 /** User signature algorithms accepted by default: sshd 9.x's PubkeyAcceptedAlgorithms, without certificates. */
 export const ACCEPTED_SIGNATURE_ALGORITHMS: ReadonlySet<string> = acceptedPubkeyAlgorithms(undefined);
 
-/** The algorithm the client names (ssh2 reports rsa-sha2-* as ssh-rsa plus a hash). */
-export function signatureAlgorithm(ctx: { key: { algo: string }; hashAlgo?: string | undefined }): string {
-  if (ctx.key.algo !== 'ssh-rsa') return ctx.key.algo;
-  return ctx.hashAlgo === 'sha256' ? 'rsa-sha2-256' : ctx.hashAlgo === 'sha512' ? 'rsa-sha2-512' : 'ssh-rsa';
-}
-
 /** Checks the client's signature over `data` with the key it offered (which authorized_keys already allowed). */
 function verifySignature(key: { algo: string; blob: Buffer }, signature: Buffer, data: Buffer): boolean {
   const rsaHash = key.algo === 'rsa-sha2-256' ? 'sha256' : key.algo === 'rsa-sha2-512' ? 'sha512' : undefined;

@@ -41,6 +41,15 @@ export function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('NODE_')));
 }
 
+/**
+ * Node.js flags of a worker. A small young generation: a connection
+ * allocates little that lives. --single-threaded: no background GC and
+ * compiler threads, whose stacks and buffers cost each worker, waiting or
+ * logged in, about 0.9 MiB once idle; one connection keeps one core busy
+ * at most, and bulk throughput does not change (`npm run bench -- ssh`).
+ */
+export const WORKER_NODE_ARGS: readonly string[] = ['--max-semi-space-size=1', '--single-threaded'];
+
 export class WorkerPool {
   private readonly idle: Idle[] = [];
   private closed = false;
@@ -52,7 +61,7 @@ export class WorkerPool {
     private size: number,
     /** The user workers drop to before reading from the network; undefined when the daemon is not root. */
     private readonly privsep: () => { uid: number; gid: number } | undefined,
-    private readonly nodeArgs: string[] = ['--max-semi-space-size=1'],
+    private readonly nodeArgs: readonly string[] = WORKER_NODE_ARGS,
   ) {}
 
   start(): void {

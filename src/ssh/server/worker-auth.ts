@@ -10,9 +10,14 @@
 import type { AuthContext } from 'ssh2';
 import { receiveFd, waitReadable } from '../../mptcp/fdpass.js';
 import { readExactly, writeAll } from '../../util/blocking-io.js';
-import { signatureAlgorithm } from './authenticator.js';
 import { encodeFrame, MAX_AUTH_ANSWER } from './monitor-frames.js';
 import type { UserauthAnswer, UserauthAnswersMessage, UserauthRequestMessage } from './sign-protocol.js';
+
+/** The algorithm the client names (ssh2 reports rsa-sha2-* as ssh-rsa plus a hash). */
+export function signatureAlgorithm(ctx: { key: { algo: string }; hashAlgo?: string | undefined }): string {
+  if (ctx.key.algo !== 'ssh-rsa') return ctx.key.algo;
+  return ctx.hashAlgo === 'sha256' ? 'rsa-sha2-256' : ctx.hashAlgo === 'sha512' ? 'rsa-sha2-512' : 'ssh-rsa';
+}
 
 /** The relayed request: only what the client sent. */
 export function userauthMessage(ctx: AuthContext): UserauthRequestMessage {
