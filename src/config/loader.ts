@@ -7,7 +7,6 @@
 import fs from 'node:fs';
 import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { MpsshError } from '../util/errors.js';
 import { configSchema, type Config } from './schema.js';
 import { SSH_OPTION_NAMES } from './ssh-schema.js';
 import { ConfigError, DEFAULT_CONFIG_PATH, type ConfigProblem, type LoadedConfig, type LoadOptions } from './read.js';
