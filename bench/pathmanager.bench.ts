@@ -24,6 +24,8 @@ const REPS = Number(process.env.MPSSH_BENCH_REPS ?? 60);
 const TIMEOUT_MS = 1000;
 /** Between two looks at the endpoint table. */
 const POLL_MS = 0.2;
+/** Between one sample and the next: longer than mpsshd's checking pass takes to follow. */
+const IDLE_MS = 150;
 /** From a daemon's first endpoint to the first measured event. */
 const SETTLE_MS = 1000;
 const MPTCPD = '/usr/libexec/mptcpd';
@@ -124,6 +126,9 @@ async function measure(d: DaemonUnderTest): Promise<Record<string, unknown>> {
       else added.push(Number(process.hrtime.bigint() - t0) / 1e6);
       await sock.request(rt.MessageType.DELADDR, 0, addrRequest(ifindex, a));
       await until(async () => !(await has(a)), TIMEOUT_MS);
+      // Let the daemon go idle (finish the removal, check it) so each sample
+      // measures one reaction, not the tail of the last one.
+      await new Promise((r) => setTimeout(r, IDLE_MS));
     }
 
     const removed: number[] = [];
