@@ -33,9 +33,11 @@ for (const [name, argv, want, reason] of rows) {
       assert.equal(plan.useMptcp, false);
       assert.ok(!plan.argv.some((a) => /usemptcp/i.test(a) && !argv.slice(parseSshArgs(argv).command).includes(a)), plan.argv.join(' '));
       if (reason) assert.match(plan.reason ?? '', reason);
+      assert.deepEqual(plan.userArgs, plan.argv);
     } else {
       assert.equal(plan.useMptcp, true);
       assert.deepEqual(plan.argv, want);
+      assert.deepEqual(plan.userArgs, want.slice(4), 'the user\'s arguments are the plan without the proxy options');
     }
   });
 }

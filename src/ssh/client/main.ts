@@ -97,13 +97,13 @@ async function main(argv: string[]): Promise<void> {
     process.exit(255);
   }
   const initial = planSsh(argv, '', null);
-  const config = initial.useMptcp ? sshConfig(ssh, initial.argv.slice(4)) : null;
+  const config = initial.useMptcp ? sshConfig(ssh, initial.userArgs) : null;
   const target = config === null ? null : targetFromConfig(config);
   const plan = config === null ? initial : planSsh(argv, '', effectiveProxyFromConfig(config));
   if (!plan.useMptcp || target === null) {
     // Plain ssh: asked for, a proxy configured, or arguments ssh itself will refuse.
     if (process.env.MPSSH_DEBUG) process.stderr.write(`mpssh: plain ssh: ${plan.reason ?? 'ssh -G refused the arguments'}\n`);
-    runSsh(ssh, plan.useMptcp ? plan.argv.slice(4) : plan.argv);
+    runSsh(ssh, plan.userArgs);
     return;
   }
   // Connect first: a failure is one line and ssh's own exit status, 255.

@@ -83,6 +83,8 @@ export function splitOption(value: string): { key: string; value: string } {
 export interface SshPlan {
   /** Arguments for the system ssh, with `UseMPTCP` removed and, when MPTCP is used, the proxy options in front. */
   argv: string[];
+  /** The user's arguments with `UseMPTCP` removed: `argv` without the proxy options. */
+  userArgs: string[];
   useMptcp: boolean;
   /** Why MPTCP is not used, when it is not. */
   reason?: string;
@@ -127,8 +129,8 @@ export function planSsh(userArgv: readonly string[], proxyCommand: string, effec
     reason = `the ssh configuration routes this host through ${effectiveProxy}`;
   }
   const rest = userArgv.filter((_, idx) => !drop.has(idx));
-  if (!useMptcp) return { argv: rest, useMptcp, ...(reason ? { reason } : {}) };
-  return { argv: ['-o', `ProxyCommand=${proxyCommand}`, '-o', 'ProxyUseFdpass=yes', ...rest], useMptcp };
+  if (!useMptcp) return { argv: rest, userArgs: rest, useMptcp, ...(reason ? { reason } : {}) };
+  return { argv: ['-o', `ProxyCommand=${proxyCommand}`, '-o', 'ProxyUseFdpass=yes', ...rest], userArgs: rest, useMptcp };
 }
 
 /** Quotes a word for the shell ssh runs ProxyCommand with, and escapes ssh's `%` tokens. */
