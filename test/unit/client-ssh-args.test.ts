@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { effectiveProxyFromConfig, handoffCommandFor, parseSshArgs, planSsh, proxyCommandFor, serverAliveOptions, shellWord, splitOption, targetFromConfig } from '../../src/ssh/client/ssh-args.js';
+import { effectiveProxyFromConfig, offerCommandFor, parseSshArgs, planSsh, proxyCommandFor, serverAliveOptions, shellWord, splitOption, targetFromConfig } from '../../src/ssh/client/ssh-args.js';
 
 const PC = 'mpssh-proxy %h %p --fdpass';
 const MP = ['-o', `ProxyCommand=${PC}`, '-o', 'ProxyUseFdpass=yes'];
@@ -66,10 +66,10 @@ test('ProxyCommand quoting survives spaces, quotes and % in paths', () => {
   assert.equal(proxyCommandFor('/usr/bin/node', '/usr/lib/mpssh/bin/mpssh.js'), '/usr/bin/node /usr/lib/mpssh/bin/mpssh.js proxy %h %p --fdpass');
 });
 
-test('ssh -G output gives the target; the hand-off ProxyCommand quotes its socket path', () => {
+test('ssh -G output gives the target; the offer ProxyCommand quotes its socket path', () => {
   assert.deepEqual(targetFromConfig('user root\nhostname 10.1.1.2\nport 2222\n'), { host: '10.1.1.2', port: 2222 });
   assert.equal(targetFromConfig('user root\n'), null);
-  assert.equal(handoffCommandFor('/usr/bin/node', '/x/mpssh.js', '/tmp/mpssh-ab c/conn'), `/usr/bin/node /x/mpssh.js proxy --from '/tmp/mpssh-ab c/conn'`);
+  assert.equal(offerCommandFor('/usr/bin/node', '/x/mpssh.js', '/tmp/mpssh-ab c/conn'), `/usr/bin/node /x/mpssh.js proxy --from '/tmp/mpssh-ab c/conn'`);
 });
 
 test('ServerAlive is added only where the user set no ServerAliveInterval; a chosen count stays', () => {

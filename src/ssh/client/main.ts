@@ -6,9 +6,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { VERSION } from '../../util/version.js';
-import { offerConnection } from './handoff.js';
+import { offerConnection } from './connection-offer.js';
 import { connectHost, parseProxyArgs, ProxyError, runProxy } from './proxy.js';
-import { effectiveProxyFromConfig, handoffCommandFor, parseSshArgs, planSsh, serverAliveOptions, targetFromConfig } from './ssh-args.js';
+import { effectiveProxyFromConfig, offerCommandFor, parseSshArgs, planSsh, serverAliveOptions, targetFromConfig } from './ssh-args.js';
 
 const USAGE = `usage: mpssh [ssh options] destination [command [argument ...]]
        mpssh proxy HOST PORT [--fdpass] [-v]
@@ -108,9 +108,9 @@ async function main(argv: string[]): Promise<void> {
   }
   // Connect first: a failure is one line and ssh's own exit status, 255.
   const conn = await connectHost(target, true);
-  const handoff = await offerConnection(conn.socket);
-  handoff.done.catch((err: Error) => process.stderr.write(`mpssh: passing the connection to ssh: ${err.message}\n`));
-  runSsh(ssh, [...serverAliveOptions(config ?? ''), ...planSsh(argv, handoffCommandFor(process.execPath, selfScript(), handoff.path), null).argv], handoff.close);
+  const offer = await offerConnection(conn.socket);
+  offer.done.catch((err: Error) => process.stderr.write(`mpssh: passing the connection to ssh: ${err.message}\n`));
+  runSsh(ssh, [...serverAliveOptions(config ?? ''), ...planSsh(argv, offerCommandFor(process.execPath, selfScript(), offer.path), null).argv], offer.close);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

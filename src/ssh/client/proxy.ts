@@ -8,7 +8,7 @@ import dns from 'node:dns/promises';
 import net from 'node:net';
 import { connectMptcp, handOverSocket, type ConnectMptcpResult } from '../../mptcp/index.js';
 import { AllAttemptsFailed, interleaveFamilies, race } from './happy-eyeballs.js';
-import { forwardOfferedConnection } from './handoff.js';
+import { forwardOfferedConnection } from './connection-offer.js';
 
 /** A failure to report as one line, with ssh's exit status 255. */
 export class ProxyError extends Error {

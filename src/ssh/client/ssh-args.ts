@@ -145,7 +145,7 @@ export function proxyCommandFor(nodePath: string, scriptPath: string): string {
 }
 
 /** The ProxyCommand that fetches a connection mpssh already made from the Unix socket `sockPath`. */
-export function handoffCommandFor(nodePath: string, scriptPath: string, sockPath: string): string {
+export function offerCommandFor(nodePath: string, scriptPath: string, sockPath: string): string {
   return `${shellWord(nodePath)} ${shellWord(scriptPath)} proxy --from ${shellWord(sockPath)}`;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Handing a connection that `mpssh` already made to the ProxyCommand ssh
+ * Offering a connection that `mpssh` already made to the ProxyCommand ssh
  * runs, so that ssh starts only once the server is reached: a failure is then
  * mpssh's one line, not followed by ssh's complaints about a proxy that passed
  * nothing back. The connection travels over a Unix socket in a directory only
