@@ -197,6 +197,25 @@ export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: 
   };
 }
 
+/** How long a worker may leave its monitor channel full before it is given up on. */
+const FD_PASS_PATIENCE_MS = 2000;
+
+/** sendFd without blocking: retries on a full socket every 10 ms until `patienceMs` runs out (then ETIMEDOUT). */
+async function sendFdPatiently(sockFd: number, fd: number, patienceMs: number): Promise<void> {
+  const deadline = Date.now() + patienceMs;
+  for (;;) {
+    try {
+      sendFd(sockFd, fd, { timeoutMs: 0 });
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN' && code !== 'ETIMEDOUT') throw err;
+      if (Date.now() >= deadline) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Writes the answer, then (once it has left this process) the descriptors it announces; closes our copies either way. */
 async function sendReply(sock: net.Socket, reply: UserauthReply, log: Logger): Promise<void> {
   const fds = reply.fds ?? [];
@@ -207,8 +226,10 @@ async function sendReply(sock: net.Socket, reply: UserauthReply, log: Logger): P
     if (sock.writableLength > 0) await new Promise<void>((resolve) => sock.once('drain', resolve));
     const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
     if (fd === undefined || fd < 0) throw new Error('monitor channel has no descriptor');
-    // The worker reads them right after the answer, so the socket pair never stays full for long.
-    for (const f of fds) sendFd(fd, f, { timeoutMs: 2000 });
+    // The worker reads them right after the answer, so the socket pair is
+    // rarely full; when it is, wait without blocking the daemon's loop: a
+    // worker that stops reading must not stall everyone else's sessions.
+    for (const f of fds) await sendFdPatiently(fd, f, FD_PASS_PATIENCE_MS);
   } catch (err) {
     log.warn({ err }, 'could not pass the user side to the SSH worker, closing its monitor channel');
     sock.destroy();
