@@ -48,11 +48,16 @@ function workerOf(name: string): number | undefined {
   return undefined;
 }
 
-/** The parent of the user's program `name`: the connection's user-side helper. */
+/**
+ * The parent of the user's newest program `name`: the connection's user-side
+ * helper. The newest, and only while that parent lives: an earlier test's
+ * program may still be going away with its own helper.
+ */
 function helperOf(uid: number, name: string): number | undefined {
   try {
-    const pid = execFileSync('pgrep', ['-u', String(uid), '-x', name], { encoding: 'utf8' }).trim().split('\n')[0];
-    return Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+    const pid = execFileSync('pgrep', ['-n', '-u', String(uid), '-x', name], { encoding: 'utf8' }).trim();
+    const parent = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+    return parent > 1 && fs.existsSync(`/proc/${parent}/maps`) ? parent : undefined;
   } catch {
     return undefined;
   }
