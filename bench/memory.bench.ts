@@ -12,23 +12,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { startDaemon, type DaemonProcess } from '../tools/daemon-process.js';
 import { Netns } from '../tools/netns.js';
+import { children, memoryKiB } from './proc.js';
 
 // Past V8's memory reducer, which compacts the heap some seconds after the
 // start-up allocations stop: before it, the figures are those of start-up.
 const SETTLE_MS = 20_000;
 
 function rollup(pid: number): { rssMiB: number; pssMiB: number } {
-  const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
-  return { rssMiB: Math.round(kb('Rss') / 102.4) / 10, pssMiB: Math.round(kb('Pss') / 102.4) / 10 };
-}
-
-function children(pid: number): number[] {
-  try {
-    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
+  const kb = memoryKiB(pid);
+  return { rssMiB: Math.round(kb.rss / 102.4) / 10, pssMiB: Math.round(kb.pss / 102.4) / 10 };
 }
 
 export async function bench(): Promise<Record<string, unknown>> {

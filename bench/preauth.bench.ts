@@ -15,31 +15,14 @@ import os from 'node:os';
 import { Netns } from '../tools/netns.js';
 import { startMpsshdSsh } from '../tools/mpsshd-ssh.js';
 import { startSshd } from '../tools/sshd.js';
+import { descendants, pssKiBIfAlive } from './proc.js';
 
 const HELD = 8;
 const ATTEMPTS = 10;
 const TICKS = 100;
 
-function descendants(pid: number): number[] {
-  let kids: string;
-  try {
-    kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-  } catch {
-    return [];
-  }
-  return kids.split(/\s+/).filter(Boolean).map(Number).flatMap((k) => [k, ...descendants(k)]);
-}
-
 function pssMiB(pids: number[]): number {
-  let kb = 0;
-  for (const p of pids) {
-    try {
-      kb += Number(/^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return kb / 1024;
+  return pids.reduce((a, p) => a + pssKiBIfAlive(p), 0) / 1024;
 }
 
 /** utime+stime (and, with `children`, the reaped children's) of a process, in seconds. */

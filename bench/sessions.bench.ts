@@ -26,6 +26,7 @@ import { Netns } from '../tools/netns.js';
 import { startMpsshdSsh } from '../tools/mpsshd-ssh.js';
 import { startSshd } from '../tools/sshd.js';
 import { createTestUser } from '../tools/test-user.js';
+import { descendants, pssKiBIfAlive } from './proc.js';
 
 const CHECKPOINTS = [1, 10, 50];
 /** Logins started together: enough to go quickly, few enough for MaxStartups and two cores. */
@@ -45,24 +46,6 @@ interface Server {
   clientArgs: string[];
 }
 
-function descendants(pid: number): number[] {
-  let kids: string;
-  try {
-    kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-  } catch {
-    return [];
-  }
-  return kids.split(/\s+/).filter(Boolean).map(Number).flatMap((k) => [k, ...descendants(k)]);
-}
-
-function pssKiB(pid: number): number {
-  try {
-    return Number(/^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0; // gone meanwhile
-  }
-}
-
 async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
@@ -73,7 +56,7 @@ async function total(s: Server): Promise<{ mib: number; processes: number }> {
   for (let i = 0; i < READINGS; i++) {
     if (i > 0) await sleep(500);
     const pids = [s.root(), ...descendants(s.root())];
-    readings.push({ mib: pids.reduce((a, p) => a + pssKiB(p), 0) / 1024, processes: pids.length });
+    readings.push({ mib: pids.reduce((a, p) => a + pssKiBIfAlive(p), 0) / 1024, processes: pids.length });
   }
   readings.sort((a, b) => a.mib - b.mib);
   return readings[Math.floor(readings.length / 2)] as { mib: number; processes: number };
@@ -117,7 +100,7 @@ function byProgram(s: Server): Record<string, { processes: number; pssMiBEach: n
     } catch {
       continue;
     }
-    groups.set(comm, [...(groups.get(comm) ?? []), pssKiB(p)]);
+    groups.set(comm, [...(groups.get(comm) ?? []), pssKiBIfAlive(p)]);
   }
   return Object.fromEntries([...groups].map(([comm, kib]) => [comm, { processes: kib.length, pssMiBEach: r1(kib.reduce((a, b) => a + b, 0) / kib.length / 1024) }]));
 }

@@ -14,6 +14,7 @@ import { startSshd } from '../tools/sshd.js';
 import { startMpsshdSsh } from '../tools/mpsshd-ssh.js';
 import { createTestUser } from '../tools/test-user.js';
 import { summary } from './stats.js';
+import { descendants, memoryKiB } from './proc.js';
 
 const MIB = 1024 * 1024;
 const BULK_MIB = Number(process.env.MPSSH_BENCH_BULK_MIB ?? 512);
@@ -51,20 +52,7 @@ function timeToFirstOutput(ns: Netns, t: Target): Promise<number> {
 }
 
 function pss(pid: number): number {
-  const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  return Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1] ?? 0) / 1024;
-}
-
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  let kids: string;
-  try {
-    kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-  } catch {
-    return out;
-  }
-  for (const k of kids.split(/\s+/).filter(Boolean).map(Number)) out.push(k, ...descendants(k));
-  return out;
+  return memoryKiB(pid).pss / 1024;
 }
 
 /** PSS (MiB) of the server-side processes of one idle session, found from its marker `sleep`. */
