@@ -20,7 +20,7 @@ import type { KernelEndpoint, Limits, NetSnapshot } from '../netlink/types.js';
 import type { Logger } from '../util/logger.js';
 import { applyPlan, type Change } from './apply.js';
 import { diff, ownershipKey, planIsEmpty, slotsForOwn, type Plan } from './diff.js';
-import { fastPlan, predictSnapshot, warmUp } from './fast-path.js';
+import { fastPlan, predictSnapshot, warmUp, type FastInput } from './fast-path.js';
 import type { OwnershipStore } from './ownership-store.js';
 import type { MptcpSysctls } from './mptcp-sysctls.js';
 import { desiredCloseTimeout, desiredLimits, fitToSlots, KERNEL_MAX_ENDPOINTS, linkUsable, policy, type ClientAlive, type DesiredEndpoint, type Exclusion } from './policy.js';
@@ -140,7 +140,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     for (let done = 0; done < WARM_UP_ROUNDS && !this.closed; done += WARM_UP_SLICE) {
       const seen = this.seen;
       if (seen === null) return;
-      warmUp({ cfg: this.deps.config(), snap: seen.snap, actual: seen.actual, owned: this.deps.store.keys(), now: this.now(), downSince: this.downSince, ...(this.deps.adjust ? { adjust: this.deps.adjust } : {}) }, WARM_UP_SLICE);
+      warmUp(this.fastInput(this.deps.config(), seen), WARM_UP_SLICE);
       await new Promise((r) => setImmediate(r));
     }
     this.log.debug({ ms: Number(process.hrtime.bigint() - t0) / 1e6, rounds: WARM_UP_ROUNDS }, 'fast path warmed up');
@@ -270,6 +270,11 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     this.changes = [];
   }
 
+  /** What the fast path decides from, but the notifications: the last known state and the daemon's own. */
+  private fastInput(cfg: PathManagerConfig, seen: { snap: NetSnapshot; actual: KernelEndpoint[] }): Omit<FastInput, 'changes'> {
+    return { cfg, snap: seen.snap, actual: seen.actual, owned: this.deps.store.keys(), now: this.now(), downSince: this.downSince, ...(this.deps.adjust ? { adjust: this.deps.adjust } : {}) };
+  }
+
   private kickFast(): void {
     if (this.closed || this.fastKick || this.fastRunning) return;
     // A microtask, not a later turn of the loop: it runs once the socket has
@@ -301,7 +306,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     const snap = predictSnapshot(seen.snap, changes);
     this.seen = { snap, actual: seen.actual };
     if (!pm.available || !cfg.enabled) return;
-    const input = { cfg, snap: seen.snap, changes, actual: seen.actual, owned: store.keys(), now: this.now(), downSince: this.downSince, ...(this.deps.adjust ? { adjust: this.deps.adjust } : {}) };
+    const input = { ...this.fastInput(cfg, seen), changes };
     try {
       let fast = fastPlan(input);
       let actual = seen.actual;
