@@ -40,6 +40,26 @@ export function sendFd(unixSocketFd: number, fd: number, opts?: FdPassOptions): 
 }
 
 /**
+ * sendFd without blocking the event loop: on a full socket it retries every
+ * 10 ms until `patienceMs` runs out, then throws ETIMEDOUT. For a peer that
+ * may stop reading, where a blocking send would stall everything else.
+ */
+export async function sendFdPatiently(unixSocketFd: number, fd: number, patienceMs: number): Promise<void> {
+  const deadline = Date.now() + patienceMs;
+  for (;;) {
+    try {
+      sendFd(unixSocketFd, fd, { timeoutMs: 0 });
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN' && code !== 'ETIMEDOUT') throw err;
+      if (Date.now() >= deadline) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
  * Receives one descriptor from the Unix socket `unixSocketFd`; the caller
  * owns it (close-on-exec). Errors: EPIPE when the peer closed first, ENOMSG
  * for a message without a descriptor, ETIMEDOUT.

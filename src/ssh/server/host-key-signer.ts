@@ -7,7 +7,7 @@
  * pace.
  */
 import type net from 'node:net';
-import { sendFd } from '../../mptcp/fdpass.js';
+import { sendFdPatiently } from '../../mptcp/fdpass.js';
 import { native } from '../../mptcp/native.js';
 import type { Logger } from '../../util/logger.js';
 import { encodeFrame, monitorRequestSchema, splitFrames, type SignRequest, type UserauthAnswer, type UserauthAnswersMessage, type UserauthRequestMessage } from './sign-protocol.js';
@@ -199,22 +199,6 @@ export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: 
 
 /** How long a worker may leave its monitor channel full before it is given up on. */
 const FD_PASS_PATIENCE_MS = 2000;
-
-/** sendFd without blocking: retries on a full socket every 10 ms until `patienceMs` runs out (then ETIMEDOUT). */
-async function sendFdPatiently(sockFd: number, fd: number, patienceMs: number): Promise<void> {
-  const deadline = Date.now() + patienceMs;
-  for (;;) {
-    try {
-      sendFd(sockFd, fd, { timeoutMs: 0 });
-      return;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EAGAIN' && code !== 'ETIMEDOUT') throw err;
-      if (Date.now() >= deadline) throw err;
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Writes the answer, then (once it has left this process) the descriptors it announces; closes our copies either way. */
 async function sendReply(sock: net.Socket, reply: UserauthReply, log: Logger): Promise<void> {
