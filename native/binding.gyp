@@ -7,6 +7,7 @@
         "src/errors.cc",
         "src/netns.cc",
         "src/netlink_socket.cc",
+        "src/address_reflex.cc",
         "src/mptcp_socket.cc",
         "src/mptcp_info.cc",
         "src/fdpass.cc",

@@ -15,6 +15,9 @@
 //     (generic netlink runs a request's handler in the sender's context)
 //   .ref(), .unref(), .close()   (close is safe twice)
 //   .foreignDropped: datagrams dropped because a process, not the kernel, sent them
+//   .armReflex(target, entries, refuse, known) / .armReflex(null): see
+//     address_reflex.h; onMessages then gets a third argument, the requests
+//     the reflex sent for this batch: [{ ifindex, family: 4|6, address, errno }]
 #include <linux/netlink.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -23,8 +26,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 #include <vector>
 
+#include "address_reflex.h"
 #include "errors.h"
 #include "modules.h"
 
@@ -85,7 +90,7 @@ void FreePoll(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
 class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NetlinkSocketHandle",
+    Napi::Function ctor = DefineClass(env, "NetlinkSocketHandle",
                        {
                            InstanceAccessor<&NetlinkSocketHandle::PortId>("portId"),
                            InstanceAccessor<&NetlinkSocketHandle::Rcvbuf>("rcvbuf"),
@@ -99,7 +104,11 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
                            InstanceMethod<&NetlinkSocketHandle::RefHandle>("ref"),
                            InstanceMethod<&NetlinkSocketHandle::UnrefHandle>("unref"),
                            InstanceMethod<&NetlinkSocketHandle::Close>("close"),
+                           InstanceMethod<&NetlinkSocketHandle::ArmReflex>("armReflex"),
                        });
+    // Kept to tell our own handles from any other object passed as a reflex target.
+    constructor_ = new Napi::FunctionReference(Napi::Persistent(ctor));
+    return ctor;
   }
 
   NetlinkSocketHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetlinkSocketHandle>(info) {
@@ -286,6 +295,92 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
     return info.Env().Undefined();
   }
 
+  // armReflex(target: NetlinkSocketHandle, entries, refuse, known) or armReflex(null).
+  //   entries: [{ ifindex, family: 4|6, refuseFlags, request: Buffer, addressOffset }]
+  //   refuse, known: [{ family: 4|6, prefix: Buffer (4 or 16 bytes), len }]
+  // A malformed argument throws and leaves the reflex disarmed.
+  Napi::Value ArmReflex(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    reflex_.Disarm();
+    reflex_target_.Reset();
+    if (info.Length() < 1 || info[0].IsNull() || info[0].IsUndefined()) return env.Undefined();
+    if (!CheckOpen(env, "armReflex")) return env.Undefined();
+    if (info.Length() < 4 || !info[0].IsObject() || constructor_ == nullptr ||
+        !info[0].As<Napi::Object>().InstanceOf(constructor_->Value()) || !info[1].IsArray() ||
+        !info[2].IsArray() || !info[3].IsArray()) {
+      Napi::TypeError::New(env, "armReflex(target: NetlinkSocketHandle, entries[], refuse[], known[]) or armReflex(null)")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    ReflexArm arm;
+    auto fail = [&](const char* what) {
+      Napi::TypeError::New(env, std::string("armReflex: ") + what).ThrowAsJavaScriptException();
+      return env.Undefined();
+    };
+    Napi::Array entries = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < entries.Length(); i++) {
+      Napi::Value v = entries.Get(i);
+      if (!v.IsObject()) return fail("entry is not an object");
+      Napi::Object o = v.As<Napi::Object>();
+      Napi::Value req = o.Get("request");
+      uint8_t family = 0;
+      if (!req.IsBuffer() || !o.Get("ifindex").IsNumber() || !o.Get("refuseFlags").IsNumber() ||
+          !o.Get("addressOffset").IsNumber() || !FamilyOf(o.Get("family"), &family)) {
+        return fail("entry needs ifindex, family (4 or 6), refuseFlags, request, addressOffset");
+      }
+      ReflexEntry e;
+      e.ifindex = o.Get("ifindex").As<Napi::Number>().Uint32Value();
+      e.family = family;
+      e.refuse_flags = o.Get("refuseFlags").As<Napi::Number>().Uint32Value();
+      auto b = req.As<Napi::Buffer<uint8_t>>();
+      e.request.assign(b.Data(), b.Data() + b.Length());
+      e.address_offset = o.Get("addressOffset").As<Napi::Number>().Uint32Value();
+      size_t alen = family == AF_INET ? 4 : 16;
+      if (e.request.size() < NLMSG_HDRLEN || e.address_offset < NLMSG_HDRLEN ||
+          e.address_offset > e.request.size() - alen) {
+        return fail("addressOffset is outside the request");
+      }
+      arm.entries.push_back(std::move(e));
+    }
+    if (!Prefixes(info[2].As<Napi::Array>(), &arm.refuse) || !Prefixes(info[3].As<Napi::Array>(), &arm.known)) {
+      return fail("a prefix needs family (4 or 6), prefix (4 or 16 bytes) and len within it");
+    }
+    reflex_target_ = Napi::Persistent(info[0].As<Napi::Object>());
+    reflex_.Arm(std::move(arm));
+    return env.Undefined();
+  }
+
+  static bool FamilyOf(Napi::Value v, uint8_t* family) {
+    if (!v.IsNumber()) return false;
+    int f = v.As<Napi::Number>().Int32Value();
+    *family = f == 4 ? AF_INET : f == 6 ? AF_INET6 : 0;
+    return *family != 0;
+  }
+
+  static bool Prefixes(Napi::Array arr, std::vector<ReflexPrefix>* out) {
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsObject()) return false;
+      Napi::Object o = v.As<Napi::Object>();
+      ReflexPrefix p;
+      Napi::Value bytes = o.Get("prefix");
+      if (!FamilyOf(o.Get("family"), &p.family) || !bytes.IsBuffer() || !o.Get("len").IsNumber()) return false;
+      auto b = bytes.As<Napi::Buffer<uint8_t>>();
+      size_t alen = p.family == AF_INET ? 4 : 16;
+      uint32_t len = o.Get("len").As<Napi::Number>().Uint32Value();
+      if (b.Length() != alen || len > alen * 8) return false;
+      memcpy(p.bytes, b.Data(), alen);
+      p.len = static_cast<uint8_t>(len);
+      out->push_back(p);
+    }
+    return true;
+  }
+
+  int ReflexTargetFd() {
+    if (reflex_target_.IsEmpty()) return -1;
+    return NetlinkSocketHandle::Unwrap(reflex_target_.Value())->fd_;
+  }
+
   Napi::Value Close(const Napi::CallbackInfo& info) {
     bool started = poll_ != nullptr;
     CloseNow();
@@ -300,6 +395,8 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
 
   // Stops polling before the fd is closed (libuv requires that order).
   void CloseNow() {
+    reflex_.Disarm();
+    reflex_target_.Reset();
     if (poll_ != nullptr) {
       uv_poll_stop(poll_);
       poll_->data = nullptr;
@@ -348,6 +445,7 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
     Napi::HandleScope scope(env);
     std::vector<napi_value> bufs;
     std::vector<uint32_t> groups;
+    std::vector<ReflexFired> fired;
     bool overrun = false;
     int err = 0;
     const char* failed = nullptr;
@@ -360,6 +458,8 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return Next::kStop;
       if (errno == ENOBUFS) {
         overrun = true;
+        // Notifications were lost: what the daemon armed for may be out of date.
+        reflex_.Disarm();
         return Next::kRetry;
       }
       err = errno;
@@ -403,6 +503,8 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
         }
       }
       groups.push_back(group);
+      ReflexFired f;
+      if (reflex_.armed() && reflex_.OnDatagram(buf.Data(), n, group, ReflexTargetFd(), &f)) fired.push_back(f);
       if (static_cast<size_t>(n) < buf.Length()) buf = Napi::Buffer<uint8_t>::Copy(env, buf.Data(), n);
       bufs.push_back(buf);
     }
@@ -414,7 +516,21 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
         arr.Set(i, bufs[i]);
         grp.Set(i, Napi::Number::New(env, groups[i]));
       }
-      Deliver(on_messages_, {arr, grp});
+      if (fired.empty()) {
+        Deliver(on_messages_, {arr, grp});
+      } else {
+        Napi::Array out = Napi::Array::New(env, fired.size());
+        for (size_t i = 0; i < fired.size(); i++) {
+          const ReflexFired& f = fired[i];
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("ifindex", Napi::Number::New(env, f.ifindex));
+          o.Set("family", Napi::Number::New(env, f.family == AF_INET ? 4 : 6));
+          o.Set("address", Napi::Buffer<uint8_t>::Copy(env, f.address, f.family == AF_INET ? 4 : 16));
+          o.Set("errno", Napi::Number::New(env, f.error));
+          out.Set(i, o);
+        }
+        Deliver(on_messages_, {arr, grp, out});
+      }
     }
     if (failed != nullptr && fd_ >= 0) Deliver(on_error_, {ErrnoError(env, err, failed).Value()});
     return failed == nullptr;
@@ -439,10 +555,15 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
   bool referenced_ = true;
   uint64_t foreign_dropped_ = 0;
   uv_poll_t* poll_ = nullptr;
+  AddressReflex reflex_;
+  Napi::ObjectReference reflex_target_;
+  static Napi::FunctionReference* constructor_;
   Napi::FunctionReference on_messages_;
   Napi::FunctionReference on_overrun_;
   Napi::FunctionReference on_error_;
 };
+
+Napi::FunctionReference* NetlinkSocketHandle::constructor_ = nullptr;
 
 }  // namespace
 

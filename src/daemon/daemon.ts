@@ -60,6 +60,7 @@ export class Daemon {
       sysctls: opts.makeSysctls?.() ?? procMptcpSysctls(),
       clientAlive: () => ({ interval: this.config.ssh.ClientAliveInterval, countMax: this.config.ssh.ClientAliveCountMax }),
       adjust: (desired) => applyBackupOverrides(desired, this.backupOverrides),
+      overridden: () => this.backupOverrides.keys(),
     });
   }
 

@@ -9,6 +9,7 @@ import type { InterfaceRule, PathManagerConfig } from '../config/schema.js';
 import type { Address, Limits, Link, NetSnapshot, Route } from '../netlink/types.js';
 import { globMatch } from './glob.js';
 import { MPTCP_PM_ADDR_MAX } from '../netlink/mptcp-constants.js';
+import { addressBytes } from '../netlink/mptcp-pm-codec.js';
 import type { DesiredEndpoint, Exclusion, ExclusionReason } from '../status/path-manager.js';
 export type { DesiredEndpoint, Exclusion, ExclusionReason };
 
@@ -122,19 +123,38 @@ export function addressReason(cfg: PathManagerConfig, addr: Address): { reason: 
   if (addr.flags.tentative) return { reason: 'tentative', detail: 'duplicate address detection still running' };
   if (addr.flags.deprecated) return { reason: 'deprecated', detail: 'preferred lifetime expired' };
   if (isLinkLocal(addr) && !a.linkLocal) return { reason: 'link-local', detail: 'addresses.linkLocal is false' };
-  if (addr.family === 6 && isUniqueLocal(addr.address) && !a.uniqueLocal) return { reason: 'unique-local', detail: 'addresses.uniqueLocal is false' };
+  if (addr.family === 6 && isUniqueLocal(addr) && !a.uniqueLocal) return { reason: 'unique-local', detail: 'addresses.uniqueLocal is false' };
   // IFA_F_TEMPORARY shares its bit with IFA_F_SECONDARY, which is harmless on IPv4.
   if (addr.family === 6 && addr.flags.temporary && !a.temporary) return { reason: 'temporary', detail: 'addresses.temporary is false' };
   return null;
 }
 
 function isLinkLocal(addr: Address): boolean {
-  if (addr.family === 4) return addr.address.startsWith('169.254.');
-  return addr.scope === 253 || /^fe[89ab][0-9a-f]?:/i.test(addr.address);
+  if (addr.family === 4) return inPrefix(addr, '169.254.0.0', 16);
+  return addr.scope === 253 || inPrefix(addr, 'fe80::', 10);
 }
 
-function isUniqueLocal(address: string): boolean {
-  return /^f[cd][0-9a-f]{0,2}:/i.test(address);
+function isUniqueLocal(addr: Address): boolean {
+  return inPrefix(addr, 'fc00::', 7);
+}
+
+/** Whether the address is in prefix/len: bit by bit, as the reflex (address_reflex.cc) compares. */
+export function inPrefix(addr: Pick<Address, 'family' | 'address'>, prefix: string, len: number): boolean {
+  const family = prefix.includes(':') ? 6 : 4;
+  if (addr.family !== family) return false;
+  let a: Buffer;
+  try {
+    a = addressBytes(family, addr.address);
+  } catch {
+    return false;
+  }
+  const p = addressBytes(family, prefix);
+  const whole = len >> 3;
+  if (!a.subarray(0, whole).equals(p.subarray(0, whole))) return false;
+  const rest = len & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((a[whole] ?? 0) & mask) === ((p[whole] ?? 0) & mask);
 }
 
 /** The `requireRoute` check: does some route in any table lead out through the address's interface? */

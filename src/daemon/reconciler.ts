@@ -22,6 +22,7 @@ import { applyPlan, type Change } from './apply.js';
 import { diff, ownershipKey, planIsEmpty, slotsForOwn, type Plan } from './diff.js';
 import { fastPlan, predictSnapshot, warmUp, type FastInput } from './fast-path.js';
 import type { OwnershipStore } from './ownership-store.js';
+import { ReflexKeeper } from './reflex-keeper.js';
 import type { MptcpSysctls } from './mptcp-sysctls.js';
 import { desiredCloseTimeout, desiredLimits, fitToSlots, KERNEL_MAX_ENDPOINTS, linkUsable, policy, type ClientAlive, type DesiredEndpoint, type Exclusion } from './policy.js';
 import { Warnings, type Warning } from './warnings.js';
@@ -44,6 +45,8 @@ export interface ReconcilerDeps {
   clientAlive?(): ClientAlive;
   /** Last say over the policy's wish (runtime overrides such as the API's backup flag). */
   adjust?(desired: DesiredEndpoint[]): DesiredEndpoint[];
+  /** Addresses `adjust` may treat apart: the address reflex leaves them to the fast path. */
+  overridden?(): Iterable<string>;
   now?(): number;
 }
 
@@ -92,12 +95,15 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
   private fastRunning: Promise<void> | null = null;
   /** What the fast path did since the last pass ended, for the next pass to report. */
   private fastChanges: Change[] = [];
+  /** Adds endpoints for new addresses before the notification reaches JS (reflex.ts). */
+  private readonly reflex: ReflexKeeper;
 
   constructor(private readonly deps: ReconcilerDeps) {
     super();
     this.log = deps.log.child({ mod: 'reconciler' });
     this.now = deps.now ?? Date.now;
     this.warnings = new Warnings(this.log);
+    this.reflex = new ReflexKeeper(deps.net, deps.pm, deps.store, this.log);
   }
 
   /** Subscribes to change signals and runs the first pass; resolves when that pass is done. */
@@ -116,6 +122,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
         else this.goBlind();
         this.schedule(kind);
       }, this.log),
+      guardedOn(net, 'reflex', (fired) => this.reflex.onFired(fired), this.log),
       guardedOn(net, 'overrun', () => {
         this.log.warn('rtnetlink receive buffer overrun: notifications lost, re-reading everything');
         this.goBlind();
@@ -217,6 +224,11 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     });
   }
 
+  /** Whether the address reflex is armed: a new ordinary address gets its endpoint before JS runs. */
+  get reflexArmed(): boolean {
+    return this.reflex.armedNow;
+  }
+
   /** Resolves when no pass or fast path is running or asked for. */
   async whenIdle(): Promise<void> {
     while (this.kick || this.running || this.fastKick || this.fastRunning || this.checkTimer) {
@@ -240,6 +252,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     if (this.kick) clearImmediate(this.kick);
     this.kick = null;
     for (const off of this.subscriptions) off();
+    this.reflex.disarm();
     this.emit('closed');
   }
 
@@ -268,6 +281,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     this.blindEpoch++;
     this.seen = null;
     this.changes = [];
+    this.reflex.disarm();
   }
 
   /** What the fast path decides from, but the notifications: the last known state and the daemon's own. */
@@ -306,16 +320,24 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     const snap = predictSnapshot(seen.snap, changes);
     this.seen = { snap, actual: seen.actual };
     if (!pm.available || !cfg.enabled) return;
-    const input = { ...this.fastInput(cfg, seen), changes };
     try {
-      let fast = fastPlan(input);
       let actual = seen.actual;
-      if (fast.remove.length > 0) {
+      const fresh = this.reflex.pending;
+      if (fresh) {
+        actual = await pm.dumpEndpoints();
+        const claimed = this.reflex.claim(actual);
+        this.fastChanges.push(...claimed);
+        if (claimed.length > 0) this.scheduleCheck('fast-path');
+      }
+      const input = { ...this.fastInput(cfg, { snap: seen.snap, actual }), changes };
+      let fast = fastPlan(input);
+      if (fast.remove.length > 0 && !fresh) {
         actual = await pm.dumpEndpoints();
         fast = fastPlan({ ...input, actual });
       }
       if (fast.add.length === 0 && fast.remove.length === 0) {
         this.seen = { snap, actual };
+        this.rearm();
         return;
       }
       const plan: Plan = { add: fast.add, change: [], replace: [], remove: fast.remove, keep: [], foreign: [], blocked: [] };
@@ -331,6 +353,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
       // The pass these notifications asked for may have begun before them: one more checks the guess.
       this.scheduleCheck('fast-path');
       this.log.debug({ changes: applied.changes.length }, 'fast path applied; the full pass verifies');
+      this.rearm();
     } catch (err) {
       // The endpoints are unknown now; the full pass that follows does the work the slow way.
       this.seen = null;
@@ -384,6 +407,8 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
 
   private async converge(cfg: PathManagerConfig, result: PassResult): Promise<void> {
     const epoch = this.blindEpoch;
+    // The pass may change what the reflex was armed for; it rearms when done.
+    this.reflex.disarm();
     this.sinceDump = [];
     const dumped = await this.deps.net.snapshot();
     await this.writes.run(async () => {
@@ -415,6 +440,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     this.warnings.clear('mptcp-unavailable');
 
     let actual = await pm.dumpEndpoints();
+    this.fastChanges.push(...this.reflex.claim(actual));
     const owned = this.pruneOwned(actual);
     this.noticeForeign(actual, owned);
     const { kept, leftOut } = fitToSlots(pol.desired, slotsForOwn(actual, owned, KERNEL_MAX_ENDPOINTS));
@@ -458,6 +484,21 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     ];
     result.endpoints = viewOf(actual, owned, snap);
     this.seen = { snap, actual };
+    this.rearm();
+  }
+
+  /**
+   * Arms the address reflex for what the daemon knows now, or disarms it when
+   * that is not everything: notifications not taken in yet, or lost ones.
+   */
+  private rearm(): void {
+    const seen = this.seen;
+    const cfg = this.deps.config();
+    if (this.closed || seen === null || this.changes.length > 0 || !this.deps.pm.available || !cfg.enabled) {
+      this.reflex.disarm();
+      return;
+    }
+    this.reflex.arm(this.fastInput(cfg, seen), this.deps.overridden?.() ?? []);
   }
 
   /** Forgets owned entries the kernel no longer has (deleted by someone, or a flush). */

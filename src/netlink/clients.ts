@@ -27,6 +27,8 @@ export interface NetMonitorEvents {
   change: [kind: NetChangeKind, detail?: NetChange];
   /** The receive buffer overflowed (ENOBUFS): notifications were lost; re-read everything. */
   overrun: [];
+  /** The armed address reflex sent an endpoint request; comes before the notification it acted on. */
+  reflex: [fired: AddressReflexFired];
   /** A non-fatal socket error; the monitor keeps going. */
   error: [err: Error];
 }
@@ -39,6 +41,34 @@ export interface NetMonitor extends EventEmitter<NetMonitorEvents> {
   snapshot(): Promise<NetSnapshot>;
   /** Closes the socket; safe to call twice. */
   close(): void;
+  /**
+   * Arms the address reflex (native/src/address_reflex.h) for the next
+   * notification, or disarms it with null. Monitors without one leave it out.
+   */
+  armAddressReflex?(arm: AddressReflexArm | null): void;
+}
+
+/** An endpoint request made ahead of time, and where in it the address goes. */
+export interface PreparedAdd {
+  request: Buffer;
+  addressOffset: number;
+}
+
+/** What the address reflex may do on its own until the next notification. */
+export interface AddressReflexArm {
+  entries: Array<PreparedAdd & { ifindex: number; family: 4 | 6; refuseFlags: number }>;
+  /** Prefixes whose addresses are left to the daemon. */
+  refuse: Array<{ family: 4 | 6; address: string; len: number }>;
+  /** Addresses that are not new. */
+  known: Array<{ family: 4 | 6; address: string }>;
+}
+
+/** A request the reflex sent: errno 0 once the kernel acknowledged it, EINPROGRESS when no ack was read. */
+export interface AddressReflexFired {
+  ifindex: number;
+  family: 4 | 6;
+  address: string;
+  errno: number;
 }
 
 /** A connection- or subflow-level event from the `mptcp_pm_events` multicast group. */
@@ -91,4 +121,6 @@ export interface MptcpPm extends EventEmitter<MptcpPmEvents> {
   getLimits(): Promise<Limits>;
   setLimits(limits: Limits): Promise<void>;
   close(): void;
+  /** The ADD_ADDR request for `spec`, ready to send with another address of its family; null while the family is unknown. */
+  prepareAdd?(spec: EndpointSpec): PreparedAdd | null;
 }

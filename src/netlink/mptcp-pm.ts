@@ -28,6 +28,7 @@ import {
 } from './genl.js';
 import { MPTCP_PM_CMD, MPTCP_PM_EV_GRP_NAME, MPTCP_PM_NAME } from './mptcp-constants.js';
 import {
+  addressBytes,
   canonicalAddress,
   decodeEndpoint,
   decodeEvent,
@@ -41,13 +42,13 @@ import {
   encodeSetLimits,
   type EndpointRef,
 } from './mptcp-pm-codec.js';
-import { NLM_F_DUMP, type NlMessage } from './nlmsg.js';
-import type { MptcpPm, MptcpPmEvents } from './clients.js';
-import { NetlinkSocket } from './socket.js';
+import { encodeMessage, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, type NlMessage } from './nlmsg.js';
+import type { MptcpPm, MptcpPmEvents, PreparedAdd } from './clients.js';
+import { NetlinkSocket, type NetlinkSocketEvents } from './socket.js';
 import type { EndpointFlag, EndpointSpec, KernelEndpoint, Limits } from './types.js';
 
 /** The part of NetlinkSocket this client uses; tests may hand in another. */
-export interface GenlSocket extends GenlRequester, EventEmitter<{ notification: [msg: NlMessage]; overrun: []; error: [err: Error] }> {
+export interface GenlSocket extends GenlRequester, EventEmitter<NetlinkSocketEvents> {
   addMembership(group: number): void;
   dropMembership(group: number): void;
   close(): void;
@@ -156,6 +157,23 @@ export class MptcpPmClient extends EventEmitter<MptcpPmEvents> implements MptcpP
     const ep = same.find((e) => (e.port ?? 0) === (spec.port ?? 0)) ?? same[0];
     if (!ep) throw new MpsshError('kernel', `endpoint ${address} was added but a dump right after does not show it`);
     return ep.id;
+  }
+
+  /**
+   * The ADD_ADDR request for `spec`, with the offset of its address: the
+   * address reflex writes another one there and sends it. Null while the
+   * family is unknown (its id is in the request).
+   */
+  prepareAdd(spec: EndpointSpec): PreparedAdd | null {
+    if (this.family === null) return null;
+    const payload = encodeAddEndpoint(spec);
+    const request = encodeMessage({ type: this.family.id, flags: NLM_F_REQUEST | NLM_F_ACK, seq: 0, portId: 0, payload });
+    const address = addressBytes(spec.family, spec.address);
+    const addressOffset = request.indexOf(address);
+    if (addressOffset < 0 || request.indexOf(address, addressOffset + 1) >= 0) {
+      throw new MpsshError('bad-request', `the address ${spec.address} is not once in its own ADD_ADDR request`);
+    }
+    return { request, addressOffset };
   }
 
   /** Deletes an endpoint by id; id 0 (the initial subflows' address) needs `address`. */

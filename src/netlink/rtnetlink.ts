@@ -9,10 +9,11 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../util/logger.js';
 import { NLM_F_DUMP, type NlMessage } from './nlmsg.js';
-import type { NetChange, NetMonitor, NetMonitorEvents } from './clients.js';
+import type { AddressReflexArm, NetChange, NetMonitor, NetMonitorEvents } from './clients.js';
+import { addressBytes, formatAddress } from './mptcp-pm-codec.js';
 import * as c from './rt-consts.js';
 import { addressDumpRequest, changeKind, decodeAddress, decodeChange, decodeLink, decodeRoute, linkDumpRequest, routeDumpRequest } from './rt-decode.js';
-import { NETLINK_ROUTE, NetlinkSocket } from './socket.js';
+import { NETLINK_GENERIC, NETLINK_ROUTE, NetlinkSocket, type NativeHandle } from './socket.js';
 import type { NetSnapshot } from './types.js';
 
 export interface RtnlMonitorOptions {
@@ -33,6 +34,8 @@ export class RtnlMonitor extends EventEmitter<NetMonitorEvents> implements NetMo
   private readonly log: Logger;
   private events: NetlinkSocket | undefined;
   private dumps: NetlinkSocket | undefined;
+  /** Where the address reflex sends its requests: opened when first armed. */
+  private reflexTarget: NativeHandle | undefined;
   private closed = false;
 
   constructor(
@@ -66,6 +69,7 @@ export class RtnlMonitor extends EventEmitter<NetMonitorEvents> implements NetMo
     events.ref();
     events.on('notification', (msg) => this.onNotification(msg));
     events.on('overrun', () => this.emit('overrun'));
+    events.on('reflex', (f) => this.emit('reflex', { ifindex: f.ifindex, family: f.family, address: formatAddress(f.address), errno: f.errno }));
     for (const s of [events, dumps]) s.on('error', (err) => this.onError(err));
     this.events = events;
     this.dumps = dumps;
@@ -91,10 +95,30 @@ export class RtnlMonitor extends EventEmitter<NetMonitorEvents> implements NetMo
     };
   }
 
-  /** Closes both sockets; safe to call twice. */
+  /** Arms the address reflex on the notification socket (native/src/address_reflex.h); null disarms. */
+  armAddressReflex(arm: AddressReflexArm | null): void {
+    const events = this.events;
+    if (events === undefined) return;
+    if (arm === null || arm.entries.length === 0) {
+      events.armReflex(null);
+      return;
+    }
+    this.reflexTarget ??= NetlinkSocket.openQuiet(NETLINK_GENERIC, this.opts.netns !== undefined ? { netns: this.opts.netns } : {});
+    const prefix = (family: 4 | 6, address: string, len: number) => ({ family, prefix: addressBytes(family, address), len });
+    events.armReflex({
+      target: this.reflexTarget,
+      entries: arm.entries,
+      refuse: arm.refuse.map((r) => prefix(r.family, r.address, r.len)),
+      known: arm.known.map((k) => prefix(k.family, k.address, k.family === 4 ? 32 : 128)),
+    });
+  }
+
+  /** Closes the sockets; safe to call twice. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.reflexTarget?.close();
+    this.reflexTarget = undefined;
     this.events?.close();
     this.dumps?.close();
     this.events = undefined;

@@ -49,7 +49,7 @@ export interface NativeHandle {
   readonly portId: number;
   readonly rcvbuf: number;
   readonly foreignDropped: number;
-  start(onMessages: (bufs: Buffer[], groups: number[]) => void, onOverrun: () => void, onError: (err: Error) => void, maxReads?: number): void;
+  start(onMessages: (bufs: Buffer[], groups: number[], reflex?: ReflexFired[]) => void, onOverrun: () => void, onError: (err: Error) => void, maxReads?: number): void;
   /** Sends to the kernel, or to another socket's port id (tests only). */
   send(buf: Buffer, portId?: number): void;
   /** Sends from a pool thread and calls `done` once sendto returned. */
@@ -59,6 +59,43 @@ export interface NativeHandle {
   ref(): void;
   unref(): void;
   close(): void;
+  /** See native/src/address_reflex.h; null disarms. */
+  armReflex(target: NativeHandle | null, entries?: ReflexEntry[], refuse?: ReflexPrefix[], known?: ReflexPrefix[]): void;
+}
+
+/** What the address reflex sends for an address notification on one link (native/src/address_reflex.h). */
+export interface ReflexEntry {
+  ifindex: number;
+  family: 4 | 6;
+  /** IFA_F_* bits that leave an address to the daemon. */
+  refuseFlags: number;
+  /** A whole ADD_ADDR netlink message; the address is written at `addressOffset`. */
+  request: Buffer;
+  addressOffset: number;
+}
+
+/** An address prefix: `len` leading bits of `prefix`. */
+export interface ReflexPrefix {
+  family: 4 | 6;
+  prefix: Buffer;
+  len: number;
+}
+
+/** What the reflex armed on a socket did, reported with the batch it acted on. */
+export interface ReflexArm {
+  /** The generic netlink socket the requests go out on; nothing else may read it. */
+  target: NativeHandle;
+  entries: ReflexEntry[];
+  refuse: ReflexPrefix[];
+  known: ReflexPrefix[];
+}
+
+/** A request the reflex sent: errno 0 when the kernel acknowledged it, EINPROGRESS when no ack was read. */
+export interface ReflexFired {
+  ifindex: number;
+  family: 4 | 6;
+  address: Buffer;
+  errno: number;
 }
 
 interface NetlinkAddon {
@@ -97,6 +134,8 @@ export interface RequestOptions {
 
 export interface NetlinkSocketEvents {
   notification: [msg: NlMessage];
+  /** The armed reflex sent a request; emitted before the batch's notifications. */
+  reflex: [fired: ReflexFired];
   overrun: [];
   error: [err: Error];
 }
@@ -176,7 +215,7 @@ export class NetlinkSocket extends EventEmitter<NetlinkSocketEvents> {
     const sock = new NetlinkSocket(handle, log, opts.typeName);
     try {
       handle.start(
-        (bufs, groups) => sock.onDatagrams(bufs, groups),
+        (bufs, groups, reflex) => sock.onDatagrams(bufs, groups, reflex),
         () => sock.onOverrun(),
         (err) => sock.onSocketError(err),
         opts.maxReadsPerWakeup,
@@ -254,6 +293,27 @@ export class NetlinkSocket extends EventEmitter<NetlinkSocketEvents> {
   /** Datagrams dropped because a process rather than the kernel sent them. */
   get foreignDropped(): number {
     return this.handle.foreignDropped;
+  }
+
+  /**
+   * Arms the address reflex on this (notification) socket, or disarms it
+   * with null. It acts at most once, on the next datagram: rearm after
+   * taking each batch in.
+   */
+  armReflex(arm: ReflexArm | null): void {
+    if (this.closed) return;
+    if (arm === null) this.handle.armReflex(null);
+    else this.handle.armReflex(arm.target, arm.entries, arm.refuse, arm.known);
+  }
+
+  /**
+   * A bound socket nobody reads from the event loop: the reflex sends its
+   * requests on it and reads their acks itself.
+   */
+  static openQuiet(protocol: number, opts: Pick<NetlinkSocketOptions, 'netns'> = {}): NativeHandle {
+    const native = addon<NetlinkAddon>();
+    const make = (): NativeHandle => new native.NetlinkSocketHandle(protocol, 0);
+    return opts.netns !== undefined ? inNetns(opts.netns, make) : make();
   }
 
   /** Closes the socket and rejects pending requests with ECANCELED; safe to call twice. */
@@ -375,7 +435,14 @@ export class NetlinkSocket extends EventEmitter<NetlinkSocketEvents> {
 
   // ---- receiving -----------------------------------------------------
 
-  private onDatagrams(bufs: Buffer[], groups: number[]): void {
+  private onDatagrams(bufs: Buffer[], groups: number[], reflex?: ReflexFired[]): void {
+    for (const fired of reflex ?? []) {
+      try {
+        this.emit('reflex', fired);
+      } catch (err) {
+        this.log?.error({ err }, 'netlink: a reflex listener threw');
+      }
+    }
     for (let i = 0; i < bufs.length && !this.closed; i++) {
       const { messages, error } = parseDatagram(bufs[i]!);
       if (error) this.dropped(error.kind, error);

@@ -54,6 +54,7 @@ class FakeHandle implements NativeHandle {
   }
   addMembership(): void {}
   dropMembership(): void {}
+  armReflex(): void {}
   ref(): void {
     this.refs.push(true);
   }
