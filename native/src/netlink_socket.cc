@@ -51,6 +51,9 @@ namespace {
 
 constexpr int kDefaultMaxReads = 64;
 
+// napi_type_tag of every NetlinkSocketHandle: valid in any environment, unlike a constructor reference.
+const napi_type_tag kHandleTag = {0x6d7073736864726eULL, 0x6c5f736f636b6574ULL};
+
 // One sendto on a pool thread. It sends on its own dup() of the socket, so a
 // close() from JS meanwhile cannot make it write to a reused descriptor.
 class SendWorker : public Napi::AsyncWorker {
@@ -106,8 +109,6 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
                            InstanceMethod<&NetlinkSocketHandle::Close>("close"),
                            InstanceMethod<&NetlinkSocketHandle::ArmReflex>("armReflex"),
                        });
-    // Kept to tell our own handles from any other object passed as a reflex target.
-    constructor_ = new Napi::FunctionReference(Napi::Persistent(ctor));
     return ctor;
   }
 
@@ -118,6 +119,8 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
           .ThrowAsJavaScriptException();
       return;
     }
+    // Tells our own handles from any other object passed as a reflex target.
+    info.This().As<Napi::Object>().TypeTag(&kHandleTag);
     int protocol = info[0].As<Napi::Number>().Int32Value();
     int want = info[1].As<Napi::Number>().Int32Value();
     fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
@@ -305,8 +308,7 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
     reflex_target_.Reset();
     if (info.Length() < 1 || info[0].IsNull() || info[0].IsUndefined()) return env.Undefined();
     if (!CheckOpen(env, "armReflex")) return env.Undefined();
-    if (info.Length() < 4 || !info[0].IsObject() || constructor_ == nullptr ||
-        !info[0].As<Napi::Object>().InstanceOf(constructor_->Value()) || !info[1].IsArray() ||
+    if (info.Length() < 4 || !info[0].IsObject() || !info[0].As<Napi::Object>().CheckTypeTag(&kHandleTag) || !info[1].IsArray() ||
         !info[2].IsArray() || !info[3].IsArray()) {
       Napi::TypeError::New(env, "armReflex(target: NetlinkSocketHandle, entries[], refuse[], known[]) or armReflex(null)")
           .ThrowAsJavaScriptException();
@@ -557,13 +559,10 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
   uv_poll_t* poll_ = nullptr;
   AddressReflex reflex_;
   Napi::ObjectReference reflex_target_;
-  static Napi::FunctionReference* constructor_;
   Napi::FunctionReference on_messages_;
   Napi::FunctionReference on_overrun_;
   Napi::FunctionReference on_error_;
 };
-
-Napi::FunctionReference* NetlinkSocketHandle::constructor_ = nullptr;
 
 }  // namespace
 

@@ -97,6 +97,8 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
   private fastChanges: Change[] = [];
   /** Adds endpoints for new addresses before the notification reaches JS (reflex.ts). */
   private readonly reflex: ReflexKeeper;
+  /** A pass is between its start and its end: the reflex stays disarmed. */
+  private passing = false;
 
   constructor(private readonly deps: ReconcilerDeps) {
     super();
@@ -129,7 +131,10 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
         this.schedule('overrun');
       }, this.log),
       guardedOn(pm, 'familyUp', () => this.schedule('family'), this.log),
-      guardedOn(pm, 'familyDown', () => this.log.warn('mptcp_pm generic netlink family went away: endpoints cannot be managed until it returns'), this.log),
+      guardedOn(pm, 'familyDown', () => {
+        this.reflex.disarm();
+        this.log.warn('mptcp_pm generic netlink family went away: endpoints cannot be managed until it returns');
+      }, this.log),
     );
     this.armResync();
     this.schedule('start');
@@ -156,6 +161,9 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
   /** Asks for a pass soon; coalesces with any pass already asked for or running. */
   schedule(trigger: Trigger): void {
     if (this.closed) return;
+    // Whatever asks for a pass (a reload, a notification that did not decode)
+    // may have made the reflex's arming out of date.
+    this.reflex.disarm();
     this.pending.add(trigger);
     this.kickOff();
   }
@@ -324,8 +332,9 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
       let actual = seen.actual;
       const fresh = this.reflex.pending;
       if (fresh) {
+        const mark = this.reflex.mark();
         actual = await pm.dumpEndpoints();
-        const claimed = this.reflex.claim(actual);
+        const claimed = this.reflex.claim(actual, mark);
         this.fastChanges.push(...claimed);
         if (claimed.length > 0) this.scheduleCheck('fast-path');
       }
@@ -407,19 +416,27 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
 
   private async converge(cfg: PathManagerConfig, result: PassResult): Promise<void> {
     const epoch = this.blindEpoch;
-    // The pass may change what the reflex was armed for; it rearms when done.
+    // The pass may change what the reflex was armed for, and a fast path that
+    // runs during its re-read must not arm it again: the pass rearms when done.
     this.reflex.disarm();
-    this.sinceDump = [];
-    const dumped = await this.deps.net.snapshot();
-    await this.writes.run(async () => {
-      // Notifications that came during the re-read may be newer than what it
-      // returned; laid over it in order, each leaves its object as it is now.
-      const blind = this.blindEpoch !== epoch;
-      const snap = blind ? dumped : predictSnapshot(dumped, this.sinceDump);
+    this.passing = true;
+    try {
       this.sinceDump = [];
-      await this.convergeEndpoints(cfg, result, snap);
-      if (blind) this.seen = null;
-    });
+      const dumped = await this.deps.net.snapshot();
+      await this.writes.run(async () => {
+        // Notifications that came during the re-read may be newer than what it
+        // returned; laid over it in order, each leaves its object as it is now.
+        const blind = this.blindEpoch !== epoch;
+        const snap = blind ? dumped : predictSnapshot(dumped, this.sinceDump);
+        this.sinceDump = [];
+        await this.convergeEndpoints(cfg, result, snap);
+        if (blind) this.seen = null;
+        this.passing = false;
+        this.rearm();
+      });
+    } finally {
+      this.passing = false;
+    }
   }
 
   /** The pass's work against the kernel, under `writes`. */
@@ -439,8 +456,9 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     }
     this.warnings.clear('mptcp-unavailable');
 
+    const mark = this.reflex.mark();
     let actual = await pm.dumpEndpoints();
-    this.fastChanges.push(...this.reflex.claim(actual));
+    this.fastChanges.push(...this.reflex.claim(actual, mark));
     const owned = this.pruneOwned(actual);
     this.noticeForeign(actual, owned);
     const { kept, leftOut } = fitToSlots(pol.desired, slotsForOwn(actual, owned, KERNEL_MAX_ENDPOINTS));
@@ -484,7 +502,6 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     ];
     result.endpoints = viewOf(actual, owned, snap);
     this.seen = { snap, actual };
-    this.rearm();
   }
 
   /**
@@ -494,7 +511,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
   private rearm(): void {
     const seen = this.seen;
     const cfg = this.deps.config();
-    if (this.closed || seen === null || this.changes.length > 0 || !this.deps.pm.available || !cfg.enabled) {
+    if (this.closed || this.passing || seen === null || this.changes.length > 0 || !this.deps.pm.available || !cfg.enabled) {
       this.reflex.disarm();
       return;
     }

@@ -17,10 +17,15 @@ import { reflexPlan, type ReflexEntryPlan } from './reflex.js';
 const { EINPROGRESS } = os.constants.errno;
 
 export class ReflexKeeper {
-  /** What the current arming promised, by `${ifindex}/${family}`. */
+  /**
+   * What the last arming promised, by `${ifindex}/${family}`. Kept after a
+   * disarm: the report of what it did may come after one (an overrun in the
+   * same read is told first).
+   */
   private armed = new Map<string, ReflexEntryPlan>();
-  /** Sent and not yet seen in a dump. */
-  private fired: Array<AddressReflexFired & { entry: ReflexEntryPlan }> = [];
+  /** Sent and not yet seen in a dump; `n` numbers them in the order they were sent. */
+  private fired: Array<AddressReflexFired & { entry: ReflexEntryPlan; n: number }> = [];
+  private firedCount = 0;
   private isArmed = false;
   private failedOnce = false;
 
@@ -71,7 +76,6 @@ export class ReflexKeeper {
   }
 
   disarm(): void {
-    this.armed = new Map();
     if (!this.isArmed) return;
     this.isArmed = false;
     this.net.armAddressReflex?.(null);
@@ -83,7 +87,7 @@ export class ReflexKeeper {
     const entry = this.armed.get(`${f.ifindex}/${f.family}`);
     if (entry === undefined) return;
     if (f.errno === 0 || f.errno === EINPROGRESS) {
-      this.fired.push({ ...f, entry });
+      this.fired.push({ ...f, entry, n: ++this.firedCount });
       this.log.debug({ address: f.address, ifname: entry.ifname }, 'address reflex sent an endpoint request');
     } else {
       // The fast path tries the same request and reports what the kernel says.
@@ -91,17 +95,29 @@ export class ReflexKeeper {
     }
   }
 
+  /** Call before asking for the dump that is given to claim(). */
+  mark(): number {
+    return this.firedCount;
+  }
+
   /**
-   * Takes the endpoints the reflex added that `actual` (a fresh dump) shows
-   * as the daemon's own; returns their change records. One that is not there
-   * is dropped: the policy, run on the next pass, decides again.
+   * Takes the endpoints the reflex added that `actual`, a dump asked for
+   * after mark() returned `mark`, shows as the daemon's own; returns their
+   * change records. An endpoint sent after the mark may be missing from the
+   * dump and waits for the next one; one sent before it and missing was
+   * refused or removed since, and the policy decides again on the next pass.
+   * An endpoint matches on its address, link and flags: one that differs is
+   * not the reflex's, whatever its address.
    */
-  claim(actual: readonly KernelEndpoint[]): Change[] {
-    const fired = this.fired.splice(0);
+  claim(actual: readonly KernelEndpoint[], mark: number): Change[] {
     const added: Array<{ id: number; address: string }> = [];
     const changes: Change[] = [];
+    const later = this.fired.filter((f) => f.n > mark);
+    const fired = this.fired.filter((f) => f.n <= mark);
+    this.fired = later;
     for (const f of fired) {
-      const ep = actual.find((e) => e.address === f.address && e.family === f.family);
+      const want = [...f.entry.flags].sort().join(',');
+      const ep = actual.find((e) => e.address === f.address && e.family === f.family && e.ifindex === f.ifindex && [...e.flags].sort().join(',') === want);
       if (ep === undefined) continue;
       const to = f.entry.flags.length ? f.entry.flags.join(',') : 'none';
       added.push({ id: ep.id, address: ep.address });
