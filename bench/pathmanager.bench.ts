@@ -195,6 +195,43 @@ async function kernelDeleteBaseline(): Promise<Record<string, unknown>> {
   }
 }
 
+/**
+ * The floor under any path manager's link-down reaction: the link goes down
+ * and the endpoint on it is deleted at once by the same process, which knows
+ * its id, with no notification to wait for and no decision to make. The
+ * kernel's delete waits for an RCU grace period, and right after a link went
+ * down that wait is longer than for a delete on its own.
+ */
+async function linkDownFloor(): Promise<Record<string, unknown>> {
+  const ns = Netns.create('benchfloor');
+  const peer = Netns.create('benchfloorpeer');
+  const pm = new MptcpPmClient(silentLogger(), { netns: ns.path });
+  const sock = NetlinkSocket.open(NETLINK_ROUTE, { netns: ns.path });
+  try {
+    vethPair(ns, 'eth0', peer, 'eth0');
+    ns.ipSync('addr', 'add', '10.62.0.1/24', 'dev', 'eth0');
+    const ifindex = Number(/^(\d+):/.exec(ns.ipSync('-o', 'link', 'show', 'eth0'))?.[1]);
+    await pm.start();
+    const times: number[] = [];
+    for (let i = 0; i < REPS; i++) {
+      await sock.request(rt.MessageType.NEWLINK, 0, linkRequest(ifindex, true));
+      const id = await pm.addEndpoint({ family: 4, address: '10.62.0.1', ifindex, flags: ['subflow'] });
+      // As for the daemons: the link settles before each sample.
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = process.hrtime.bigint();
+      await sock.request(rt.MessageType.NEWLINK, 0, linkRequest(ifindex, false));
+      await pm.deleteEndpoint({ id, family: 4, address: '10.62.0.1' });
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    return { linkDownThenDeleteMs: summary(times) };
+  } finally {
+    sock.close();
+    pm.close();
+    ns.close();
+    peer.close();
+  }
+}
+
 /** One daemon's failure is reported in its own entry instead of losing the other's figures. */
 async function measureOrExplain(d: DaemonUnderTest): Promise<Record<string, unknown>> {
   try {
@@ -227,14 +264,16 @@ type Summary = { p50: number; p99: number } | null;
 async function condition(loaded: boolean): Promise<Record<string, unknown>> {
   const load = loaded ? cpuLoad() : null;
   try {
-    const kernel = await kernelDeleteBaseline();
+    const kernel = { ...(await kernelDeleteBaseline()), ...(await linkDownFloor()) };
     const ours = await measureOrExplain(MPSSHD);
     const kDel = kernel.endpointDeleteMs as { p50: number; p99: number };
+    const floor = kernel.linkDownThenDeleteMs as { p50: number; p99: number };
     const ourDown = ours.linkDownToEndpointRemovedMs as Summary;
     const out: Record<string, unknown> = {
       kernel,
       mpsshd: ours,
       ratioLinkDownToKernelDelete: { p50: ratio(ourDown?.p50, kDel.p50), p99: ratio(ourDown?.p99, kDel.p99), note: 'link down -> endpoint removed, over the kernel alone deleting an endpoint' },
+      ratioLinkDownToFloor: { p50: ratio(ourDown?.p50, floor.p50), p99: ratio(ourDown?.p99, floor.p99), note: 'link down -> endpoint removed, over the same process taking the link down and deleting the endpoint at once' },
     };
     if (!(fs.existsSync(MPTCPD) && fs.existsSync(MPTCPD_PLUGIN))) {
       out.mptcpd = { skipped: `${MPTCPD} or ${MPTCPD_PLUGIN} not installed (Debian packages mptcpd, mptcpd-plugins)` };

@@ -50,6 +50,8 @@ namespace mpssh {
 namespace {
 
 constexpr int kDefaultMaxReads = 64;
+// Datagrams up to this size are read into the socket's own buffer first.
+constexpr size_t kScratchBytes = 8192;
 
 // napi_type_tag of every NetlinkSocketHandle: valid in any environment, unlike a constructor reference.
 const napi_type_tag kHandleTag = {0x6d7073736864726eULL, 0x6c5f736f636b6574ULL};
@@ -474,9 +476,22 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
         if (on_error("recv") == Next::kRetry) continue;
         break;
       }
-      Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, size > 0 ? size : 1);
+      // Small datagrams (every notification) land in a buffer of the socket's
+      // own, so the reflex acts before anything is allocated on the JS heap
+      // (where an allocation can start a garbage collection); they are copied
+      // into a Buffer afterwards. Larger ones (dump parts) go straight there.
+      size_t want = size > 0 ? static_cast<size_t>(size) : 1;
+      Napi::Buffer<uint8_t> buf;
+      uint8_t* dst;
+      if (want <= kScratchBytes) {
+        if (scratch_.empty()) scratch_.resize(kScratchBytes);
+        dst = scratch_.data();
+      } else {
+        buf = Napi::Buffer<uint8_t>::New(env, want);
+        dst = buf.Data();
+      }
       sockaddr_nl from{};
-      iovec iov{buf.Data(), buf.Length()};
+      iovec iov{dst, want};
       alignas(cmsghdr) char control[CMSG_SPACE(sizeof(nl_pktinfo))];
       msghdr msg{};
       msg.msg_name = &from;
@@ -505,9 +520,10 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
         }
       }
       groups.push_back(group);
+      // recvmsg returns at most the buffer's length: n <= want.
       ReflexFired f;
-      if (reflex_.armed() && reflex_.OnDatagram(buf.Data(), n, group, ReflexTargetFd(), &f)) fired.push_back(f);
-      if (static_cast<size_t>(n) < buf.Length()) buf = Napi::Buffer<uint8_t>::Copy(env, buf.Data(), n);
+      if (reflex_.armed() && reflex_.OnDatagram(dst, static_cast<size_t>(n), group, ReflexTargetFd(), &f)) fired.push_back(f);
+      if (buf.IsEmpty() || static_cast<size_t>(n) < buf.Length()) buf = Napi::Buffer<uint8_t>::Copy(env, dst, n);
       bufs.push_back(buf);
     }
     if (overrun) Deliver(on_overrun_, {});
@@ -557,6 +573,7 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
   bool referenced_ = true;
   uint64_t foreign_dropped_ = 0;
   uv_poll_t* poll_ = nullptr;
+  std::vector<uint8_t> scratch_;
   AddressReflex reflex_;
   Napi::ObjectReference reflex_target_;
   Napi::FunctionReference on_messages_;
