@@ -46,7 +46,8 @@ const MPSSHD: DaemonUnderTest = {
   start(ns, dir) {
     const cfg = path.join(dir, 'mpsshd.yaml');
     fs.writeFileSync(cfg, `ssh:\n  Enabled: no\napi:\n  enabled: false\npathManager:\n  interfaces:\n    - { match: "eth*" }\n  requireRoute: none\nstateDir: ${dir}/state\n`, { mode: 0o600 });
-    return ns.spawn(path.resolve(__dirname, '../../bin/mpsshd.js'), ['-f', cfg], { stdio: 'ignore' });
+    // Its log (stdout, one JSON object a line) tells which endpoints the address reflex added.
+    return ns.spawn(path.resolve(__dirname, '../../bin/mpsshd.js'), ['-f', cfg], { stdio: ['ignore', 'pipe', 'ignore'] });
   },
 };
 
@@ -110,6 +111,13 @@ async function measure(d: DaemonUnderTest): Promise<Record<string, unknown>> {
     const ifindex = Number(/^(\d+):/.exec(ns.ipSync('-o', 'link', 'show', 'eth0'))?.[1]);
     await pm.start();
     proc = d.start(ns, dir);
+    let reflexAdds = 0;
+    let partial = '';
+    proc.stdout?.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      reflexAdds += lines.filter((l) => l.includes('"reflex":true')).length;
+    });
     const has = async (a: string) => (await pm.dumpEndpoints()).some((e) => e.address === a);
     await waitFor(`${d.name} ready (endpoint for the first address)`, () => has('10.60.0.1'), 10000);
     // What a daemon does right after start (mpsshd compiles its fast path) is not a reaction.
@@ -117,6 +125,7 @@ async function measure(d: DaemonUnderTest): Promise<Record<string, unknown>> {
 
     const added: number[] = [];
     let addMissed = 0;
+    const reflexBefore = reflexAdds;
     for (let i = 0; i < REPS; i++) {
       const a = `10.60.0.${10 + (i % 200)}`;
       const t0 = process.hrtime.bigint();
@@ -131,6 +140,7 @@ async function measure(d: DaemonUnderTest): Promise<Record<string, unknown>> {
       await new Promise((r) => setTimeout(r, IDLE_MS));
     }
 
+    const byReflex = reflexAdds - reflexBefore;
     const removed: number[] = [];
     const linkDownAck: number[] = [];
     let removeMissed = 0;
@@ -160,6 +170,7 @@ async function measure(d: DaemonUnderTest): Promise<Record<string, unknown>> {
       linkDownRequestAckMs: linkDownAck.length ? summary(linkDownAck) : null,
       missedMeans: `no reaction within ${TIMEOUT_MS} ms`,
       idleRssMb: rss,
+      ...(proc.stdout ? { addressesAddedByReflex: byReflex } : {}),
     };
   } finally {
     proc?.kill('SIGKILL');
