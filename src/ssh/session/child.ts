@@ -95,17 +95,23 @@ function ptyChild(p: PtyProgram): Child {
   let exitedAt: ProgramExit | undefined;
   let paused = false;
   let idle: NodeJS.Timeout | undefined;
+  let lastLook: NodeJS.Immediate | undefined;
   let onEnd!: () => void;
   const outputEnded = new Promise<void>((resolve) => (onEnd = resolve));
   const end = (): void => {
     clearTimeout(idle);
+    clearImmediate(lastLook);
     if (!master.destroyed) master.destroy();
     onEnd();
   };
   // Output left in the terminal after the exit is still delivered; what keeps it open past that is cut off.
+  // When the silence is up, the loop looks for input once more before closing: a loop held up past
+  // the deadline (a busy machine) runs due timers before it reads, and output already waiting in the
+  // terminal would be lost. Output that comes in that look re-arms the wait.
   const armIdle = (): void => {
     clearTimeout(idle);
-    if (exitedAt && !paused) idle = setTimeout(end, PTY_DRAIN_IDLE_MS);
+    clearImmediate(lastLook);
+    if (exitedAt && !paused) idle = setTimeout(() => (lastLook = setImmediate(end)), PTY_DRAIN_IDLE_MS);
   };
   // The end of a terminal's output is EIO once every slave descriptor has closed.
   master.on('error', end);
@@ -128,6 +134,7 @@ function ptyChild(p: PtyProgram): Child {
       pause: () => {
         paused = true;
         clearTimeout(idle);
+        clearImmediate(lastLook);
         if (alive()) master.pause();
       },
       resume: () => {
