@@ -20,7 +20,7 @@
  */
 import type { PathManagerConfig } from '../config/schema.js';
 import type { Mode } from '../config/constants.js';
-import type { Address, Link } from '../netlink/types.js';
+import type { Address } from '../netlink/types.js';
 import { addressFlags } from '../netlink/rt-decode.js';
 import { slotsForOwn } from './diff.js';
 import { fastPlan, type FastInput } from './fast-path.js';
@@ -63,8 +63,8 @@ export interface ReflexPlan {
 
 export const NO_REFLEX: ReflexPlan = { entries: [], probes: { 4: '', 6: '' }, refuse: [], known: [] };
 
-function probe(family: 4 | 6, link: Link, address: string, bits = 0): Address {
-  return { family, address, prefixLen: family === 4 ? 24 : 64, ifindex: link.index, scope: 0, flags: addressFlags(bits) };
+function probe(family: 4 | 6, ifindex: number, address: string, bits = 0): Address {
+  return { family, address, prefixLen: family === 4 ? 24 : 64, ifindex, scope: 0, flags: addressFlags(bits) };
 }
 
 /** What the reflex may do for the state in `input`; NO_REFLEX when nothing. */
@@ -79,24 +79,25 @@ export function reflexPlan(input: Omit<FastInput, 'changes'>, overridden: Iterab
   const p6 = PROBES[6].find((a) => !taken.has(a));
   if (p4 === undefined || p6 === undefined) return NO_REFLEX;
   const probes = { 4: p4, 6: p6 };
+  // What the policy thinks of an address's own flags and prefix does not depend on its link.
+  const refuseFlags = { 4: refusedBits(cfg, 4, p4), 6: refusedBits(cfg, 6, p6) };
 
   const entries: ReflexEntryPlan[] = [];
   for (const link of snap.links) {
     for (const family of [4, 6] as const) {
-      const add = fastPlan({ ...input, changes: [{ kind: 'address', gone: false, address: probe(family, link, probes[family]) }] }).add;
+      const add = fastPlan({ ...input, changes: [{ kind: 'address', gone: false, address: probe(family, link.index, probes[family]) }] }).add;
       const d = add.find((x) => x.address === probes[family]);
       if (d === undefined || d.held) continue;
-      entries.push({ ifindex: link.index, ifname: d.ifname, family, flags: [...d.flags], refuseFlags: refusedBits(cfg, link, family, probes[family]) });
+      entries.push({ ifindex: link.index, ifname: d.ifname, family, flags: [...d.flags], refuseFlags: refuseFlags[family] });
     }
   }
   if (entries.length === 0) return NO_REFLEX;
-  const someLink = snap.links[0] as Link;
-  const refuse = PREFIXES.filter((p) => addressReason(cfg, probe(p.family, someLink, p.probe)) !== null).map(({ family, address, len }) => ({ family, address, len }));
+  const refuse = PREFIXES.filter((p) => addressReason(cfg, probe(p.family, 0, p.probe)) !== null).map(({ family, address, len }) => ({ family, address, len }));
   const known = [...new Set([...taken, ...overridden])].map((address) => ({ family: address.includes(':') ? (6 as const) : (4 as const), address }));
   return { entries, probes, refuse, known };
 }
 
 /** The IFA_F_* bits with which the policy would refuse an otherwise ordinary address. */
-function refusedBits(cfg: PathManagerConfig, link: Link, family: 4 | 6, address: string): number {
-  return FLAG_BITS.filter((bit) => addressReason(cfg, probe(family, link, address, bit)) !== null).reduce((m, b) => m | b, 0);
+function refusedBits(cfg: PathManagerConfig, family: 4 | 6, address: string): number {
+  return FLAG_BITS.filter((bit) => addressReason(cfg, probe(family, 0, address, bit)) !== null).reduce((m, b) => m | b, 0);
 }

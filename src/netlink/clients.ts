@@ -50,13 +50,22 @@ export interface NetMonitor extends EventEmitter<NetMonitorEvents> {
 
 /** An endpoint request made ahead of time, and where in it the address goes. */
 export interface PreparedAdd {
+  /** A whole ADD_ADDR netlink message. */
   request: Buffer;
   addressOffset: number;
 }
 
+/** What the address reflex sends for an address notification on one link (native/src/address_reflex.h). */
+export interface ReflexEntry extends PreparedAdd {
+  ifindex: number;
+  family: 4 | 6;
+  /** IFA_F_* bits that leave an address to the daemon. */
+  refuseFlags: number;
+}
+
 /** What the address reflex may do on its own until the next notification. */
 export interface AddressReflexArm {
-  entries: Array<PreparedAdd & { ifindex: number; family: 4 | 6; refuseFlags: number }>;
+  entries: ReflexEntry[];
   /** Prefixes whose addresses are left to the daemon. */
   refuse: Array<{ family: 4 | 6; address: string; len: number }>;
   /** Addresses that are not new. */

@@ -24,6 +24,7 @@ import os from 'node:os';
 import { addon } from '../native/load.js';
 import { inNetns } from '../native/netns.js';
 import type { Logger } from '../util/logger.js';
+import type { ReflexEntry } from './clients.js';
 import { NetlinkError, type NetlinkParseError } from './errors.js';
 import {
   NLM_F_ACK,
@@ -63,17 +64,6 @@ export interface NativeHandle {
   armReflex(target: NativeHandle | null, entries?: ReflexEntry[], refuse?: ReflexPrefix[], known?: ReflexPrefix[]): void;
 }
 
-/** What the address reflex sends for an address notification on one link (native/src/address_reflex.h). */
-export interface ReflexEntry {
-  ifindex: number;
-  family: 4 | 6;
-  /** IFA_F_* bits that leave an address to the daemon. */
-  refuseFlags: number;
-  /** A whole ADD_ADDR netlink message; the address is written at `addressOffset`. */
-  request: Buffer;
-  addressOffset: number;
-}
-
 /** An address prefix: `len` leading bits of `prefix`. */
 export interface ReflexPrefix {
   family: 4 | 6;
@@ -81,7 +71,7 @@ export interface ReflexPrefix {
   len: number;
 }
 
-/** What the reflex armed on a socket did, reported with the batch it acted on. */
+/** What the reflex is armed with: the requests, where they go, and what they are not for. */
 export interface ReflexArm {
   /** The generic netlink socket the requests go out on; nothing else may read it. */
   target: NativeHandle;
