@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "netlink_send.h"
+
 namespace mpssh {
 
 namespace {
@@ -100,16 +102,8 @@ void AddressReflex::Send(const ReflexEntry& e, int fd, ReflexFired* fired) {
     fired->error = EBADF;
     return;
   }
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  ssize_t n;
-  do {
-    n = sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    fired->error = errno;
-    return;
-  }
+  fired->error = NetlinkSendTo(fd, msg.data(), msg.size());
+  if (fired->error != 0) return;
   // Generic netlink runs the request inside sendto and queues the ack before
   // it returns: the ack is there to read now. Older acks left on the socket
   // (one that was not there in time) are read past.

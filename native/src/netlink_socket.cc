@@ -32,6 +32,7 @@
 #include "address_reflex.h"
 #include "errors.h"
 #include "modules.h"
+#include "netlink_send.h"
 
 // Option numbers from include/uapi/linux/netlink.h (Linux 4.12+ for EXT_ACK);
 // defined here too so older libc headers still build.
@@ -67,15 +68,7 @@ class SendWorker : public Napi::AsyncWorker {
   }
 
  protected:
-  void Execute() override {
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    ssize_t n;
-    do {
-      n = sendto(fd_, data_.data(), data_.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) errno_ = errno;
-  }
+  void Execute() override { errno_ = NetlinkSendTo(fd_, data_.data(), data_.size()); }
   void OnOK() override {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
@@ -95,7 +88,7 @@ void FreePoll(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
 class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    Napi::Function ctor = DefineClass(env, "NetlinkSocketHandle",
+    return DefineClass(env, "NetlinkSocketHandle",
                        {
                            InstanceAccessor<&NetlinkSocketHandle::PortId>("portId"),
                            InstanceAccessor<&NetlinkSocketHandle::Rcvbuf>("rcvbuf"),
@@ -111,7 +104,6 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
                            InstanceMethod<&NetlinkSocketHandle::Close>("close"),
                            InstanceMethod<&NetlinkSocketHandle::ArmReflex>("armReflex"),
                        });
-    return ctor;
   }
 
   NetlinkSocketHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetlinkSocketHandle>(info) {
@@ -238,15 +230,10 @@ class NetlinkSocketHandle : public Napi::ObjectWrap<NetlinkSocketHandle> {
     }
     if (!CheckOpen(env, "sendto")) return env.Undefined();
     auto buf = info[0].As<Napi::Buffer<uint8_t>>();
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
     // A port other than the kernel's (0) only serves tests that play a hostile process.
-    if (info.Length() >= 2 && info[1].IsNumber()) kernel.nl_pid = info[1].As<Napi::Number>().Uint32Value();
-    ssize_t n;
-    do {
-      n = sendto(fd_, buf.Data(), buf.Length(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) ErrnoError(env, errno, "sendto").ThrowAsJavaScriptException();
+    uint32_t port = info.Length() >= 2 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+    int err = NetlinkSendTo(fd_, buf.Data(), buf.Length(), port);
+    if (err != 0) ErrnoError(env, err, "sendto").ThrowAsJavaScriptException();
     return env.Undefined();
   }
 
