@@ -59,6 +59,8 @@ export interface FastInput {
   /** The snapshot of the last full pass. */
   snap: NetSnapshot;
   changes: readonly NetChange[];
+  /** predictSnapshot(snap, changes), when the caller has worked it out already. */
+  predicted?: NetSnapshot;
   /** The kernel's endpoints: from the last full pass, or a fresh dump. */
   actual: readonly KernelEndpoint[];
   owned: ReadonlySet<string>;
@@ -82,7 +84,7 @@ export interface FastPlan {
 export function fastPlan(input: FastInput): FastPlan {
   const { cfg, snap, changes, actual, owned } = input;
   if (!cfg.enabled || changes.length === 0) return { add: [], remove: [] };
-  const predicted = predictSnapshot(snap, changes);
+  const predicted = input.predicted ?? predictSnapshot(snap, changes);
   const pol = policy(cfg, predicted, { now: input.now, downSince: input.downSince });
   const desired = input.adjust ? input.adjust(pol.desired) : pol.desired;
   const { kept } = fitToSlots(desired, slotsForOwn(actual, owned, KERNEL_MAX_ENDPOINTS));

@@ -328,6 +328,12 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
     const snap = predictSnapshot(seen.snap, changes);
     this.seen = { snap, actual: seen.actual };
     if (!pm.available || !cfg.enabled) return;
+    // Notifications lost while this waits for the kernel make what it knows
+    // incomplete: it then leaves `seen` as goBlind() left it, empty.
+    const epoch = this.blindEpoch;
+    const settle = (actual: KernelEndpoint[]): void => {
+      if (this.blindEpoch === epoch) this.seen = { snap, actual };
+    };
     try {
       let actual = seen.actual;
       const fresh = this.reflex.pending;
@@ -338,14 +344,14 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
         this.fastChanges.push(...claimed);
         if (claimed.length > 0) this.scheduleCheck('fast-path');
       }
-      const input = { ...this.fastInput(cfg, { snap: seen.snap, actual }), changes };
+      const input = { ...this.fastInput(cfg, { snap: seen.snap, actual }), changes, predicted: snap };
       let fast = fastPlan(input);
       if (fast.remove.length > 0 && !fresh) {
         actual = await pm.dumpEndpoints();
         fast = fastPlan({ ...input, actual });
       }
       if (fast.add.length === 0 && fast.remove.length === 0) {
-        this.seen = { snap, actual };
+        settle(actual);
         this.rearm();
         return;
       }
@@ -357,7 +363,7 @@ export class Reconciler extends EventEmitter<{ pass: [result: PassResult]; passS
         const d = fast.add.find((x) => x.address === address);
         return d ? [{ id, family: d.family, address, ifindex: d.ifindex, flags: [...d.flags] }] : [];
       });
-      this.seen = { snap, actual: [...actual.filter((a) => !gone.has(ownershipKey(a))), ...added] };
+      settle([...actual.filter((a) => !gone.has(ownershipKey(a))), ...added]);
       this.fastChanges.push(...applied.changes);
       // The pass these notifications asked for may have begun before them: one more checks the guess.
       this.scheduleCheck('fast-path');
