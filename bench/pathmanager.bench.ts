@@ -95,21 +95,48 @@ function rssMb(pid: number): number {
   return Math.round((Number(m?.[1]) / 1024) * 10) / 10;
 }
 
+/** A namespace whose eth0 (a veth to a peer namespace) holds `address`/24, with the bench's own clients inside. */
+interface OneLink {
+  ns: Netns;
+  ifindex: number;
+  pm: MptcpPmClient;
+  /** rtnetlink, for the changes the bench makes itself. */
+  sock: NetlinkSocket;
+  close(): void;
+}
+
+async function oneLink(name: string, address: string): Promise<OneLink> {
+  const ns = Netns.create(name);
+  const peer = Netns.create(`${name}peer`);
+  const pm = new MptcpPmClient(silentLogger(), { netns: ns.path });
+  const sock = NetlinkSocket.open(NETLINK_ROUTE, { netns: ns.path });
+  const close = (): void => {
+    sock.close();
+    pm.close();
+    ns.close();
+    peer.close();
+  };
+  try {
+    vethPair(ns, 'eth0', peer, 'eth0');
+    ns.ipSync('addr', 'add', `${address}/24`, 'dev', 'eth0');
+    const ifindex = Number(/^(\d+):/.exec(ns.ipSync('-o', 'link', 'show', 'eth0'))?.[1]);
+    await pm.start();
+    return { ns, ifindex, pm, sock, close };
+  } catch (err) {
+    close();
+    throw err;
+  }
+}
+
 async function measure(d: DaemonUnderTest): Promise<Record<string, unknown>> {
-  const ns = Netns.create('bench');
-  const peer = Netns.create('benchpeer');
   // Under /run when there is one: the state directory's default lives there (tmpfs), and
   // each endpoint change is saved to it before the daemon reads its next notification.
   const dir = fs.mkdtempSync(path.join(fs.existsSync('/run') ? '/run' : os.tmpdir(), `mpssh-bench-${d.name}-`));
-  const log = silentLogger();
   let proc: ChildProcess | undefined;
-  const pm = new MptcpPmClient(log, { netns: ns.path });
-  const sock = NetlinkSocket.open(NETLINK_ROUTE, { netns: ns.path });
+  let link: OneLink | undefined;
   try {
-    vethPair(ns, 'eth0', peer, 'eth0');
-    ns.ipSync('addr', 'add', '10.60.0.1/24', 'dev', 'eth0');
-    const ifindex = Number(/^(\d+):/.exec(ns.ipSync('-o', 'link', 'show', 'eth0'))?.[1]);
-    await pm.start();
+    link = await oneLink('bench', '10.60.0.1');
+    const { ns, ifindex, pm, sock } = link;
     proc = d.start(ns, dir);
     let reflexAdds = 0;
     let partial = '';
@@ -174,10 +201,7 @@ async function measure(d: DaemonUnderTest): Promise<Record<string, unknown>> {
     };
   } finally {
     proc?.kill('SIGKILL');
-    sock.close();
-    pm.close();
-    ns.close();
-    peer.close();
+    link?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -214,15 +238,8 @@ async function kernelDeleteBaseline(): Promise<Record<string, unknown>> {
  * down that wait is longer than for a delete on its own.
  */
 async function linkDownFloor(): Promise<Record<string, unknown>> {
-  const ns = Netns.create('benchfloor');
-  const peer = Netns.create('benchfloorpeer');
-  const pm = new MptcpPmClient(silentLogger(), { netns: ns.path });
-  const sock = NetlinkSocket.open(NETLINK_ROUTE, { netns: ns.path });
+  const { ifindex, pm, sock, close } = await oneLink('benchfloor', '10.62.0.1');
   try {
-    vethPair(ns, 'eth0', peer, 'eth0');
-    ns.ipSync('addr', 'add', '10.62.0.1/24', 'dev', 'eth0');
-    const ifindex = Number(/^(\d+):/.exec(ns.ipSync('-o', 'link', 'show', 'eth0'))?.[1]);
-    await pm.start();
     const times: number[] = [];
     for (let i = 0; i < REPS; i++) {
       await sock.request(rt.MessageType.NEWLINK, 0, linkRequest(ifindex, true));
@@ -236,10 +253,7 @@ async function linkDownFloor(): Promise<Record<string, unknown>> {
     }
     return { linkDownThenDeleteMs: summary(times) };
   } finally {
-    sock.close();
-    pm.close();
-    ns.close();
-    peer.close();
+    close();
   }
 }
 
