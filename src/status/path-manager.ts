@@ -40,12 +40,16 @@ export const change = z.object({
 });
 export type Change = z.infer<typeof change>;
 
-/** An endpoint the config asks for. */
-export const desiredEndpoint = z.object({
+/** An address on an interface: what the policy judges, one at a time. */
+const addressOnLink = z.object({
   family,
   address: z.string(),
   ifindex: z.number().int(),
   ifname: z.string(),
+});
+
+/** An endpoint the config asks for. */
+export const desiredEndpoint = addressOnLink.extend({
   /** Canonical order: signal, subflow, backup, fullmesh. */
   flags: z.array(z.enum(MODES)),
   /** Position of the config rule that chose it; lower wins when slots are short. */
@@ -77,11 +81,7 @@ export const exclusionReason = z.enum([
 export type ExclusionReason = z.infer<typeof exclusionReason>;
 
 /** An address that is not an endpoint, and why. */
-export const exclusion = z.object({
-  family,
-  address: z.string(),
-  ifindex: z.number().int(),
-  ifname: z.string(),
+export const exclusion = addressOnLink.extend({
   reason: exclusionReason,
   detail: z.string().optional(),
 });
