@@ -43,11 +43,6 @@ export class MpsshError extends Error {
   }
 }
 
-/** Whether `code` is one of ERROR_CODES. */
-export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
-}
-
 /** True when `err` is an MpsshError, with one of `codes` when any are given. */
 export function isMpsshError(err: unknown, ...codes: ErrorCode[]): err is MpsshError {
   return err instanceof MpsshError && (codes.length === 0 || codes.includes(err.code));

@@ -191,13 +191,17 @@ export class ConnectionWorker {
   // ---- the SSH transport ----
 
   private armLoginGrace(): void {
+    const deadline = this.graceDeadline;
+    if (deadline === undefined) return;
+    this.grace = setTimeout(() => this.graceOver(this.client), Math.max(0, deadline - Date.now()));
+  }
+
+  /** LoginGraceTime is over: sshd's log line, then the end of the connection. */
+  private graceOver(client?: Connection): void {
     const { handoff } = this;
-    if (this.cfg.LoginGraceTime === 0) return;
-    this.grace = setTimeout(() => {
-      logAuthLine(this.log, graceTimeoutLine({ ip: normaliseClientAddress(handoff.remote.address), port: handoff.remote.port }));
-      this.client?.end();
-      this.finish('login grace time over');
-    }, Math.max(0, handoff.acceptedAt + this.cfg.LoginGraceTime * 1000 - Date.now()));
+    logAuthLine(this.log, graceTimeoutLine({ ip: normaliseClientAddress(handoff.remote.address), port: handoff.remote.port }));
+    client?.end();
+    this.finish('login grace time over');
   }
 
   /** Hands the socket to ssh2, which then writes through our batching and skips the identification line already sent. */
@@ -243,15 +247,13 @@ export class ConnectionWorker {
 
   /** Acts on the daemon's answer to one request, or to its keyboard-interactive follow-ups. */
   private relayAuth(c: Connection, ctx: AuthContext, send: () => ReturnType<typeof requestUserauth>): void {
-    const { handoff } = this;
     let got: ReturnType<typeof requestUserauth>;
     try {
       got = send();
     } catch (err) {
       c.end();
       if (this.graceDeadline !== undefined && Date.now() >= this.graceDeadline) {
-        logAuthLine(this.log, graceTimeoutLine({ ip: normaliseClientAddress(handoff.remote.address), port: handoff.remote.port }));
-        this.finish('login grace time over');
+        this.graceOver();
         return;
       }
       this.log.error({ err: (err as Error).message }, 'the daemon did not answer an authentication request, closing the connection');
