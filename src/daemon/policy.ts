@@ -148,13 +148,24 @@ export function inPrefix(addr: Pick<Address, 'family' | 'address'>, prefix: stri
   } catch {
     return false;
   }
-  const p = addressBytes(family, prefix);
+  const p = prefixBytes(family, prefix);
   const whole = len >> 3;
   if (!a.subarray(0, whole).equals(p.subarray(0, whole))) return false;
   const rest = len & 7;
   if (rest === 0) return true;
   const mask = (0xff << (8 - rest)) & 0xff;
   return ((a[whole] ?? 0) & mask) === ((p[whole] ?? 0) & mask);
+}
+
+/** The policy asks about the same few prefixes for every address of every pass: each is parsed once. */
+const parsedPrefixes = new Map<string, Buffer>();
+function prefixBytes(family: 4 | 6, prefix: string): Buffer {
+  let b = parsedPrefixes.get(prefix);
+  if (b === undefined) {
+    b = addressBytes(family, prefix);
+    parsedPrefixes.set(prefix, b);
+  }
+  return b;
 }
 
 /** The `requireRoute` check: does some route in any table lead out through the address's interface? */
