@@ -39,6 +39,17 @@ interface SourceRepair {
 export const SOURCE_REPAIRS: readonly SourceRepair[] = [
   {
     file: 'ssh2/lib/protocol/crypto.js',
+    // The WebAssembly Poly1305 serves only the JavaScript chacha20-poly1305,
+    // which ssh2 uses when its native binding lacks that cipher. With the
+    // binding it was still compiled and instantiated in every worker, with
+    // 16 MiB of WebAssembly memory reserved; poly1305_auth stays undefined,
+    // so a fall-back that needed it would throw, never skip the MAC.
+    from: "        POLY1305_WASM_MODULE = await require('./crypto/poly1305.js')();",
+    to: "        if (ChaChaPolyCipher && ChaChaPolyDecipher)\n          return resolve();\n        POLY1305_WASM_MODULE = await require('./crypto/poly1305.js')();",
+    why: 'every worker compiled a WebAssembly Poly1305 that the native binding made useless (0.26 MiB of private memory each)',
+  },
+  {
+    file: 'ssh2/lib/protocol/crypto.js',
     from: 'const MAX_PACKET_SIZE = 35000;',
     // sshd's PACKET_MAX_SIZE (256 KiB) plus room for padding and MAC.
     to: 'const MAX_PACKET_SIZE = 256 * 1024 + 1024;',

@@ -12,7 +12,7 @@ import { lockDown, type LockDownResult } from '../../native/sandbox.js';
 import { mlKem768 } from '../kex-mlkem.js';
 
 /** ssh2 modules it loads on first use, which a confined process could no longer read. */
-const LAZY_MODULES = ['ssh2/lib/protocol/handlers.js', 'ssh2/lib/protocol/crypto/poly1305.js', 'ssh2/lib/protocol/utils.js', 'ssh2/lib/protocol/constants.js', 'ssh2/lib/protocol/Protocol.js'];
+const LAZY_MODULES = ['ssh2/lib/protocol/handlers.js', 'ssh2/lib/protocol/utils.js', 'ssh2/lib/protocol/constants.js', 'ssh2/lib/protocol/Protocol.js'];
 
 export class SandboxError extends Error {
   readonly code = 'ERR_WORKER_SANDBOX';
