@@ -18,7 +18,8 @@
  * Requests from the daemon (frames as on fd 3, see user_helper.h; the daemon
  * is root and the only writer, but lengths are bounded all the same):
  *   acct                                -> acct ok|new-authtok|denied <why> <text>
- *   auth kbdint | auth password <pw>    -> (prompt <echo> <text> / answer <text>)*
+ *   auth kbdint <empty> | auth password <empty> <pw>
+ *                                       -> (prompt <echo> <text> / answer <text>)*
  *                                          auth ok|new-authtok|denied|failed <why> <text>
  *   session <uid> <gid> <lastlog 0|1> <motd 0|1>
  *                                       -> session ok | session failed <why>
@@ -221,12 +222,15 @@ int login_main(int argc, char **argv, const char **user_out, uid_t *uid_out, gid
       authorised = r == PAMR_OK;
       const char *a[] = {"acct", result_word(r), why, pam_take_info()};
       if (login_send(a, 4) != 0) die_login("daemon went away");
-    } else if (strcmp(f[0], "auth") == 0 && with_pam && ((n == 2 && strcmp(f[1], "kbdint") == 0) || (n == 3 && strcmp(f[1], "password") == 0))) {
-      char *password = n == 3 ? strdup(f[2]) : NULL;
-      if (n == 3) explicit_bzero(f[2], strlen(f[2]));
-      if (n == 3 && password == NULL) die_login("out of memory");
+    } else if (strcmp(f[0], "auth") == 0 && with_pam && ((n == 3 && strcmp(f[1], "kbdint") == 0) || (n == 4 && strcmp(f[1], "password") == 0)) &&
+               (strcmp(f[2], "0") == 0 || strcmp(f[2], "1") == 0)) {
+      /* <empty>: 1 when PermitEmptyPasswords lets an empty password in. */
+      int permit_empty = f[2][0] == '1';
+      char *password = n == 4 ? strdup(f[3]) : NULL;
+      if (n == 4) explicit_bzero(f[3], strlen(f[3]));
+      if (n == 4 && password == NULL) die_login("out of memory");
       pam_clear_info();
-      r = pam_auth(password, &why);
+      r = pam_auth(password, permit_empty, &why);
       if (password != NULL) {
         explicit_bzero(password, strlen(password));
         free(password);

@@ -138,11 +138,14 @@ enum pam_result pam_account(const char **why) {
   return account_result(pam_acct_mgmt(pamh, 0), why);
 }
 
-enum pam_result pam_auth(const char *password, const char **why) {
+enum pam_result pam_auth(const char *password, int permit_empty, const char **why) {
   conv_mode = password != NULL ? CONV_PASSWORD : CONV_RELAY;
   conv_password = password;
   password_used = 0;
-  int rc = pam_authenticate(pamh, 0);
+  /* PermitEmptyPasswords no, as sshd: Debian's pam_unix has `nullok`, and
+   * would let an account with an empty password in with an empty answer,
+   * or with no prompt at all. */
+  int rc = pam_authenticate(pamh, permit_empty ? 0 : PAM_DISALLOW_NULL_AUTHTOK);
   conv_password = NULL;
   if (rc != PAM_SUCCESS) {
     *why = pam_strerror(pamh, rc);
@@ -216,8 +219,9 @@ enum pam_result pam_account(const char **why) {
   *why = "PAM not available";
   return PAMR_DENIED;
 }
-enum pam_result pam_auth(const char *password, const char **why) {
+enum pam_result pam_auth(const char *password, int permit_empty, const char **why) {
   (void)password;
+  (void)permit_empty;
   *why = "PAM not available";
   return PAMR_FAILED;
 }

@@ -134,6 +134,8 @@ export const sshSchema = z
     PasswordAuthentication: yesNo.default(false),
     /** keyboard-interactive through the PAM conversation (needs UsePAM). */
     KbdInteractiveAuthentication: yesNo.default(false),
+    /** An account whose password is empty may log in with it (password, keyboard-interactive); sshd's default: no. */
+    PermitEmptyPasswords: yesNo.default(false),
     /** `any`, or lists of methods to complete in order: `publickey,keyboard-interactive publickey,password`. */
     AuthenticationMethods: z.string().default('any').transform((v, ctx) => {
       const p = parseAuthMethods(v);

@@ -13,6 +13,7 @@ export * from './strict-modes.js';
 export * from './auth-log.js';
 export * from './account-state.js';
 export * from './failure-delay.js';
+export * from './pam-attempt.js';
 export * from './penalties.js';
 export * from './certificate.js';
 export * from './cert-policy.js';

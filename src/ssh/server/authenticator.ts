@@ -28,6 +28,7 @@ import {
 } from '../auth/index.js';
 import { defaultKeyOptions, type KeyOptions } from '../auth/key-options.js';
 import { completeMethod, methodsAllowed } from '../auth/auth-methods.js';
+import { fakePassword, pamAttempt } from '../auth/pam-attempt.js';
 import type { LoginProcess, PamOutcome, PamStep } from '../user-side/login-process.js';
 import { lookupUser, type LookedUpUser } from './accounts.js';
 import { acceptedPubkeyAlgorithms } from '../../config/ssh-algorithms.js';
@@ -117,7 +118,8 @@ export class Authenticator {
   /** The root process PAM runs in, for the user named. */
   private login: { user: string; proc: LoginProcess; pam: boolean } | undefined;
   /** A keyboard-interactive exchange waiting for the client's answers. */
-  private conversation: { user: LookedUpUser | null; authUser: AuthUser } | undefined;
+  /** `genuine` false: PAM gets stand-ins for the client's answers, and the attempt fails (pam-attempt.ts). */
+  private conversation: { user: LookedUpUser | null; authUser: AuthUser; genuine: boolean } | undefined;
   /** A publickey step that succeeded before another method (its options apply to the login). */
   private keyStep: { options: KeyOptions; key: KeyInfo } | undefined;
   /** The account stack already passed (it runs right after PAM's authentication). */
@@ -178,7 +180,8 @@ export class Authenticator {
       const proc = this.login?.proc;
       if (c === undefined || proc === undefined) return { result: 'failure', methods: this.allowedMethods() };
       // One prompt per request, as sshd sends them; anything else gives up.
-      verdict = await this.converse(await proc.answer(answers.length === 1 ? (answers[0] as string) : null));
+      const answer = answers.length === 1 ? (answers[0] as string) : null;
+      verdict = await this.converse(await proc.answer(answer !== null && !c.genuine ? fakePassword(answer) : answer));
     } catch (err) {
       this.log.error({ err }, 'keyboard-interactive failed on an internal error');
       this.conversation = undefined;
@@ -386,10 +389,22 @@ export class Authenticator {
     else if (!this.accessAllowed(user)) valid = false;
     const proc = await this.pamProcess(name);
     if (proc === undefined) return this.finish(req.method, authUser);
-    // An invalid user still goes through the stack, so that it takes as long and asks the same.
-    this.conversation = { user: valid ? user : null, authUser: { ...authUser, valid } };
-    if (req.method === 'password') return this.converse(await proc.authenticate('password', req.password ?? ''), 'password');
-    return this.converse(await proc.authenticate('kbdint'));
+    const method = req.method === 'password' ? 'password' : 'keyboard-interactive';
+    const password = req.password ?? '';
+    const attempt = pamAttempt({
+      method,
+      allowedUser: valid,
+      uid: user?.account.uid,
+      permitRootLogin: this.cfg.PermitRootLogin,
+      permitEmptyPasswords: this.cfg.PermitEmptyPasswords,
+      password,
+    });
+    // An attempt that cannot succeed still goes through the stack, so that it takes as long and asks the same.
+    this.conversation = { user: valid ? user : null, authUser: { ...authUser, valid }, genuine: attempt.genuine };
+    if (!attempt.genuine && attempt.why !== 'user') this.log.debug({ user: name, why: attempt.why }, `PAM is given a stand-in for the ${method} (${attempt.why === 'root' ? `PermitRootLogin ${this.cfg.PermitRootLogin}` : 'PermitEmptyPasswords no'})`);
+    const permitEmpty = this.cfg.PermitEmptyPasswords;
+    if (method === 'password') return this.converse(await proc.authenticate('password', { permitEmpty, password: attempt.genuine ? password : fakePassword(password) }), 'password');
+    return this.converse(await proc.authenticate('kbdint', { permitEmpty }));
   }
 
   /** One step of the PAM exchange: a prompt for the client, or its end. */
@@ -401,8 +416,8 @@ export class Authenticator {
       return { result: 'prompt', name: '', instructions: '', prompts: [{ prompt: step.text, echo: step.echo }] };
     }
     this.conversation = undefined;
-    if (step.result === 'failed' || c.user === null) {
-      if (step.result !== 'failed') this.log.debug({ user: c.authUser.name }, 'PAM accepted an account mpsshd does not');
+    if (step.result === 'failed' || c.user === null || !c.genuine) {
+      if (step.result !== 'failed') this.log.debug({ user: c.authUser.name }, 'PAM accepted an attempt mpsshd does not');
       return this.finish(method, c.authUser);
     }
     const user = c.user;

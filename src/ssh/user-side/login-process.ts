@@ -38,8 +38,12 @@ export interface LoginProcess {
   /** Whether PAM runs there (a service was given and libpam is in the helper). */
   readonly pam: Promise<boolean>;
   account(): Promise<PamOutcome>;
-  /** keyboard-interactive (prompts relayed) or password (the client's password answers). */
-  authenticate(kind: 'kbdint' | 'password', password?: string): Promise<PamStep>;
+  /**
+   * keyboard-interactive (prompts relayed) or password (the client's
+   * password answers). `permitEmpty`: PermitEmptyPasswords; without it PAM
+   * is asked to refuse an empty password (PAM_DISALLOW_NULL_AUTHTOK).
+   */
+  authenticate(kind: 'kbdint' | 'password', opts: { permitEmpty: boolean; password?: string }): Promise<PamStep>;
   /** The client's answer to the last prompt; null gives up (PAM sees a conversation error). */
   answer(text: string | null): Promise<PamStep>;
   /** Opens the session; resolves with the worker's ends of the user side, which the caller then owns. */
@@ -88,8 +92,9 @@ class LoginClient implements LoginProcess {
     return outcome(await this.next(), 'acct');
   }
 
-  async authenticate(kind: 'kbdint' | 'password', password?: string): Promise<PamStep> {
-    this.send(kind === 'password' ? ['auth', 'password', password ?? ''] : ['auth', 'kbdint']);
+  async authenticate(kind: 'kbdint' | 'password', opts: { permitEmpty: boolean; password?: string }): Promise<PamStep> {
+    const empty = opts.permitEmpty ? '1' : '0';
+    this.send(kind === 'password' ? ['auth', 'password', empty, opts.password ?? ''] : ['auth', 'kbdint', empty]);
     return this.step();
   }
 
