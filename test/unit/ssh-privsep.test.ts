@@ -8,7 +8,6 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import { test } from 'node:test';
 import ssh2 from 'ssh2';
-import { native } from '../../src/mptcp/native.js';
 import { freshSigner, HOSTKEYS_PROVE, isHostKeyProof, serveSigner, signPermit, sshString, SIGN_BURST, SIGN_MAX_REFUSALS, SIGN_MIN_INTERVAL_MS, type SignerState, type SigningKey } from '../../src/ssh/server/host-key-signer.js';
 import { encodeFrame, MAX_SIGN_FRAME, splitFrames } from '../../src/ssh/server/sign-protocol.js';
 import { spend, trustedReport, WORKER_MESSAGE_BURST, type KnownSession } from '../../src/ssh/server/worker-trust.js';
@@ -18,6 +17,7 @@ import { inspectorFlag } from '../../src/util/inspector-guard.js';
 import { logRelay, RELAY_BACKLOG, relayedLine } from '../../src/ssh/server/log-relay.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { waitFor } from '../../tools/netns.js';
+import { answers, pair } from '../helpers/monitor-pair.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,35 +69,6 @@ test('sign frames: split at any byte boundary, oversized frames refused', () => 
   huge.writeUInt32BE(MAX_SIGN_FRAME + 1);
   assert.ok('error' in splitFrames(huge));
 });
-
-/** A socket pair as two net.Sockets, for talking to serveSigner asynchronously. */
-function pair(): [net.Socket, net.Socket] {
-  const [a, b] = native().socketPair();
-  return [new net.Socket({ fd: a, readable: true, writable: true }), new net.Socket({ fd: b, readable: true, writable: true })];
-}
-
-function answers(sock: net.Socket): () => Promise<Record<string, string>> {
-  let buf: Buffer = Buffer.alloc(0);
-  const queue: Record<string, string>[] = [];
-  const waiting: ((v: Record<string, string>) => void)[] = [];
-  sock.on('data', (c: Buffer) => {
-    buf = Buffer.concat([buf, c]);
-    const s = splitFrames(buf);
-    if ('error' in s) throw new Error(s.error);
-    buf = s.rest;
-    for (const f of s.frames) {
-      const v = JSON.parse(f.toString()) as Record<string, string>;
-      const w = waiting.shift();
-      if (w) w(v);
-      else queue.push(v);
-    }
-  });
-  return () => new Promise((resolve) => {
-    const v = queue.shift();
-    if (v) resolve(v);
-    else waiting.push(resolve);
-  });
-}
 
 test('serveSigner: signs an exchange hash with the right key; refuses and then closes on abuse', async () => {
   const gen = ssh2.utils.generateKeyPairSync('ed25519');

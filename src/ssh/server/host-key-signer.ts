@@ -108,6 +108,8 @@ export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: 
   let refusals = 0;
   let buf: Buffer = Buffer.alloc(0);
   let queue: Promise<void> = Promise.resolve();
+  /** The last answer told the worker to end its connection. */
+  let ended = false;
   const refuse = (reason: string): void => {
     refusals++;
     log.warn({ event: 'sign-refused', reason }, `request of the SSH worker refused: ${reason}`);
@@ -131,15 +133,17 @@ export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: 
       return;
     }
     const req = parsed.data;
-    if (req.op === 'userauth') {
+    if (req.op === 'userauth' || req.op === 'userauth-answers') {
       if (auth === undefined) return refuse('authentication is not served here');
-      const reply = await auth.userauth(req, state.sessionId);
+      if (ended) {
+        log.warn('SSH worker asked again after its connection was told to end, closing its monitor channel');
+        sock.destroy();
+        return;
+      }
+      const reply = req.op === 'userauth' ? await auth.userauth(req, state.sessionId) : await auth.answers(req);
+      // The connection ends here (MaxAuthTries, an account refused): nothing more is answered.
+      if (reply.answer.auth === 'disconnect') ended = true;
       await sendReply(sock, reply, log);
-      return;
-    }
-    if (req.op === 'userauth-answers') {
-      if (auth === undefined) return refuse('authentication is not served here');
-      await sendReply(sock, await auth.answers(req), log);
       return;
     }
     const data = Buffer.from(req.data, 'base64');
@@ -172,6 +176,12 @@ export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: 
     const sig = key.sign(data, req.hash ?? undefined);
     sock.write(encodeFrame(sig instanceof Error ? { error: 'signing failed' } : { sig: Buffer.from(sig).toString('base64') }));
   };
+  // A worker asks, then blocks until the answer (worker-auth.ts,
+  // remote-host-key.ts): a second request before the answer is not a worker
+  // following the protocol. Reading stops from a request until its answer
+  // has left this process, so that a worker that writes and never reads
+  // fills its own socket, not the daemon's memory.
+  let busy = false;
   sock.on('data', (chunk: Buffer) => {
     buf = Buffer.concat([buf, chunk]);
     const split = splitFrames(buf);
@@ -181,12 +191,27 @@ export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: 
       return;
     }
     buf = split.rest;
-    for (const f of split.frames) {
-      queue = queue.then(() => (sock.destroyed ? undefined : answer(f))).catch((err: unknown) => {
-        log.error({ err }, 'monitor request failed, closing the channel');
+    if (split.frames.length === 0) return;
+    if (busy || split.frames.length > 1) {
+      log.warn('SSH worker sent a request before the answer to its last, closing its monitor channel');
+      sock.destroy();
+      return;
+    }
+    busy = true;
+    sock.pause();
+    const f = split.frames[0] as Buffer;
+    queue = queue
+      .then(async () => {
+        if (sock.destroyed) return;
+        await answer(f);
+        await drained(sock, ANSWER_PATIENCE_MS);
+        busy = false;
+        if (!sock.destroyed) sock.resume();
+      })
+      .catch((err: unknown) => {
+        log.warn({ err }, 'monitor request failed, closing the channel');
         sock.destroy();
       });
-    }
   });
   sock.on('error', () => {});
   sock.on('close', () => auth?.close?.());
@@ -199,6 +224,32 @@ export function serveSigner(sock: net.Socket, keys: readonly SigningKey[], log: 
 
 /** How long a worker may leave its monitor channel full before it is given up on. */
 const FD_PASS_PATIENCE_MS = 2000;
+/** How long an answer may wait for the worker to read it; a worker reads it at once. */
+const ANSWER_PATIENCE_MS = 10_000;
+
+/**
+ * Resolves once everything written to `sock` has left this process; rejects
+ * when the socket closes first or `patienceMs` runs out, so that no caller
+ * waits for ever on a worker that went away or stopped reading.
+ */
+export function drained(sock: net.Socket, patienceMs: number): Promise<void> {
+  if (sock.destroyed) return Promise.reject(new Error('monitor channel closed'));
+  if (sock.writableLength === 0) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      sock.off('drain', onDrain);
+      sock.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error('monitor channel closed'));
+    const timer = setTimeout(() => done(new Error('the SSH worker does not read its monitor channel')), patienceMs);
+    sock.once('drain', onDrain);
+    sock.once('close', onClose);
+  });
+}
 
 /** Writes the answer, then (once it has left this process) the descriptors it announces; closes our copies either way. */
 async function sendReply(sock: net.Socket, reply: UserauthReply, log: Logger): Promise<void> {
@@ -207,7 +258,7 @@ async function sendReply(sock: net.Socket, reply: UserauthReply, log: Logger): P
     if (sock.destroyed) return;
     sock.write(encodeFrame(reply.answer));
     if (fds.length === 0) return;
-    if (sock.writableLength > 0) await new Promise<void>((resolve) => sock.once('drain', resolve));
+    await drained(sock, FD_PASS_PATIENCE_MS);
     const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
     if (fd === undefined || fd < 0) throw new Error('monitor channel has no descriptor');
     // The worker reads them right after the answer, so the socket pair is
