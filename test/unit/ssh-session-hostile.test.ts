@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 import { serveSessions } from '../../src/ssh/session/index.js';
+import { MAX_CLIENT_ENV, MAX_CLIENT_ENV_BYTES } from '../../src/ssh/session/session-channel.js';
 import { missingProgram, requirePrograms } from '../../tools/require-netns.js';
 import { startSshHarness, type SshHarness } from '../helpers/ssh-harness.js';
 
@@ -66,9 +67,11 @@ test('NUL bytes in a terminal type, an env name or value, or a command are refus
   await stillServes();
 });
 
-test('an unknown subsystem is refused', async (t) => {
+test('an unknown subsystem is refused, also one named after what every object has', async (t) => {
   if (!requirePrograms(t, PROGRAMS)) return;
-  await assert.rejects(new Promise((resolve, reject) => conn.subsys('no-such-subsystem', (err, ch) => (err ? reject(err) : resolve(ch)))));
+  for (const name of ['no-such-subsystem', '__proto__', 'constructor', 'toString']) {
+    await assert.rejects(new Promise((resolve, reject) => conn.subsys(name, (err, ch) => (err ? reject(err) : resolve(ch)))), name);
+  }
   await stillServes();
 });
 
@@ -78,7 +81,12 @@ test('a flood of env requests is capped and the session still runs', async (t) =
   for (let i = 0; i < 3000; i++) env[`V${i}`] = 'x'.repeat(100);
   const r = await run('env | grep -c "^V[0-9]*="', { env });
   assert.equal(r.code, 0);
-  assert.ok(Number(r.out.trim()) <= 1024, r.out);
+  assert.equal(Number(r.out.trim()), MAX_CLIENT_ENV, r.out);
+  // Big values: the session keeps at most MAX_CLIENT_ENV_BYTES of them.
+  const big: Record<string, string> = {};
+  for (let i = 0; i < 20; i++) big[`B${i}`] = 'y'.repeat(10_000);
+  const b = await run('env | grep -c "^B[0-9]*="', { env: big });
+  assert.equal(Number(b.out.trim()), Math.floor(MAX_CLIENT_ENV_BYTES / 10_002), b.out);
   await stillServes();
 });
 

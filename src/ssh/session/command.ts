@@ -32,7 +32,8 @@ export function sessionProgram(account: UserAccount, policy: Pick<ChannelPolicy,
   let subsystem = false;
   if (req.kind === 'exec') command = req.command;
   else if (req.kind === 'subsystem') {
-    const line = policy.subsystems[req.name];
+    // Own names only: "__proto__" or "constructor" must not find Object's.
+    const line = Object.hasOwn(policy.subsystems, req.name) ? policy.subsystems[req.name] : undefined;
     if (line === undefined) return { refused: `subsystem request for ${req.name} failed, subsystem not found` };
     command = line.trim() === 'internal-sftp' || line.trim().startsWith('internal-sftp ') ? SFTP_SERVER + line.trim().slice('internal-sftp'.length) : line;
     subsystem = true;

@@ -15,8 +15,12 @@ import type { Writable } from 'node:stream';
 import type { ConnectionContext } from '../context.js';
 import { startChild, type Child, type PtyOutput } from './child.js';
 import { sessionProgram, type SessionRequest } from './command.js';
-import { sessionEnvironment } from './environment.js';
+import { acceptsEnv, sessionEnvironment } from './environment.js';
 import { exitReport, signalFromSsh } from './signals.js';
+
+/** Client variables a session keeps (sshd: 128), and their total size. */
+export const MAX_CLIENT_ENV = 128;
+export const MAX_CLIENT_ENV_BYTES = 64 * 1024;
 
 export interface SessionHooks {
   /** Starts agent forwarding for the connection; resolves with SSH_AUTH_SOCK, or undefined when refused. */
@@ -26,6 +30,7 @@ export interface SessionHooks {
 export class SessionChannel {
   private ptyReq?: { term: string; cols: number; rows: number };
   private readonly clientEnv: { name: string; value: string }[] = [];
+  private clientEnvBytes = 0;
   private agentSock?: Promise<string | undefined>;
   private child?: Child;
   private channel?: ServerChannel;
@@ -56,9 +61,13 @@ export class SessionChannel {
       accept?.();
     });
     session.on('env', (accept, reject, info) => {
-      if (this.child) return reject?.();
-      // Kept whatever AcceptEnv says; the environment builder filters. Cap the count against a flood.
-      if (this.clientEnv.length >= 1024 || hasNul(info.key) || hasNul(info.val)) return reject?.();
+      if (this.child || hasNul(info.key) || hasNul(info.val)) return reject?.();
+      // Only what AcceptEnv lets through is kept, and only so much of it, as
+      // sshd (128 variables): a client must not grow its worker at will.
+      if (!acceptsEnv(ctx.policy.acceptEnv, info.key)) return reject?.();
+      const bytes = info.key.length + info.val.length;
+      if (this.clientEnv.length >= MAX_CLIENT_ENV || this.clientEnvBytes + bytes > MAX_CLIENT_ENV_BYTES) return reject?.();
+      this.clientEnvBytes += bytes;
       this.clientEnv.push({ name: info.key, value: info.val });
       accept?.();
     });
