@@ -294,6 +294,11 @@ int main(int argc, char **argv) {
   const char *name;
   uid_t uid;
   gid_t gid;
+  /* sshd's users get 022 unless PAM says otherwise: set before the login's
+   * PAM session opens, so that pam_umask (a hardened host's 027 or 077)
+   * decides what the user's programs inherit; not whatever umask the daemon
+   * was started with. */
+  umask(022);
   if (argc >= 2 && strcmp(argv[1], "--login") == 0) {
     ensure_std_fds();
     check_socket(CONTROL_FD);
@@ -310,7 +315,6 @@ int main(int argc, char **argv) {
     close_above(FDPASS_FD);
   }
   become_user(name, uid, gid);
-  umask(022);
   setup_signals();
   spawn_init();
   if (net_init() != 0) die("pipe", errno);

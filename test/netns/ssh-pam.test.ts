@@ -60,6 +60,8 @@ before(async () => {
     `account required pam_nologin.so file=${path.join(dir, 'nologin')}`,
     '@include common-account',
     'session required pam_limits.so',
+    // A hardened host's umask: what the user's programs must inherit.
+    'session optional pam_umask.so umask=0027',
     `session optional pam_motd.so motd=${path.join(dir, 'motd')} noupdate`,
     `session required pam_env.so readenv=1 user_readenv=0 envfile=${path.join(dir, 'env')}`,
     '@include common-session',
@@ -153,6 +155,11 @@ test('a PAM account stack that denies refuses the key login; with UsePAM no the 
   assert.equal(r.code, 255, r.stdout);
   await accessDenied(deny);
   assert.equal((await ssh(nopam, ['echo in'])).stdout, 'in\n');
+});
+
+test('pam_umask sets the umask of the user\'s programs (UsePAM yes); without PAM it is 022, as sshd', { skip }, async () => {
+  assert.equal((await ssh(pam, ['umask'])).stdout, '0027\n');
+  assert.equal((await ssh(nopam, ['umask'])).stdout, '0022\n');
 });
 
 test('PAM\'s environment reaches programs; the session\'s own variables win', { skip }, async () => {
