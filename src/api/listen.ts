@@ -60,6 +60,9 @@ export async function prepareSocketPath(p: string): Promise<void> {
   fs.unlinkSync(p);
 }
 
+/** Connections one listener holds at once (see openListener). */
+export const MAX_CONNECTIONS = 256;
+
 /** One open listener. */
 export interface OpenListener {
   address: string;
@@ -72,6 +75,16 @@ export async function openListener(app: FastifyInstance, spec: ListenSpec, mode 
   if (spec.kind === 'unix') await prepareSocketPath(spec.path);
   const server = http.createServer({ requestTimeout: 30_000 }, (req, res) => app.routing(req, res));
   server.keepAliveTimeout = 5_000;
+  // Any local user may connect to a loopback listener: past this many
+  // connections new ones are closed at once, so that no one can take all of
+  // the daemon's descriptors (which its SSH listener and netlink need too).
+  server.maxConnections = MAX_CONNECTIONS;
+  let lastDropLog = 0;
+  server.on('drop', () => {
+    if (Date.now() - lastDropLog < 60_000) return;
+    lastDropLog = Date.now();
+    app.log.warn({ listener: spec.kind === 'unix' ? spec.path : `${spec.host}:${spec.port}`, max: MAX_CONNECTIONS }, 'status API connection refused: as many connections are open as allowed');
+  });
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     else socket.destroy();

@@ -71,6 +71,10 @@ export function readRoutes(app: FastifyInstance, d: RouteDeps): void {
   app.get('/events', async (req: FastifyRequest<{ Querystring: { lastEventId?: string } }>, reply) => {
     const after = parseLastEventId(req.headers['last-event-id'] ?? req.query.lastEventId);
     if (after === null) throw new MpsshError('bad-request', 'Last-Event-ID must be a non-negative integer');
+    if (d.hub.full) {
+      req.log.warn({ streams: d.hub.size }, 'event stream refused: as many streams are open as allowed');
+      throw new MpsshError('unavailable', 'too many event streams are open');
+    }
     reply.hijack();
     d.hub.serve(req.raw, reply.raw, after);
   });

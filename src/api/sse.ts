@@ -18,9 +18,14 @@ export interface SseOptions {
   heartbeatMs: number;
   /** Bytes allowed to wait in one client's write buffer before it is dropped. */
   maxBufferedBytes: number;
+  /**
+   * Streams open at once on one app: any local user may open them, and each
+   * holds a descriptor and some memory of the daemon for as long as it likes.
+   */
+  maxStreams: number;
 }
 
-export const DEFAULT_SSE: SseOptions = { heartbeatMs: 15_000, maxBufferedBytes: 1 << 20 };
+export const DEFAULT_SSE: SseOptions = { heartbeatMs: 15_000, maxBufferedBytes: 1 << 20, maxStreams: 64 };
 
 /** Parses a Last-Event-ID value; undefined when absent, null when malformed. */
 export function parseLastEventId(v: string | string[] | undefined): number | undefined | null {
@@ -47,6 +52,11 @@ export class SseHub {
 
   get size(): number {
     return this.clients.size;
+  }
+
+  /** No stream may be opened now (maxStreams are open). */
+  get full(): boolean {
+    return this.clients.size >= this.opts.maxStreams;
   }
 
   /** Serves one client until it goes away (or is dropped). The response must not have been written yet. */

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { buildApp } from '../../src/api/app.js';
 import { startApi } from '../../src/api/index.js';
-import { parseListen } from '../../src/api/listen.js';
+import { MAX_CONNECTIONS, parseListen } from '../../src/api/listen.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { FakeSource } from '../../tools/api-fixture.js';
 
@@ -76,7 +76,7 @@ function openStream(url: string, headers: Record<string, string> = {}) {
   return { events, comments, response, until, ended: () => ended, close: () => req.destroy() };
 }
 
-async function listening(source: FakeSource, sse?: { heartbeatMs?: number; maxBufferedBytes?: number }) {
+async function listening(source: FakeSource, sse?: { heartbeatMs?: number; maxBufferedBytes?: number; maxStreams?: number }) {
   const app = buildApp({ source, log: silentLogger(), control: false, ...(sse ? { sse } : {}) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as net.AddressInfo).port;
@@ -184,6 +184,50 @@ test('SSE: a client that stops reading is dropped once its buffer passes the bou
   assert.equal(fast.events.at(-1)!.id, String(sent));
   fast.close();
   assert.ok(process.memoryUsage().rss - rss0 < 200 * 1024 * 1024);
+});
+
+test('SSE: past maxStreams open streams a new one is refused (503), and accepted again once one closes', async (t) => {
+  const source = new FakeSource();
+  const { app, base } = await listening(source, { maxStreams: 3 });
+  t.after(() => app.close());
+  const open = [openStream(`${base}/events`), openStream(`${base}/events`), openStream(`${base}/events`)];
+  for (const s of open) await s.response;
+  const refused = await request({ host: '127.0.0.1', port: Number(new URL(base).port), path: '/events' });
+  assert.equal(refused.status, 503);
+  assert.equal(refused.json.error.code, 'unavailable');
+  open[0]!.close();
+  await open[0]!.until('closed', () => open[0]!.ended());
+  while (source.subscribers > 3) await new Promise((r) => setTimeout(r, 10));
+  const again = openStream(`${base}/events`);
+  assert.equal((await again.response).statusCode, 200);
+  for (const s of [...open, again]) s.close();
+});
+
+test('startApi: a listener holds at most MAX_CONNECTIONS connections; the ones past it are closed, the daemon answers the rest', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-api-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const source = new FakeSource();
+  const config = { enabled: true, listen: ['127.0.0.1:0'], allowedHosts: [], controlSocket: path.join(dir, 'api.sock'), connectionSampleMs: 0 };
+  const api = await startApi({ source, config, log: silentLogger() });
+  t.after(() => api.close());
+  const port = Number(/:(\d+)$/.exec(api.state().listeners[0]!.address)![1]);
+  const held: net.Socket[] = [];
+  t.after(() => held.forEach((c) => c.destroy()));
+  let closedByServer = 0;
+  for (let i = 0; i <= MAX_CONNECTIONS; i++) {
+    const c = net.connect(port, '127.0.0.1');
+    c.on('error', () => undefined);
+    c.on('close', () => closedByServer++);
+    await new Promise((r) => c.once('connect', r));
+    held.push(c);
+  }
+  // Which one is closed depends on the order the server accepts them in.
+  while (closedByServer === 0) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(closedByServer, 1);
+  held.forEach((c) => c.destroy());
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal((await request({ host: '127.0.0.1', port, path: '/healthz' })).status, 200);
 });
 
 test('startApi: control socket 0600 in a 0755 directory it creates, changes only there, a live socket not stolen', async (t) => {
