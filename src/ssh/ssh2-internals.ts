@@ -21,11 +21,23 @@ const NEGOTIATED: Record<string, string> = {
   'C->S MAC': 'MAC',
 };
 
-/** From a repaired ssh2 handshake error: what found no match, the client's offer and ours. */
+/** Longest client offer a log line repeats. */
+export const OFFER_LOG_MAX = 512;
+
+/**
+ * From a repaired ssh2 handshake error: what found no match, the client's
+ * offer and ours. The offer is the client's text, logged before any
+ * authentication: a name-list has no spaces or control characters (RFC 4251
+ * §5), so those become "?" and it is cut at OFFER_LOG_MAX, so that it cannot
+ * pass for another log line ("Failed password for root from ...") to a log
+ * filter.
+ */
 export function negotiationFailure(message: string): { what: string; theirs: string; ours: string } | undefined {
   const m = /^Handshake failed: no matching (.+?)\u0000offer\u0000(.*)\u0000offer\u0000(.*)$/s.exec(message);
   if (!m) return undefined;
-  return { what: NEGOTIATED[m[1] as string] ?? (m[1] as string), theirs: m[2] as string, ours: m[3] as string };
+  const offer = m[2] as string;
+  const theirs = (offer.length > OFFER_LOG_MAX ? `${offer.slice(0, OFFER_LOG_MAX)}...` : offer).replace(/[^\x21-\x7e]/g, '?');
+  return { what: NEGOTIATED[m[1] as string] ?? (m[1] as string), theirs, ours: m[3] as string };
 }
 
 /** A change to one of ssh2's files as it is loaded: the exact text replaced, and why. */
