@@ -16,6 +16,7 @@
         "src/sd_notify.cc",
         "src/fds.cc",
         "src/sandbox.cc",
+        "src/seccomp_filter.cc",
         "src/terminal.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],

@@ -7,6 +7,7 @@
 // length the kernel returned covers it.
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <netpacket/packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -137,9 +138,20 @@ class IfAddrs {
         same = std::memcmp(&reinterpret_cast<const sockaddr_in6*>(a->ifa_addr)->sin6_addr,
                            &reinterpret_cast<const sockaddr_in6&>(sa).sin6_addr, sizeof(in6_addr)) == 0;
       }
-      if (same) return if_nametoindex(a->ifa_name);
+      if (same) return IndexOfName(a->ifa_name);
     }
     return 0;
+  }
+
+  // The index from the link's own entry (AF_PACKET, from the same dump):
+  // if_nametoindex() would need an AF_UNIX or AF_INET socket, which a
+  // locked-down worker may not make.
+  unsigned IndexOfName(const char* name) const {
+    for (const ifaddrs* a = list_; a != nullptr; a = a->ifa_next) {
+      if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_PACKET || std::strcmp(a->ifa_name, name) != 0) continue;
+      return static_cast<unsigned>(reinterpret_cast<const sockaddr_ll*>(a->ifa_addr)->sll_ifindex);
+    }
+    return if_nametoindex(name);
   }
 
  private:

@@ -7,7 +7,8 @@
 //    Node.js require() a module it already loaded), TCP bind and connect
 //    (neither is allowed), and, where the kernel has scopes (Linux 6.12,
 //    Landlock ABI 6), signals and abstract Unix sockets to anything outside
-//    the domain;
+//    the domain; before all that, a seccomp filter on every thread
+//    (seccomp_filter.h) for what Landlock does not cover;
 //  - unixListen(path, mode): a listening Unix socket whose file root owns,
 //    for a worker that can no longer create one;
 //  - readFileAs(uid, gids, path, max): reads a file with a user's
@@ -35,6 +36,7 @@
 
 #include "errors.h"
 #include "modules.h"
+#include "seccomp_filter.h"
 
 namespace mpssh {
 
@@ -52,6 +54,9 @@ namespace {
 #endif
 #ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
 #define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
+#endif
+#ifndef LANDLOCK_RESTRICT_SELF_TSYNC
+#define LANDLOCK_RESTRICT_SELF_TSYNC (1U << 3)
 #endif
 #ifndef LANDLOCK_ACCESS_NET_BIND_TCP
 #define LANDLOCK_ACCESS_NET_BIND_TCP (1ULL << 0)
@@ -86,7 +91,18 @@ Napi::Value LockDown(const Napi::CallbackInfo& info) {
     ErrnoError(env, errno, "prctl(PR_SET_DUMPABLE)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  // Every thread, before Landlock: see seccomp_filter.h.
+  std::vector<sock_filter> filter = WorkerSeccompFilter(getpid());
+  if (filter.empty()) {
+    ErrnoError(env, ENOSYS, "seccomp filter for this architecture").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (int err = InstallSeccompFilter(filter); err != 0) {
+    ErrnoError(env, err, "seccomp(SECCOMP_SET_MODE_FILTER)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   Napi::Object out = Napi::Object::New(env);
+  out.Set("seccomp", Napi::Boolean::New(env, true));
   long abi = syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
   if (abi < 1) {
     // ENOSYS (no Landlock in this kernel) or EOPNOTSUPP (disabled at boot): the caller says so.
@@ -110,7 +126,9 @@ Napi::Value LockDown(const Napi::CallbackInfo& info) {
     ErrnoError(env, errno, "landlock_create_ruleset").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  long rc = syscall(SYS_landlock_restrict_self, fd, 0);
+  // ABI 8 binds every thread; before it only this one and those it starts
+  // later, not the platform threads Node.js started before us.
+  long rc = syscall(SYS_landlock_restrict_self, fd, abi >= 8 ? LANDLOCK_RESTRICT_SELF_TSYNC : 0);
   int err = errno;
   close(fd);
   if (rc != 0) {
@@ -120,6 +138,7 @@ Napi::Value LockDown(const Napi::CallbackInfo& info) {
   out.Set("landlock", Napi::Number::New(env, static_cast<double>(abi)));
   out.Set("net", Napi::Boolean::New(env, abi >= 4));
   out.Set("scoped", Napi::Boolean::New(env, abi >= 6));
+  out.Set("allThreads", Napi::Boolean::New(env, abi >= 8));
   return out;
 }
 

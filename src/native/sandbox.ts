@@ -5,20 +5,32 @@
 import { addon } from './load.js';
 
 interface SandboxAddon {
-  lockDown(): { landlock: number; landlockError?: string; net?: boolean; scoped?: boolean };
+  lockDown(): LockDownResult;
   unixListen(path: string, mode: number): number;
   readFileAs(uid: number, gids: number[], path: string, maxBytes: number): Promise<{ data: Buffer; uid: number; mode: number; size: number }>;
 }
 
-/** What lockDown() achieved: the Landlock ABI in force (0: none), and whether TCP and scopes are covered. */
+/**
+ * What lockDown() achieved: the seccomp filter (always, or it throws), the
+ * Landlock ABI in force (0: none), whether TCP and scopes are covered, and
+ * whether the domain binds every thread (ABI 8) or only the caller and the
+ * threads it starts.
+ */
 export interface LockDownResult {
+  seccomp: boolean;
   landlock: number;
   landlockError?: string;
   net?: boolean;
   scoped?: boolean;
+  allThreads?: boolean;
 }
 
-/** no_new_privs, not dumpable, and a Landlock domain with no filesystem or TCP access. Irreversible. */
+/**
+ * no_new_privs, not dumpable, a seccomp filter on every thread (no new
+ * socket but sock_diag, no io_uring, nothing done to other processes of the
+ * same uid), and a Landlock domain with no filesystem or TCP access.
+ * Irreversible.
+ */
 export function lockDown(): LockDownResult {
   return addon<SandboxAddon>().lockDown();
 }

@@ -2,11 +2,15 @@
  * The lock-down an SSH worker enters before it reads the network, tried
  * against the real kernel in a throwaway process: once locked, no file opens,
  * no TCP connect or bind, no signal to a process outside, no new privileges;
- * a module loaded before still loads again (the worker's lazy requires).
+ * a module loaded before still loads again (the worker's lazy requires);
+ * and the seccomp filter on every thread: no UDP or Unix socket, nothing
+ * done to another process of the same uid.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileSkip } from '../../tools/require-netns.js';
@@ -49,5 +53,47 @@ test('a locked-down process opens no file, makes no TCP connection, signals nobo
     );
   } finally {
     server.close();
+  }
+});
+
+test('the seccomp filter: no UDP or Unix socket, no priority or signal for another process; its own stay', { skip }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-seccomp-'));
+  const unixPath = path.join(dir, 'bus.sock');
+  const server = net.createServer((s) => s.destroy());
+  await new Promise<void>((r) => server.listen(unixPath, () => r()));
+  fs.chmodSync(unixPath, 0o666);
+  const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const script = `
+    const dgram = require('node:dgram');
+    const net = require('node:net');
+    const os = require('node:os');
+    const { lockDown } = require(${JSON.stringify(SANDBOX)});
+    const out = { lock: lockDown() };
+    const tryIt = (name, f) => { try { f(); out[name] = 'allowed'; } catch (e) { out[name] = (e.info && e.info.code) || e.code || e.message; } };
+    tryIt('otherPriority', () => os.setPriority(${other.pid}, 5));
+    tryIt('ownPriority', () => os.setPriority(0, os.getPriority(0)));
+    tryIt('signalOther', () => process.kill(${other.pid}, 0));
+    tryIt('signalSelf', () => process.kill(process.pid, 0));
+    const u = dgram.createSocket('udp4');
+    u.on('error', (e) => { out.udp = e.code; next(); });
+    u.bind(0, '127.0.0.1', () => { out.udp = 'allowed'; next(); });
+    function next() {
+      const s = net.connect(${JSON.stringify(unixPath)});
+      s.on('connect', () => { out.unix = 'allowed'; finish(); });
+      s.on('error', (e) => { out.unix = e.code; finish(); });
+    }
+    function finish() { console.log(JSON.stringify(out)); process.exit(0); }
+  `;
+  try {
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 })) as Record<string, unknown>;
+    assert.equal((out.lock as { seccomp: boolean }).seccomp, true);
+    assert.deepEqual(
+      { udp: out.udp, unix: out.unix, otherPriority: out.otherPriority, signalOther: out.signalOther, ownPriority: out.ownPriority, signalSelf: out.signalSelf },
+      { udp: 'EACCES', unix: 'EACCES', otherPriority: 'EPERM', signalOther: 'EPERM', ownPriority: 'allowed', signalSelf: 'allowed' },
+    );
+  } finally {
+    other.kill();
+    server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
