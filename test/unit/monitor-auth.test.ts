@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import { test } from 'node:test';
 import ssh2 from 'ssh2';
 import { sshSchema } from '../../src/config/ssh-schema.js';
-import { Authenticator, signedUserauthData, type KeyFileReader, type UserauthRequest } from '../../src/ssh/server/authenticator.js';
+import { Authenticator, MAX_ACCEPTED_KEY_QUERIES, signedUserauthData, type KeyFileReader, type UserauthRequest } from '../../src/ssh/server/authenticator.js';
 import { silentLogger } from '../../src/util/logger.js';
 
 /** An ed25519 key pair in ssh2's form, and its authorized_keys line. */
@@ -73,4 +73,23 @@ test('after a login the connection cannot authenticate again, and MaxAuthTries e
   for (let i = 0; i < 3; i++) results.push((await b.handle(bad, sid)).result);
   assert.deepEqual(results, ['failure', 'disconnect', 'disconnect']);
   assert.ok(b.failures >= 2, `failures counted: ${b.failures}`);
+});
+
+test('key queries the daemon answers PK_OK are limited per connection; past the budget they fail and count against MaxAuthTries', async () => {
+  const key = clientKey();
+  const sid = crypto.randomBytes(32);
+  let reads = 0;
+  const counting: KeyFileReader = async () => {
+    reads++;
+    return { status: 'ok', text: key.line };
+  };
+  const a = new Authenticator(cfg, { address: '192.0.2.7', port: 5000 }, silentLogger(), Date.now, counting);
+  const query = { ...signed(key, sid), signature: undefined } as unknown as UserauthRequest;
+  delete (query as { signature?: unknown }).signature;
+  const results: string[] = [];
+  for (let i = 0; i < MAX_ACCEPTED_KEY_QUERIES + 8; i++) results.push((await a.handle(query, sid)).result);
+  assert.deepEqual(results.slice(0, MAX_ACCEPTED_KEY_QUERIES), Array(MAX_ACCEPTED_KEY_QUERIES).fill('pk-ok'));
+  // Then failures, until MaxAuthTries (6) ends the connection.
+  assert.deepEqual(results.slice(MAX_ACCEPTED_KEY_QUERIES, MAX_ACCEPTED_KEY_QUERIES + 6), ['failure', 'failure', 'failure', 'failure', 'failure', 'disconnect']);
+  assert.equal(reads, MAX_ACCEPTED_KEY_QUERIES, 'past the budget the file is not read again');
 });

@@ -248,7 +248,35 @@ test('a 100 000-key file: only the presented key\'s lines are parsed, and the la
   const found = parseAuthorizedKeys(text, mine);
   assert.deepEqual(found.entries.map((e) => [e.line, e.comment]), [[100_001, 'me@example']]);
   assert.equal(found.entries[0]?.options.restrict, true, 'its options were parsed');
-  assert.deepEqual(found.problems.map((p) => p.line), [100_002], 'lines for other keys are passed over; a line that is no key at all is still reported');
+  assert.deepEqual(found.problems, [], 'lines that cannot hold the key are not parsed, so not reported either');
   // Without the filter every line is parsed, as before.
   assert.equal(parseAuthorizedKeys(lines.slice(0, 100).join('\n')).entries.length, 100);
+});
+
+test('parseAuthorizedKeys for one key: the lines found by search give what parsing every line gives, with the same line numbers', () => {
+  const keys = Array.from({ length: 6 }, (_, i) => ed(Buffer.alloc(32, i + 1)));
+  const lineFor = (k: Buffer, i: number): string => {
+    const forms = [
+      `ssh-ed25519 ${b64(k)} plain-${i}`,
+      `from="10.0.0.0/8",no-pty ssh-ed25519 ${b64(k)} options-${i}`,
+      `  ssh-ed25519 ${b64(k)}`,
+      `# a comment naming ${b64(k)}`,
+      `command="echo ${b64(k)}" ssh-ed25519 ${b64(keys[0] as Buffer)} key in an option`,
+      `ssh-ed25519 ${b64(k).slice(0, 20)}broken`,
+      '',
+      `ssh-ed25519 ${b64(k)}\r`,
+    ];
+    return forms[i % forms.length] as string;
+  };
+  let seed = 7;
+  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  for (let round = 0; round < 40; round++) {
+    const lines = Array.from({ length: 1 + rand(30) }, (_, i) => lineFor(keys[rand(keys.length)] as Buffer, rand(8) + i));
+    const text = lines.join('\n') + (rand(2) ? '\n' : '');
+    const every = parseAuthorizedKeys(text);
+    for (const k of keys) {
+      const want = every.entries.filter((e) => e.key.blob.equals(k));
+      assert.deepEqual(parseAuthorizedKeys(text, k).entries, want, `round ${round}`);
+    }
+  }
 });

