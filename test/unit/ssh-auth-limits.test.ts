@@ -10,6 +10,9 @@ import {
   parseMaxStartups,
   parseSshdTime,
   shouldDropConnection,
+  startupsForMemory,
+  PREAUTH_WORKER_BYTES,
+  type MaxStartups,
   type AuthOutcome,
   type AuthTries,
 } from '../../src/ssh/auth/limits.js';
@@ -162,4 +165,20 @@ test('failure floors: stable per name and secret, within the spread; the wait do
     [32, 100, 28], // 128
   ];
   for (const [floor, elapsed, wait] of rows) assert.ok(Math.abs(failureDelayMs(floor, elapsed) - wait) < 1e-9, `${floor}/${elapsed}`);
+});
+
+test('startupsForMemory: the pre-authentication workers MaxStartups allows fit in a quarter of the memory', () => {
+  const GiB = 2 ** 30;
+  const rows: [string, MaxStartups, number, MaxStartups][] = [
+    ['sshd default, 8 GiB: unchanged', DEFAULT_MAX_STARTUPS, 8 * GiB, DEFAULT_MAX_STARTUPS],
+    ['sshd default, 4 GiB', DEFAULT_MAX_STARTUPS, 4 * GiB, { begin: 10, rate: 30, full: 64 }],
+    ['sshd default, 1 GiB', DEFAULT_MAX_STARTUPS, GiB, { begin: 10, rate: 30, full: 16 }],
+    ['sshd default, 512 MiB: begin follows full', DEFAULT_MAX_STARTUPS, GiB / 2, { begin: 8, rate: 30, full: 8 }],
+    ['tiny host: one at least', DEFAULT_MAX_STARTUPS, 16 * 2 ** 20, { begin: 1, rate: 30, full: 1 }],
+    ['a lower setting that fits is kept', { begin: 3, rate: 50, full: 12 }, GiB, { begin: 3, rate: 50, full: 12 }],
+  ];
+  for (const [what, ms, mem, want] of rows) {
+    assert.deepEqual(startupsForMemory(ms, mem), want, what);
+    assert.ok(startupsForMemory(ms, mem).full * PREAUTH_WORKER_BYTES <= Math.max(mem / 4, PREAUTH_WORKER_BYTES), what);
+  }
 });

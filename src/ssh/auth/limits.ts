@@ -158,6 +158,23 @@ export function parseMaxStartups(text: string): MaxStartups | null {
   return null;
 }
 
+/** What one unauthenticated connection holds here: a worker process (Node.js), about 13 MiB private, with margin. */
+export const PREAUTH_WORKER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * MaxStartups as it applies on a host with `memTotalBytes` of memory. Each
+ * unauthenticated connection holds a worker (sshd's holds a process of
+ * under 1 MiB), so sshd's default `full` of 100 would let anyone who can
+ * connect take 1.6 GiB: `full` is lowered so that those workers fit in a
+ * quarter of the memory, and `begin` with it. Unchanged where they fit
+ * (hosts of 6.4 GiB and more keep 10:30:100). Pure.
+ */
+export function startupsForMemory(ms: MaxStartups, memTotalBytes: number): MaxStartups {
+  const fits = Math.max(1, Math.floor(memTotalBytes / 4 / PREAUTH_WORKER_BYTES));
+  if (ms.full <= fits) return ms;
+  return { begin: Math.min(ms.begin, fits), rate: ms.rate, full: fits };
+}
+
 /**
  * Random early drop of a new connection while `unauthenticated` connections
  * are already pending: none below `begin`, all from `full`, in between with

@@ -5,6 +5,7 @@
  */
 import crypto from 'node:crypto';
 import net from 'node:net';
+import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SshConfig } from '../../config/ssh-schema.js';
@@ -12,8 +13,8 @@ import { connectionTransport } from '../../mptcp/socket.js';
 import type { ListenerStatus } from '../../status/snapshot.js';
 import type { Logger } from '../../util/logger.js';
 import {
-  addrMatchList, graceTimeoutLine, logAuthLine, normaliseClientAddress, penalise, penalised, penaltyEventFor, shouldDropConnection, sourceKey, startupDroppedLine,
-  type PenaltyEvent, type PenaltyState,
+  addrMatchList, graceTimeoutLine, logAuthLine, normaliseClientAddress, penalise, penalised, penaltyEventFor, shouldDropConnection, sourceKey, startupDroppedLine, startupsForMemory,
+  type MaxStartups, type PenaltyEvent, type PenaltyState,
 } from '../auth/index.js';
 import { OpenSshBackend } from '../openssh/backend.js';
 import type { HandoffMessage, SessionReport } from './control-protocol.js';
@@ -107,6 +108,11 @@ export class SshServer {
     return this.cfg.Server === 'openssh' && argv !== undefined ? { server: 'openssh', command: argv } : { server: this.cfg.Server };
   }
 
+  /** MaxStartups as it applies: the built-in server's workers must fit in memory (startupsForMemory). */
+  private startups(): MaxStartups {
+    return this.cfg.Server === 'builtin' ? startupsForMemory(this.cfg.MaxStartups, os.totalmem()) : this.cfg.MaxStartups;
+  }
+
   /** Unauthenticated connections (MaxStartups), from one source when given. */
   private unauthenticated(source?: string): number {
     return this.sessions.unauthenticated(source) + this.openssh.unauthenticated(source);
@@ -155,7 +161,14 @@ export class SshServer {
       this.state = 'degraded';
       return;
     }
-    if (this.cfg.Server === 'builtin') this.pool.start();
+    if (this.cfg.Server === 'builtin') {
+      this.pool.start();
+      const ms = this.cfg.MaxStartups;
+      const here = this.startups();
+      if (here.full !== ms.full) {
+        this.log.info({ event: 'max-startups-lowered', configured: ms, applied: here, memTotalMiB: Math.round(os.totalmem() / 2 ** 20) }, `MaxStartups ${ms.begin}:${ms.rate}:${ms.full} applies as ${here.begin}:${here.rate}:${here.full}: each unauthenticated connection holds a worker process, and these may take a quarter of this host's memory`);
+      }
+    }
     this.listeners = new Listeners(this.log, this.cfg.UseMPTCP, (s, t) => this.accept(s, t.label), this.opts.retryMs);
     await this.listeners.start(targets.targets);
     this.state = 'up';
@@ -239,7 +252,7 @@ export class SshServer {
     }
     let pending = this.unauthenticated();
     for (const n of this.identPending.values()) pending += n;
-    const drop = shouldDropConnection(this.cfg.MaxStartups, pending, Math.random());
+    const drop = shouldDropConnection(this.startups(), pending, Math.random());
     if (!drop.allowed) {
       logAuthLine(this.log, startupDroppedLine(pending, peer, { ip: normaliseClientAddress(local.address), port: local.port }));
       socket.destroy();
