@@ -48,8 +48,11 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     bodyLimit: 16 * 1024,
     return503OnClosing: true,
   });
-  const hub = new SseHub(opts.source, { ...DEFAULT_SSE, ...opts.sse }, opts.log.child({ mod: 'api-events' }));
-  const metrics = createMetrics(opts.source, () => hub.size);
+  const processesHidden = opts.processesHidden ?? procHidesProcesses();
+  // Who owns a session or a connection: not on listeners any local user reaches when /proc hides it.
+  const owners = opts.control || !processesHidden;
+  const hub = new SseHub(opts.source, { ...DEFAULT_SSE, ...opts.sse }, opts.log.child({ mod: 'api-events' }), owners);
+  const metrics = createMetrics(opts.source, () => hub.size, owners);
   installErrorHandlers(app);
   if (!opts.control) {
     const allowed = opts.allowedHosts ?? [];
@@ -63,7 +66,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
   });
-  const deps = { source: opts.source, control: opts.control, hub, metrics, apiState: opts.apiState ?? (() => ({ listeners: [] })), now: opts.now ?? Date.now, processesHidden: opts.processesHidden ?? procHidesProcesses() };
+  const deps = { source: opts.source, control: opts.control, hub, metrics, apiState: opts.apiState ?? (() => ({ listeners: [] })), now: opts.now ?? Date.now, processesHidden };
   readRoutes(app, deps);
   controlRoutes(app, deps);
   dashboardRoutes(app);

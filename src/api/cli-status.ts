@@ -242,7 +242,7 @@ export function renderReport(r: StatusReport, uid = -1, all = true): string {
             ['ID', 'USER', 'CLIENT', 'TRANSPORT', 'STARTED', 'SENT', 'RECEIVED', 'SUBFLOWS'],
             r.sessions.map((x) => [
               x.id,
-              x.user || '(authenticating)',
+              x.user === undefined ? '-' : x.user || '(authenticating)',
               hostPort(x.client.address, x.client.port),
               x.transport,
               time(x.startedAt),

@@ -48,10 +48,12 @@ export interface ApiMetrics {
 }
 
 /** Builds the registry for one app. `streams` tells how many event streams are open. */
-export function createMetrics(source: StatusSource, streams: () => number): ApiMetrics {
+export function createMetrics(source: StatusSource, streams: () => number, owners = true): ApiMetrics {
   const registry = new Registry();
   const registers = [registry];
   const snap = (): StatusSnapshot => source.snapshot();
+  // The `user` label is empty where the API leaves owners out (hidepid, see sessionsView).
+  const userOf = (s: StatusSnapshot['sessions'][number]): string => (owners ? s.user : '');
 
   new Gauge({
     name: 'mpssh_info',
@@ -163,7 +165,7 @@ export function createMetrics(source: StatusSource, streams: () => number): ApiM
         this.reset();
         for (const s of snap().sessions) {
           const v = pick(s);
-          if (v !== undefined) this.inc({ session: s.id, user: s.user }, v);
+          if (v !== undefined) this.inc({ session: s.id, user: userOf(s) }, v);
         }
       },
     });
@@ -178,7 +180,7 @@ export function createMetrics(source: StatusSource, streams: () => number): ApiM
     collect() {
       this.reset();
       for (const s of snap().sessions) {
-        for (const [ifname, n] of bytesByInterface({ ...snap(), sessions: [s] })) this.set({ session: s.id, user: s.user, ifname }, n.subflows);
+        for (const [ifname, n] of bytesByInterface({ ...snap(), sessions: [s] })) this.set({ session: s.id, user: userOf(s), ifname }, n.subflows);
       }
     },
   });

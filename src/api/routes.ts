@@ -45,17 +45,18 @@ export function readRoutes(app: FastifyInstance, d: RouteDeps): void {
   app.get('/status', async () => statusView(snap(), d.apiState(), d.now()));
   app.get('/interfaces', async () => interfacesView(snap()));
   app.get('/endpoints', async () => endpointsView(snap()));
-  app.get('/sessions', async () => sessionsView(snap()));
+  const owners = d.control || !d.processesHidden;
+  app.get('/sessions', async () => sessionsView(snap(), owners));
   app.get('/sessions/:id', async (req) => {
     const { id } = parse(S.sessionParams, req.params);
-    const v = sessionView(snap(), id);
+    const v = sessionView(snap(), id, owners);
     if (!v) throw new MpsshError('not-found', `no session ${id}`);
     return v;
   });
-  app.get('/connections', async () => connectionsView(snap(), d.control || !d.processesHidden));
+  app.get('/connections', async () => connectionsView(snap(), owners));
   app.get('/connections/:id', async (req) => {
     const { id } = parse(S.connectionParams, req.params);
-    const v = connectionView(snap(), id, d.control || !d.processesHidden);
+    const v = connectionView(snap(), id, owners);
     if (!v) throw new MpsshError('not-found', `no connection ${id}`);
     return v;
   });

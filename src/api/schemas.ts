@@ -124,12 +124,15 @@ export type EndpointItem = z.infer<typeof endpointView>;
 
 const sessionFields = sessionStatus.shape;
 
+/** Why a session's owner may be missing. */
+const OWNER_HIDDEN = "Left out where /proc hides other users' processes (hidepid), except on the control socket";
+
 /** A session seen from the client: `client` is the status's `remote`, `server` its `local`. */
 export const sessionSummary = z
   .object({
     id: sessionFields.id,
-    pid: sessionFields.pid,
-    user: sessionFields.user.describe('Empty until authenticated'),
+    pid: sessionFields.pid.optional().describe(OWNER_HIDDEN),
+    user: sessionFields.user.optional().describe(`Empty until authenticated. ${OWNER_HIDDEN}`),
     client: sessionFields.remote,
     server: sessionFields.local,
     startedAt: time,

@@ -40,6 +40,13 @@ export function frame(e: StatusEvent): string {
   return `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
 }
 
+/** `e` without the user a session event names. */
+export function withoutOwner(e: StatusEvent): StatusEvent {
+  if ((e.type !== 'session-opened' && e.type !== 'session-closed') || !('user' in e)) return e;
+  const { user: _user, ...rest } = e;
+  return rest as StatusEvent;
+}
+
 /** The open event streams of one app, so closing the app can end them. */
 export class SseHub {
   private readonly clients = new Set<() => void>();
@@ -48,6 +55,8 @@ export class SseHub {
     private readonly source: StatusSource,
     private readonly opts: SseOptions,
     private readonly log: Logger,
+    /** False: session events go out without their user (hidepid, see sessionsView). */
+    private readonly owners = true,
   ) {}
 
   get size(): number {
@@ -82,7 +91,7 @@ export class SseHub {
     const send = (e: StatusEvent): void => {
       if (e.seq <= lastSent) return;
       lastSent = e.seq;
-      write(frame(e));
+      write(frame(this.owners ? e : withoutOwner(e)));
     };
     // Subscribe before reading the backlog: an event that arrives in between
     // is then held, not lost, and `lastSent` drops the overlap.

@@ -168,12 +168,10 @@ export function countSubflowsByIfname(subflows: readonly SubflowStatus[]): Recor
   return out;
 }
 
-function sessionSummary(s: SessionStatus): SessionsView['sessions'][number] {
+function sessionSummary(s: SessionStatus, owners: boolean): SessionsView['sessions'][number] {
   return defined(
     {
       id: s.id,
-      pid: s.pid,
-      user: s.user,
       client: { address: s.remote.address, port: s.remote.port },
       server: { address: s.local.address, port: s.local.port },
       startedAt: iso(s.startedAt),
@@ -181,21 +179,31 @@ function sessionSummary(s: SessionStatus): SessionsView['sessions'][number] {
       channels: { ...s.channels },
       subflowsByInterface: countSubflowsByIfname(s.subflows),
     },
-    { authenticatedAt: s.authenticatedAt === undefined ? undefined : iso(s.authenticatedAt), bytesSent: s.bytesSent, bytesReceived: s.bytesReceived },
+    {
+      pid: owners ? s.pid : undefined,
+      user: owners ? s.user : undefined,
+      authenticatedAt: s.authenticatedAt === undefined ? undefined : iso(s.authenticatedAt),
+      bytesSent: s.bytesSent,
+      bytesReceived: s.bytesReceived,
+    },
   );
 }
 
-/** GET /sessions. */
-export function sessionsView(snap: StatusSnapshot): SessionsView {
-  return { sessions: snap.sessions.map(sessionSummary) };
+/**
+ * GET /sessions. `owners` is false where connectionsView's `processes` is:
+ * who is logged in from where, and their worker's pid, is what `ps` would
+ * show and hidepid hides (`who` shows terminal sessions only).
+ */
+export function sessionsView(snap: StatusSnapshot, owners: boolean): SessionsView {
+  return { sessions: snap.sessions.map((s) => sessionSummary(s, owners)) };
 }
 
 /** GET /sessions/:id; undefined when no such session. */
-export function sessionView(snap: StatusSnapshot, id: string): SessionView | undefined {
+export function sessionView(snap: StatusSnapshot, id: string, owners: boolean): SessionView | undefined {
   const s = snap.sessions.find((x) => x.id === id);
   if (!s) return undefined;
   return {
-    ...sessionSummary(s),
+    ...sessionSummary(s, owners),
     sampledAt: iso(s.sampledAt),
     subflows: s.subflows.map(subflowItem),
   };
@@ -216,7 +224,7 @@ export function connectionItem(c: ConnectionStatus, processes: boolean): Connect
     },
     {
       process: processes && c.process !== undefined ? { ...c.process } : undefined,
-      session: c.session !== undefined ? { ...c.session } : undefined,
+      session: c.session !== undefined ? (processes ? { ...c.session } : { id: c.session.id }) : undefined,
       bytesSent: c.bytesSent,
       bytesReceived: c.bytesReceived,
       sendBps: c.sendBps,

@@ -41,7 +41,7 @@ export const connectionStatus = z.object({
   /** The owning process, when it could be found (the socket may be shared or held by the kernel only). */
   process: connectionProcess.optional(),
   /** The SSH session of mpsshd's server (built-in or OpenSSH) on this connection. */
-  session: z.object({ id: z.string(), user: z.string() }).optional(),
+  session: z.object({ id: z.string(), user: z.string().optional().describe('Left out where /proc hides other users\' processes (hidepid), except on the control socket') }).optional(),
   /** Connection-level counters (MPTCP_INFO). */
   bytesSent: z.number().optional(),
   bytesReceived: z.number().optional(),

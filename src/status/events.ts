@@ -12,7 +12,7 @@ export const eventBody = z.union([
   z.object({ type: z.enum(['interface-up', 'interface-down']), ifindex: z.number().int(), ifname: z.string() }),
   z.object({ type: z.enum(['endpoint-added', 'endpoint-removed']), id: z.number().int(), address: z.string(), ifname: z.string().optional() }),
   z.object({ type: z.enum(['subflow-established', 'subflow-closed']), session: z.string(), local: z.string(), remote: z.string(), ifname: z.string().optional() }),
-  z.object({ type: z.enum(['session-opened', 'session-closed']), session: z.string(), user: z.string(), remote: z.string() }),
+  z.object({ type: z.enum(['session-opened', 'session-closed']), session: z.string(), user: z.string().optional().describe("Left out where /proc hides other users' processes (hidepid), except on the control socket"), remote: z.string() }),
   z.object({
     type: z.literal('session-sample'),
     session: z.string(),

@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { withoutOwner } from '../../src/api/sse.js';
 import { buildApp, procHidesProcesses } from '../../src/api/app.js';
 import { hostAllowed } from '../../src/api/host-check.js';
 import * as S from '../../src/api/schemas.js';
@@ -129,6 +130,25 @@ test('GET /connections and /connections/:id: every MPTCP connection with its own
   const { app: control } = await app(true, new FakeSource(), undefined, true);
   t.after(() => control.close());
   assert.equal(conforms(S.connections, (await control.inject('/connections')).body).connections[0]!.process?.pid, 4321);
+});
+
+test('where /proc hides other users\' processes, the read-only listeners leave out who owns a session: in /sessions, /connections, /metrics and session events', async (t) => {
+  const { app: hidden, source } = await app(false, new FakeSource(), undefined, true);
+  t.after(() => hidden.close());
+  const list = conforms(S.sessions, (await hidden.inject('/sessions')).body).sessions[0]!;
+  assert.deepEqual([list.user, list.pid, list.client.address], [undefined, undefined, '198.51.100.7']);
+  const one = conforms(S.session, (await hidden.inject('/sessions/s-1')).body);
+  assert.deepEqual([one.user, one.pid], [undefined, undefined]);
+  const metrics = (await hidden.inject('/metrics')).body;
+  assert.ok(!metrics.includes('alice'), 'no user label value');
+  assert.match(metrics, /mpssh_session_bytes_sent_total\{session="s-1",user=""\} 3000/);
+  const e = source.emit({ type: 'session-opened', session: 's-2', user: 'bob', remote: '203.0.113.5' });
+  assert.deepEqual(withoutOwner(e), { seq: e.seq, at: e.at, type: 'session-opened', session: 's-2', remote: '203.0.113.5' });
+  // The control socket (root only) shows everything.
+  const { app: control } = await app(true, new FakeSource(), undefined, true);
+  t.after(() => control.close());
+  const full = conforms(S.sessions, (await control.inject('/sessions')).body).sessions[0]!;
+  assert.deepEqual([full.user, full.pid], ['alice', 4242]);
 });
 
 test('hidepid is read from the /proc mount options', () => {

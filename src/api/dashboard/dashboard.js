@@ -110,7 +110,8 @@
     for (const s of v.sessions) {
       seen.add(s.id);
       const c = card(s.id);
-      const who = s.user ? `${s.user}@${s.client.address}` : `${s.client.address} (authenticating)`;
+      // No user at all: this host hides other users' processes, and the API their sessions' owners.
+      const who = s.user ? `${s.user}@${s.client.address}` : s.user === undefined ? s.client.address : `${s.client.address} (authenticating)`;
       c.el.querySelector('h3').textContent = `${who} · ${s.transport} · since ${new Date(s.startedAt).toLocaleTimeString()} · sent ${fmtBytes(s.bytesSent)}, received ${fmtBytes(s.bytesReceived)}`;
       const d = details.get(s.id);
       if (d) {
@@ -279,7 +280,7 @@
       const who = x.process ? `${x.process.command}${x.process.user ? ` (${x.process.user})` : ''}` : 'unknown process';
       const peer = x.process?.destination ?? `${x.remote.address}:${x.remote.port}`;
       const arrow = x.direction === 'outgoing' ? '\u2192' : '\u2190';
-      c.el.querySelector('h3').textContent = `${who} ${arrow} ${peer}${x.session ? ` · SSH session of ${x.session.user}` : ''} · ${x.local.address}:${x.local.port} ${arrow} ${x.remote.address}:${x.remote.port} · since ${new Date(x.openedAt).toLocaleTimeString()}`;
+      c.el.querySelector('h3').textContent = `${who} ${arrow} ${peer}${x.session ? (x.session.user ? ` · SSH session of ${x.session.user}` : ' · SSH session') : ''} · ${x.local.address}:${x.local.port} ${arrow} ${x.remote.address}:${x.remote.port} · since ${new Date(x.openedAt).toLocaleTimeString()}`;
       fillTable(
         // Not the first table: uPlot's legend is one too.
         c.el.querySelector('table.subflows'),
