@@ -280,3 +280,12 @@ test('parseAuthorizedKeys for one key: the lines found by search give what parsi
     }
   }
 });
+
+test('parseAuthorizedKeys for one key: a line repeating the key past the line limit is one problem, and the search goes on after it', () => {
+  const k = ed(Buffer.alloc(32, 9));
+  const long = `${b64(k)} `.repeat(Math.ceil((MAX_LINE_LENGTH + 1) / (b64(k).length + 1)));
+  const text = [`ssh-ed25519 ${b64(k)} first`, long, `ssh-ed25519 ${b64(k)} ${b64(k)}`, long, 'ssh-ed25519 ' + b64(k)].join('\n');
+  const r = parseAuthorizedKeys(text, k);
+  assert.deepEqual(r.entries.map((e) => [e.line, e.comment]), [[1, 'first'], [3, b64(k)], [5, '']]);
+  assert.deepEqual(r.problems.map((p) => [p.line, p.code]), [[2, 'line-too-long'], [4, 'line-too-long']]);
+});

@@ -94,19 +94,24 @@ function parseLinesHolding(text: string, only: Buffer): AuthorizedKeys {
     for (let i = 0; i < all.length; i++) keep(out, parseAuthorizedKeysLine(all[i] as string, i + 1, only));
     return out;
   }
+  // Every character is looked at a bounded number of times, whatever the
+  // file holds (a line repeating the key a million times included): the
+  // search resumes after the line it found, and newlines are counted once.
   let line = 1;
   let counted = 0;
-  let lastStart = -1;
-  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + needle.length)) {
-    const start = text.lastIndexOf('\n', at) + 1;
-    if (start === lastStart) continue;
-    lastStart = start;
-    for (let nl = text.indexOf('\n', counted); nl !== -1 && nl < start; nl = text.indexOf('\n', nl + 1)) {
+  for (let at = text.indexOf(needle); at !== -1; ) {
+    let start = counted;
+    for (let nl = text.indexOf('\n', counted); nl !== -1 && nl < at; nl = text.indexOf('\n', nl + 1)) {
       line++;
-      counted = nl + 1;
+      start = nl + 1;
     }
-    const end = text.indexOf('\n', at);
-    keep(out, parseAuthorizedKeysLine(text.slice(start, end === -1 ? text.length : end), line, only));
+    const nl = text.indexOf('\n', at);
+    const end = nl === -1 ? text.length : nl;
+    keep(out, end - start > MAX_LINE_LENGTH ? { line, code: 'line-too-long', reason: `line longer than ${MAX_LINE_LENGTH} characters` } : parseAuthorizedKeysLine(text.slice(start, end), line, only));
+    if (nl === -1) break;
+    counted = nl + 1;
+    line++;
+    at = text.indexOf(needle, counted);
   }
   return out;
 }
