@@ -2,6 +2,9 @@
 #include "seccomp_filter.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <linux/audit.h>
 #include <linux/netlink.h>
 #include <linux/seccomp.h>
@@ -64,7 +67,34 @@ class Builder {
     }
     p.push_back(Ret(ret));
   }
+
+  // ioctl(fd, `cmd`, ...) -> `ret`.
+  void RefuseIoctl(uint32_t cmd, uint32_t ret) {
+    p.push_back(Load(kNr));
+    p.push_back(JumpEq(static_cast<uint32_t>(__NR_ioctl), 0, 3));
+    p.push_back(Load(Arg(1)));
+    p.push_back(JumpEq(cmd, 0, 1));
+    p.push_back(Ret(ret));
+  }
+
+  // fcntl(fd, F_SETOWN, owner) only for this process or its group;
+  // F_SETOWN_EX not at all (Node.js uses neither).
+  void FcntlOwner(uint32_t me, uint32_t group) {
+    p.push_back(Load(kNr));
+    p.push_back(JumpEq(static_cast<uint32_t>(__NR_fcntl), 0, 8));
+    p.push_back(Load(Arg(1)));
+    p.push_back(JumpEq(F_SETOWN_EX, 5, 0));
+    p.push_back(JumpEq(F_SETOWN, 0, 5));
+    p.push_back(Load(Arg(2)));
+    p.push_back(JumpEq(0, 3, 0));
+    p.push_back(JumpEq(me, 2, 0));
+    p.push_back(JumpEq(group, 1, 0));
+    p.push_back(Ret(Errno(EPERM)));
+  }
 };
+
+constexpr uint32_t kPrioProcess = 0;       // PRIO_PROCESS
+constexpr uint32_t kIoprioWhoProcess = 1;  // IOPRIO_WHO_PROCESS
 
 }  // namespace
 
@@ -106,8 +136,12 @@ std::vector<sock_filter> WorkerSeccompFilter(pid_t self) {
   b.RefuseUnless(__NR_sched_setscheduler, 0, {0, me}, Errno(EPERM));
   b.RefuseUnless(__NR_sched_setparam, 0, {0, me}, Errno(EPERM));
   b.RefuseUnless(__NR_sched_setattr, 0, {0, me}, Errno(EPERM));
-  // setpriority(which, who, prio), ioprio_set(which, who, ioprio).
+  // setpriority(which, who, prio), ioprio_set(which, who, ioprio): one
+  // process (PRIO_USER or IOPRIO_WHO_USER with who 0 would be every process
+  // of this uid), and that one this process.
+  b.RefuseUnless(__NR_setpriority, 0, {kPrioProcess}, Errno(EPERM));
   b.RefuseUnless(__NR_setpriority, 1, {0, me}, Errno(EPERM));
+  b.RefuseUnless(__NR_ioprio_set, 0, {kIoprioWhoProcess}, Errno(EPERM));
   b.RefuseUnless(__NR_ioprio_set, 1, {0, me}, Errno(EPERM));
 
   // Signals to itself only (0 and -pid: its own process group, which it leads).
@@ -117,6 +151,12 @@ std::vector<sock_filter> WorkerSeccompFilter(pid_t self) {
   b.RefuseUnless(__NR_rt_tgsigqueueinfo, 0, {me}, Errno(EPERM));
   b.RefuseUnless(__NR_pidfd_open, 0, {me}, Errno(EPERM));
   b.Refuse(__NR_tkill, Errno(EPERM));
+  b.Refuse(__NR_pidfd_send_signal, Errno(EPERM));
+  // A descriptor's owner gets SIGIO (or what F_SETSIG names, SIGKILL
+  // included) when it becomes ready: an owner is a signal target too.
+  b.FcntlOwner(me, group);
+  b.RefuseIoctl(FIOSETOWN, Errno(EPERM));
+  b.RefuseIoctl(SIOCSPGRP, Errno(EPERM));
 
   b.p.push_back(Ret(SECCOMP_RET_ALLOW));
   return b.p;

@@ -13,8 +13,10 @@
 //  - other processes of the same uid (every worker runs as the privilege
 //    separation user): prlimit64, setpriority, ioprio_set and the
 //    sched_set* calls only on the calling process or thread (pid or who 0),
-//    signals (kill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_open)
-//    only to itself, tkill not at all: EPERM. Landlock's signal scope
+//    signals (kill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_open,
+//    and a descriptor's owner through fcntl F_SETOWN, which F_SETSIG can make
+//    any signal) only to itself; tkill, pidfd_send_signal, F_SETOWN_EX and
+//    the FIOSETOWN/SIOCSPGRP ioctls not at all: EPERM. Landlock's signal scope
 //    (Linux 6.12) covers signals too, but not the others, and not older
 //    kernels;
 //  - a system call from another ABI (x32, or i386 through int 0x80) kills

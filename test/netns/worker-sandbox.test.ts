@@ -13,7 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileSkip } from '../../tools/require-netns.js';
+import { fileSkip, missingProgram } from '../../tools/require-netns.js';
 
 const skip = fileSkip();
 const SANDBOX = path.resolve(__dirname, '../../src/native/sandbox.js');
@@ -94,6 +94,38 @@ test('the seccomp filter: no UDP or Unix socket, no priority or signal for anoth
   } finally {
     other.kill();
     server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the seccomp filter itself, system call by system call, in a C process against another process', { skip: skip || missingProgram(['g++']) || false }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-seccomp-probe-'));
+  try {
+    const src = path.resolve(__dirname, '../../../native/src');
+    const probe = path.join(dir, 'probe');
+    execFileSync('g++', ['-std=c++17', `-I${src}`, '-o', probe, path.resolve(__dirname, '../../../test/fixtures/seccomp-probe.cc'), path.join(src, 'seccomp_filter.cc')]);
+    const got = Object.fromEntries(execFileSync(probe, { encoding: 'utf8', timeout: 10_000 }).trim().split('\n').map((l) => l.split(' ') as [string, string]));
+    assert.deepEqual(got, {
+      'prlimit-other': 'EPERM',
+      'prlimit-self': 'ok',
+      'setpriority-user': 'EPERM',
+      'setpriority-other': 'EPERM',
+      'setpriority-self': 'ok',
+      'ioprio-user': 'EPERM',
+      'kill-other': 'EPERM',
+      'kill-self': 'ok',
+      'pidfd-send-signal': 'EPERM',
+      'setown-other': 'EPERM',
+      'setown-self': 'ok',
+      fiosetown: 'EPERM',
+      getfl: 'ok',
+      udp: 'EACCES',
+      unix: 'EACCES',
+      rtnetlink: 'ok',
+      'sock-diag': 'ok',
+      'io-uring': 'ENOSYS',
+    });
+  } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
