@@ -18,7 +18,10 @@
  * Requests from the daemon (frames as on fd 3, see user_helper.h; the daemon
  * is root and the only writer, but lengths are bounded all the same):
  *   acct                                -> acct ok|new-authtok|denied <why> <text>
- *   auth kbdint <empty> | auth password <empty> <pw>
+ *   auth kbdint <mode> | auth password <mode> <pw>
+ *     mode 0: an empty password is refused; 1: allowed (PermitEmptyPasswords);
+ *     x: the daemon hands stand-ins for an attempt that cannot log in: an
+ *     empty password is refused and an expired one is never changed
  *                                       -> (prompt <echo> <text> / answer <text>)*
  *                                          auth ok|new-authtok|denied|failed <why> <text>
  *   session <uid> <gid> <lastlog 0|1> <motd 0|1>
@@ -223,14 +226,14 @@ int login_main(int argc, char **argv, const char **user_out, uid_t *uid_out, gid
       const char *a[] = {"acct", result_word(r), why, pam_take_info()};
       if (login_send(a, 4) != 0) die_login("daemon went away");
     } else if (strcmp(f[0], "auth") == 0 && with_pam && ((n == 3 && strcmp(f[1], "kbdint") == 0) || (n == 4 && strcmp(f[1], "password") == 0)) &&
-               (strcmp(f[2], "0") == 0 || strcmp(f[2], "1") == 0)) {
-      /* <empty>: 1 when PermitEmptyPasswords lets an empty password in. */
+               (strcmp(f[2], "0") == 0 || strcmp(f[2], "1") == 0 || strcmp(f[2], "x") == 0)) {
       int permit_empty = f[2][0] == '1';
+      int may_change = f[2][0] != 'x';
       char *password = n == 4 ? strdup(f[3]) : NULL;
       if (n == 4) explicit_bzero(f[3], strlen(f[3]));
       if (n == 4 && password == NULL) die_login("out of memory");
       pam_clear_info();
-      r = pam_auth(password, permit_empty, &why);
+      r = pam_auth(password, permit_empty, may_change, &why);
       if (password != NULL) {
         explicit_bzero(password, strlen(password));
         free(password);

@@ -138,7 +138,7 @@ enum pam_result pam_account(const char **why) {
   return account_result(pam_acct_mgmt(pamh, 0), why);
 }
 
-enum pam_result pam_auth(const char *password, int permit_empty, const char **why) {
+enum pam_result pam_auth(const char *password, int permit_empty, int may_change, const char **why) {
   conv_mode = password != NULL ? CONV_PASSWORD : CONV_RELAY;
   conv_password = password;
   password_used = 0;
@@ -154,8 +154,9 @@ enum pam_result pam_auth(const char *password, int permit_empty, const char **wh
   }
   /* The account stack right after, on the same handle, as sshd does. */
   rc = pam_acct_mgmt(pamh, 0);
-  if (rc == PAM_NEW_AUTHTOK_REQD && password == NULL) {
-    /* keyboard-interactive can ask for the new password at once. */
+  if (rc == PAM_NEW_AUTHTOK_REQD && password == NULL && may_change) {
+    /* keyboard-interactive can ask for the new password at once (never
+     * with stand-in answers: that would set a password nobody chose). */
     rc = pam_chauthtok(pamh, PAM_CHANGE_EXPIRED_AUTHTOK);
     if (rc != PAM_SUCCESS) {
       *why = pam_strerror(pamh, rc);
@@ -219,9 +220,10 @@ enum pam_result pam_account(const char **why) {
   *why = "PAM not available";
   return PAMR_DENIED;
 }
-enum pam_result pam_auth(const char *password, int permit_empty, const char **why) {
+enum pam_result pam_auth(const char *password, int permit_empty, int may_change, const char **why) {
   (void)password;
   (void)permit_empty;
+  (void)may_change;
   *why = "PAM not available";
   return PAMR_FAILED;
 }

@@ -147,8 +147,12 @@ class IfAddrs {
   // if_nametoindex() would need an AF_UNIX or AF_INET socket, which a
   // locked-down worker may not make.
   unsigned IndexOfName(const char* name) const {
+    // An IPv4 address's label may be an alias ("eth0:1"); the link is "eth0".
+    const char* colon = std::strchr(name, ':');
+    size_t len = colon != nullptr ? static_cast<size_t>(colon - name) : std::strlen(name);
     for (const ifaddrs* a = list_; a != nullptr; a = a->ifa_next) {
-      if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_PACKET || std::strcmp(a->ifa_name, name) != 0) continue;
+      if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_PACKET) continue;
+      if (std::strncmp(a->ifa_name, name, len) != 0 || a->ifa_name[len] != '\0') continue;
       return static_cast<unsigned>(reinterpret_cast<const sockaddr_ll*>(a->ifa_addr)->sll_ifindex);
     }
     return if_nametoindex(name);

@@ -134,7 +134,7 @@ const char *pam_take_info(void);
 void pam_clear_info(void);
 enum pam_result pam_account(const char **why);
 /* password NULL: keyboard-interactive, prompts relayed to the daemon. */
-enum pam_result pam_auth(const char *password, int permit_empty, const char **why);
+enum pam_result pam_auth(const char *password, int permit_empty, int may_change, const char **why);
 int pam_session_open(const char **why);
 char **pam_environment(void);
 void pam_finish(int session_open);

@@ -40,11 +40,17 @@ export function frame(e: StatusEvent): string {
   return `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
 }
 
-/** `e` without the user a session event names. */
+/** `e` without who owns what it is about: a session's user, a connection's program and its destination. */
 export function withoutOwner(e: StatusEvent): StatusEvent {
-  if ((e.type !== 'session-opened' && e.type !== 'session-closed') || !('user' in e)) return e;
-  const { user: _user, ...rest } = e;
-  return rest as StatusEvent;
+  if (e.type === 'session-opened' || e.type === 'session-closed') {
+    const { user: _user, ...rest } = e;
+    return rest;
+  }
+  if (e.type === 'connection-opened' || e.type === 'connection-closed') {
+    const { command: _command, destination: _destination, ...rest } = e;
+    return rest;
+  }
+  return e;
 }
 
 /** The open event streams of one app, so closing the app can end them. */

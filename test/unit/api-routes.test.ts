@@ -144,6 +144,8 @@ test('where /proc hides other users\' processes, the read-only listeners leave o
   assert.match(metrics, /mpssh_session_bytes_sent_total\{session="s-1",user=""\} 3000/);
   const e = source.emit({ type: 'session-opened', session: 's-2', user: 'bob', remote: '203.0.113.5' });
   assert.deepEqual(withoutOwner(e), { seq: e.seq, at: e.at, type: 'session-opened', session: 's-2', remote: '203.0.113.5' });
+  const c = source.emit({ type: 'connection-opened', connection: '7', direction: 'outgoing', local: '192.0.2.1:5', remote: '198.51.100.2:22', command: 'ssh', destination: 'bob@server' });
+  assert.deepEqual(withoutOwner(c), { seq: c.seq, at: c.at, type: 'connection-opened', connection: '7', direction: 'outgoing', local: '192.0.2.1:5', remote: '198.51.100.2:22' });
   // The control socket (root only) shows everything.
   const { app: control } = await app(true, new FakeSource(), undefined, true);
   t.after(() => control.close());

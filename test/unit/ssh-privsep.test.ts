@@ -18,6 +18,7 @@ import { logRelay, RELAY_BACKLOG, relayedLine } from '../../src/ssh/server/log-r
 import { silentLogger } from '../../src/util/logger.js';
 import { waitFor } from '../../tools/netns.js';
 import { answers, pair } from '../helpers/monitor-pair.js';
+import { workerEnv } from '../../src/ssh/server/pool.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -258,4 +259,8 @@ test('SessionRegistry: start and discover twice (a reload) keep one timer and on
   reg.stop();
   server.close();
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('workerEnv: nothing that steers Node.js or libuv reaches a worker, and io_uring stays off', () => {
+  assert.deepEqual(workerEnv({ PATH: '/usr/bin', NODE_OPTIONS: '--inspect', NODE_DEBUG: 'net', UV_USE_IO_URING: '1', UV_THREADPOOL_SIZE: '64', LANG: 'C.UTF-8' }), { PATH: '/usr/bin', LANG: 'C.UTF-8', UV_USE_IO_URING: '0' });
 });

@@ -413,9 +413,9 @@ export class Authenticator {
     // An attempt that cannot succeed still goes through the stack, so that it takes as long and asks the same.
     this.conversation = { user: valid ? user : null, authUser: { ...authUser, valid }, genuine: attempt.genuine };
     if (!attempt.genuine && attempt.why !== 'user') this.log.debug({ user: name, why: attempt.why }, `PAM is given a stand-in for the ${method} (${attempt.why === 'root' ? `PermitRootLogin ${this.cfg.PermitRootLogin}` : 'PermitEmptyPasswords no'})`);
-    const permitEmpty = this.cfg.PermitEmptyPasswords;
-    if (method === 'password') return this.converse(await proc.authenticate('password', { permitEmpty, password: attempt.genuine ? password : fakePassword(password) }), 'password');
-    return this.converse(await proc.authenticate('kbdint', { permitEmpty }));
+    const opts = { permitEmpty: this.cfg.PermitEmptyPasswords, standIn: !attempt.genuine };
+    if (method === 'password') return this.converse(await proc.authenticate('password', { ...opts, password: attempt.genuine ? password : fakePassword(password) }), 'password');
+    return this.converse(await proc.authenticate('kbdint', opts));
   }
 
   /** One step of the PAM exchange: a prompt for the client, or its end. */

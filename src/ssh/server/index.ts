@@ -55,6 +55,12 @@ export interface SshServerOptions {
   retryMs?: number;
 }
 
+/** The memory this daemon's processes may use: the host's, or its cgroup's limit (systemd's MemoryMax) when lower. */
+function memoryLimit(): number {
+  const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
+  return constrained !== undefined && constrained > 0 ? Math.min(constrained, os.totalmem()) : os.totalmem();
+}
+
 export class SshServer {
   private readonly log: Logger;
   private cfg: SshConfig;
@@ -110,7 +116,7 @@ export class SshServer {
 
   /** MaxStartups as it applies: the built-in server's workers must fit in memory (startupsForMemory). */
   private startups(): MaxStartups {
-    return this.cfg.Server === 'builtin' ? startupsForMemory(this.cfg.MaxStartups, os.totalmem()) : this.cfg.MaxStartups;
+    return this.cfg.Server === 'builtin' ? startupsForMemory(this.cfg.MaxStartups, memoryLimit()) : this.cfg.MaxStartups;
   }
 
   /** Unauthenticated connections (MaxStartups), from one source when given. */
@@ -166,7 +172,7 @@ export class SshServer {
       const ms = this.cfg.MaxStartups;
       const here = this.startups();
       if (here.full !== ms.full) {
-        this.log.info({ event: 'max-startups-lowered', configured: ms, applied: here, memTotalMiB: Math.round(os.totalmem() / 2 ** 20) }, `MaxStartups ${ms.begin}:${ms.rate}:${ms.full} applies as ${here.begin}:${here.rate}:${here.full}: each unauthenticated connection holds a worker process, and these may take a quarter of this host's memory`);
+        this.log.info({ event: 'max-startups-lowered', configured: ms, applied: here, memoryMiB: Math.round(memoryLimit() / 2 ** 20) }, `MaxStartups ${ms.begin}:${ms.rate}:${ms.full} applies as ${here.begin}:${here.rate}:${here.full}: each unauthenticated connection holds a worker process, and these may take a quarter of this host's memory`);
       }
     }
     this.listeners = new Listeners(this.log, this.cfg.UseMPTCP, (s, t) => this.accept(s, t.label), this.opts.retryMs);

@@ -35,10 +35,13 @@ export interface HandedOff {
 
 /**
  * The environment a worker starts with: the daemon's, without anything that
- * changes how Node.js runs (NODE_OPTIONS could open an inspector).
+ * changes how Node.js or libuv runs (NODE_OPTIONS could open an inspector;
+ * UV_USE_IO_URING=1 would set up io_uring rings while the worker is still
+ * root, whose kernel threads keep root's credentials, and which its seccomp
+ * filter then refuses to use).
  */
 export function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('NODE_')));
+  return { ...Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('NODE_') && !k.startsWith('UV_'))), UV_USE_IO_URING: '0' };
 }
 
 /**

@@ -42,8 +42,11 @@ export interface LoginProcess {
    * keyboard-interactive (prompts relayed) or password (the client's
    * password answers). `permitEmpty`: PermitEmptyPasswords; without it PAM
    * is asked to refuse an empty password (PAM_DISALLOW_NULL_AUTHTOK).
+   * `standIn`: the answers are stand-ins for an attempt that cannot log in
+   * (pam-attempt.ts): empty passwords are refused whatever `permitEmpty`
+   * says, and an expired password is never changed.
    */
-  authenticate(kind: 'kbdint' | 'password', opts: { permitEmpty: boolean; password?: string }): Promise<PamStep>;
+  authenticate(kind: 'kbdint' | 'password', opts: { permitEmpty: boolean; standIn?: boolean; password?: string }): Promise<PamStep>;
   /** The client's answer to the last prompt; null gives up (PAM sees a conversation error). */
   answer(text: string | null): Promise<PamStep>;
   /** Opens the session; resolves with the worker's ends of the user side, which the caller then owns. */
@@ -92,9 +95,9 @@ class LoginClient implements LoginProcess {
     return outcome(await this.next(), 'acct');
   }
 
-  async authenticate(kind: 'kbdint' | 'password', opts: { permitEmpty: boolean; password?: string }): Promise<PamStep> {
-    const empty = opts.permitEmpty ? '1' : '0';
-    this.send(kind === 'password' ? ['auth', 'password', empty, opts.password ?? ''] : ['auth', 'kbdint', empty]);
+  async authenticate(kind: 'kbdint' | 'password', opts: { permitEmpty: boolean; standIn?: boolean; password?: string }): Promise<PamStep> {
+    const mode = opts.standIn === true ? 'x' : opts.permitEmpty ? '1' : '0';
+    this.send(kind === 'password' ? ['auth', 'password', mode, opts.password ?? ''] : ['auth', 'kbdint', mode]);
     return this.step();
   }
 
