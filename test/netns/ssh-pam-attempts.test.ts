@@ -20,6 +20,7 @@ import { Netns } from '../../tools/netns.js';
 import { fileSkip } from '../../tools/require-netns.js';
 import { run, startMpsshdSsh, type MpsshdSsh } from '../../tools/mpsshd-ssh.js';
 import { createTestUser, type TestUser } from '../../tools/test-user.js';
+import { pamServices } from '../helpers/pam-services.js';
 
 const PY = '/usr/bin/python3';
 const skip = fileSkip({ programs: [PY] }) || paramikoMissing();
@@ -34,8 +35,8 @@ function paramikoMissing(): string | false {
   }
 }
 const NO_PM = 'pathManager:\n  enabled: false';
-const tag = crypto.randomBytes(3).toString('hex');
-const service = (kind: string) => `mpsshd-test-${tag}-${kind}`;
+const services = pamServices();
+const service = services.name;
 
 let ns: Netns;
 let dir: string;
@@ -49,10 +50,6 @@ let rec: MpsshdSsh;
 let nul: MpsshdSsh;
 let nulYes: MpsshdSsh;
 
-function writeService(kind: string, lines: string[]): void {
-  fs.writeFileSync(path.join('/etc/pam.d', service(kind)), `# mpsshd test service, removed by the test\n${lines.join('\n')}\n`);
-}
-
 before(async () => {
   if (skip) return;
   ns = Netns.create('pamatt');
@@ -65,8 +62,8 @@ before(async () => {
     { mode: 0o755 },
   );
   const permit = ['account required pam_permit.so', 'session required pam_permit.so'];
-  writeService('rec', [`auth required pam_exec.so expose_authtok quiet ${record}`, 'auth optional pam_permit.so', ...permit]);
-  writeService('nul', ['auth required pam_unix.so nullok', ...permit]);
+  services.write('rec', [`auth required pam_exec.so expose_authtok quiet ${record}`, 'auth optional pam_permit.so', ...permit]);
+  services.write('nul', ['auth required pam_unix.so nullok', ...permit]);
   user = createTestUser();
   other = createTestUser();
   execFileSync('passwd', ['-q', '-d', other.name]);
@@ -81,7 +78,7 @@ after(async () => {
   for (const s of [rec, nul, nulYes]) await s?.stop();
   user?.remove();
   other?.remove();
-  for (const kind of ['rec', 'nul']) fs.rmSync(path.join('/etc/pam.d', service(kind)), { force: true });
+  services.removeAll();
   fs.rmSync(dir, { recursive: true, force: true });
   ns?.close();
 });
@@ -126,7 +123,7 @@ test('the stack checks the real password of a user who may log in with one', { s
 });
 
 test('root (PermitRootLogin prohibit-password), a user DenyUsers refuses and an unknown name: the stack runs, handed a stand-in of the same length', { skip }, async () => {
-  const unknown = `nx${tag}`;
+  const unknown = `nx${crypto.randomBytes(3).toString("hex")}`;
   for (const name of ['root', other.name, unknown]) {
     const from = seenCount();
     for (const method of ['password', 'kbdint'] as const) assert.equal(await attempt(rec, name, method, 'sesame'), 'refused', `${name} ${method}`);

@@ -19,11 +19,12 @@ import { Netns, waitFor } from '../../tools/netns.js';
 import { fileSkip } from '../../tools/require-netns.js';
 import { run, startMpsshdSsh, type MpsshdSsh } from '../../tools/mpsshd-ssh.js';
 import { createTestUser, type TestUser } from '../../tools/test-user.js';
+import { pamServices } from '../helpers/pam-services.js';
 
 const skip = fileSkip({ programs: ['ssh', 'ssh-keygen', 'utmpdump'] });
 const NO_PM = 'pathManager:\n  enabled: false';
-const tag = crypto.randomBytes(3).toString('hex');
-const service = (kind: string) => `mpsshd-test-${tag}-${kind}`;
+const services = pamServices();
+const service = services.name;
 
 let ns: Netns;
 let dir: string;
@@ -37,10 +38,6 @@ let deny: MpsshdSsh;
 /** AuthenticationMethods publickey,keyboard-interactive. */
 let both: MpsshdSsh;
 
-function writeService(kind: string, lines: string[]): void {
-  fs.writeFileSync(path.join('/etc/pam.d', service(kind)), `# mpsshd test service, removed by the test\n${lines.join('\n')}\n`);
-}
-
 before(async () => {
   if (skip) return;
   ns = Netns.create('sshpam');
@@ -53,7 +50,7 @@ before(async () => {
   // pam_exec hands the answer on stdin, NUL-terminated.
   fs.writeFileSync(check, '#!/bin/sh\npw=$(tr -d "\\000")\n[ "$pw" = sesame ]\n', { mode: 0o755 });
   // Debian's /etc/pam.d/sshd, with test files for pam_nologin, pam_env and pam_motd.
-  writeService('main', [
+  services.write('main', [
     `auth required pam_exec.so expose_authtok quiet ${check}`,
     // pam_exec has no credentials to give; like pam_unix in common-auth, this answers pam_setcred.
     'auth optional pam_permit.so',
@@ -66,7 +63,7 @@ before(async () => {
     `session required pam_env.so readenv=1 user_readenv=0 envfile=${path.join(dir, 'env')}`,
     '@include common-session',
   ]);
-  writeService('deny', ['auth required pam_deny.so', 'account required pam_deny.so', 'session required pam_permit.so']);
+  services.write('deny', ['auth required pam_deny.so', 'account required pam_deny.so', 'session required pam_permit.so']);
   const main = [`PAMServiceName: ${service('main')}`, 'KbdInteractiveAuthentication: yes'];
   pam = await startMpsshdSsh(ns, { port: 22, extraYaml: NO_PM, sshYaml: main });
   nopam = await startMpsshdSsh(ns, { port: 2202, extraYaml: NO_PM, sshYaml: ['UsePAM: no'] });
@@ -81,7 +78,7 @@ after(async () => {
   if (skip) return;
   for (const s of [pam, nopam, deny, both]) await s?.stop();
   user?.remove();
-  for (const kind of ['main', 'deny']) fs.rmSync(path.join('/etc/pam.d', service(kind)), { force: true });
+  services.removeAll();
   fs.rmSync(dir, { recursive: true, force: true });
   ns?.close();
 });
@@ -247,7 +244,7 @@ test('AuthenticationMethods publickey,keyboard-interactive: the key is a partial
 });
 
 test('a PAM module that hangs cannot hold a connection past LoginGraceTime', { skip }, async () => {
-  writeService('hang', ['auth required pam_deny.so', 'account required pam_exec.so quiet /bin/sleep 60', 'session required pam_permit.so']);
+  services.write('hang', ['auth required pam_deny.so', 'account required pam_exec.so quiet /bin/sleep 60', 'session required pam_permit.so']);
   const hang = await startMpsshdSsh(ns, { port: 2205, extraYaml: NO_PM, sshYaml: [`PAMServiceName: ${service('hang')}`, 'LoginGraceTime: 3'] });
   try {
     fs.appendFileSync(path.join(user.home, '.ssh', 'authorized_keys'), hang.clientPub);
