@@ -93,3 +93,31 @@ test('key queries the daemon answers PK_OK are limited per connection; past the 
   assert.deepEqual(results.slice(MAX_ACCEPTED_KEY_QUERIES, MAX_ACCEPTED_KEY_QUERIES + 6), ['failure', 'failure', 'failure', 'failure', 'failure', 'disconnect']);
   assert.equal(reads, MAX_ACCEPTED_KEY_QUERIES, 'past the budget the file is not read again');
 });
+
+test('AuthenticationMethods publickey,publickey: one key does not count twice, and the second key\'s options add to the first\'s', async () => {
+  const twoKeys = sshSchema.parse({ MaxAuthTries: 6, PermitRootLogin: 'yes', StrictModes: false, AuthenticationMethods: 'publickey,publickey' });
+  const a = clientKey();
+  const b = clientKey();
+  const c = clientKey();
+  const sid = crypto.randomBytes(32);
+  const file = [`restrict,command="/usr/bin/backup-only" ${a.line}`, b.line, `command="/bin/other" ${c.line}`].join('\n');
+  const login = () => new Authenticator(twoKeys, { address: '192.0.2.7', port: 5000 }, silentLogger(), Date.now, keysFile(file));
+  // The same key twice.
+  const same = login();
+  assert.equal((await same.handle(signed(a, sid), sid)).result, 'partial');
+  assert.equal((await same.handle(signed(a, sid), sid)).result, 'failure', 'a key already used');
+  assert.equal((await same.handle(signed(b, sid), sid)).result, 'success', 'another key completes the login');
+  // Restricted key first, unrestricted second: the restrictions stay (they did not when the second replaced the first).
+  for (const [first, second] of [[a, b], [b, a]] as const) {
+    const l = login();
+    assert.equal((await l.handle(signed(first, sid), sid)).result, 'partial');
+    const done = await l.handle(signed(second, sid), sid);
+    assert.equal(done.result, 'success');
+    const options = (done as { success: { options: { command?: string; permitPty: boolean; permitPortForwarding: boolean } } }).success.options;
+    assert.deepEqual([options.command, options.permitPty, options.permitPortForwarding], ['/usr/bin/backup-only', false, false]);
+  }
+  // Two different forced commands: no login.
+  const clash = login();
+  assert.equal((await clash.handle(signed(a, sid), sid)).result, 'partial');
+  assert.equal((await clash.handle(signed(c, sid), sid)).result, 'failure');
+});

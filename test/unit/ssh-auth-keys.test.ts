@@ -265,13 +265,14 @@ test('parseAuthorizedKeys for one key: the lines found by search give what parsi
       `ssh-ed25519 ${b64(k).slice(0, 20)}broken`,
       '',
       `ssh-ed25519 ${b64(k)}\r`,
+      `ssh-ed25519 ${b64(k).slice(0, 30)}\v${b64(k).slice(30)} whitespace inside`,
     ];
     return forms[i % forms.length] as string;
   };
   let seed = 7;
   const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
   for (let round = 0; round < 40; round++) {
-    const lines = Array.from({ length: 1 + rand(30) }, (_, i) => lineFor(keys[rand(keys.length)] as Buffer, rand(8) + i));
+    const lines = Array.from({ length: 1 + rand(30) }, (_, i) => lineFor(keys[rand(keys.length)] as Buffer, rand(9) + i));
     const text = lines.join('\n') + (rand(2) ? '\n' : '');
     const every = parseAuthorizedKeys(text);
     for (const k of keys) {

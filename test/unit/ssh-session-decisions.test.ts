@@ -99,7 +99,9 @@ test('forwarding permits: AllowTcpForwarding, PermitOpen, PermitListen, privileg
   assert.equal(remoteForwardDecision(p({}), 1000, 'localhost', 80).ok, false);
   assert.equal(remoteForwardDecision(p({}), 0, 'localhost', 80).ok, true);
   assert.equal(remoteForwardDecision(p({ tcpForwarding: 'local' }), 0, 'localhost', 8080).ok, false);
-  assert.equal(remoteForwardDecision(p({ permitListen: [spec('localhost', 8080)] }), 1000, '', 8080).ok, true);
+  // "" is every address under GatewayPorts clientspecified: a localhost-only permit does not cover it (sshd neither).
+  assert.equal(remoteForwardDecision(p({ permitListen: [spec('localhost', 8080)] }), 1000, '', 8080).ok, false);
+  assert.equal(remoteForwardDecision(p({ permitListen: [spec('*', 8080)] }), 1000, '', 8080).ok, true);
   assert.equal(remoteForwardDecision(p({ permitListen: [spec('localhost', 8080)] }), 1000, '0.0.0.0', 8080).ok, false);
 
   assert.deepEqual(listenAddresses('no', '0.0.0.0'), ['127.0.0.1', '::1']);

@@ -157,6 +157,10 @@ export function parseAuthorizedKeysLine(raw: string, line: number, only?: Buffer
   const blobText = firstToken(blobAndComment);
   if (blobText.trim() === '') return problem('missing-key', `no key data after ${keyType}`);
 
+  // OpenSSH's decoder skips whitespace inside the key data. Refused here
+  // (but the \r of a CRLF line): finding a key by its text, as
+  // parseLinesHolding does, and parsing every line must agree.
+  if (/[\r\v\f]/.test(blobText.replace(/\r$/, ''))) return problem('bad-base64', 'whitespace inside the key data');
   // Lenient decoding is enough to tell another key; a match is then decoded strictly.
   if (only !== undefined && !Buffer.from(blobText, 'base64').equals(only)) return null;
   const blob = decodeBase64Strict(blobText);

@@ -30,8 +30,10 @@ export function remoteForwardDecision(policy: Pick<ChannelPolicy, 'tcpForwarding
   if (policy.tcpForwarding !== 'all' && policy.tcpForwarding !== 'remote') return { ok: false, reason: 'remote forwarding disabled' };
   if (!Number.isInteger(port) || port < 0 || port > 65535) return { ok: false, reason: `bad port ${port}` };
   if (port !== 0 && port < RESERVED_PORTS && uid !== 0) return { ok: false, reason: `port ${port} is privileged` };
-  const host = bindAddr === '' ? 'localhost' : bindAddr;
-  if (!permits(policy.permitListen, host, port)) return { ok: false, reason: `${host}:${port} not permitted by PermitListen` };
+  // The address as the client sent it, as sshd matches it: "" means every
+  // address under GatewayPorts clientspecified (listenAddresses), so it
+  // must not pass for "localhost".
+  if (!permits(policy.permitListen, bindAddr, port)) return { ok: false, reason: `${bindAddr === '' ? '""' : bindAddr}:${port} not permitted by PermitListen` };
   return { ok: true };
 }
 

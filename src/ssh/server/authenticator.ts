@@ -35,6 +35,7 @@ import { acceptedPubkeyAlgorithms } from '../../config/ssh-algorithms.js';
 import { readFileAs } from '../../native/sandbox.js';
 import { sshString } from '../wire.js';
 import { findCertificateLogin, type FoundKey } from './certificate-login.js';
+import { mergeKeySteps } from './channel-policy.js';
 
 /** The outcome the monitor acts on. */
 export interface AuthSuccess {
@@ -129,6 +130,8 @@ export class Authenticator {
   private accountChecked = false;
   /** Queries answered "the key would do" (PK_OK), which MaxAuthTries does not count. */
   private keyQueries = 0;
+  /** Fingerprints of the keys a step of this login was accepted with (a certificate's: its key's). */
+  private readonly usedKeys = new Set<string>();
 
   /** Failed attempts so far (PerSourcePenalties tells authfail from noauth by it). */
   get failures(): number {
@@ -256,6 +259,12 @@ export class Authenticator {
     const found = isCertificateAlgorithm(key.algo) ? await this.findCertificate(user, key) : await this.findPlainKey(user, key);
     if (!found.ok) return this.finish(req.method, authUser, found.info);
     const info = found.info;
+    // AuthenticationMethods publickey,publickey asks for two keys: one key
+    // (plain or certified) does not count twice, as in sshd.
+    if (this.usedKeys.has(info.fingerprint)) {
+      this.log.info({ event: 'key-reused', user: name, fingerprint: info.fingerprint }, `refusing previously-used ${info.shortType} key ${info.fingerprint}`);
+      return this.finish(req.method, authUser, info);
+    }
     if (req.signature === undefined) {
       this.keyQueries++;
       // A query: the key would do; the client signs next (SSH_MSG_USERAUTH_PK_OK).
@@ -305,7 +314,16 @@ export class Authenticator {
    * more, else the account check (PAM's stack, once) and the login.
    */
   private async succeed(method: string, user: LookedUpUser, authUser: AuthUser, keyStep?: { options: KeyOptions; key: KeyInfo }): Promise<UserauthVerdict> {
-    if (keyStep !== undefined) this.keyStep = keyStep;
+    if (keyStep !== undefined) {
+      // A second key's options are added to the first's, never put in their place.
+      const merged = this.keyStep === undefined ? { ok: true as const, options: keyStep.options } : mergeKeySteps(this.keyStep.options, keyStep.options);
+      if (!merged.ok) {
+        this.log.info({ event: 'key-options-conflict', user: user.account.name }, `Inconsistent authentication options: ${merged.reason}`);
+        return this.finish(method, authUser, keyStep.key);
+      }
+      this.keyStep = { options: merged.options, key: keyStep.key };
+      this.usedKeys.add(keyStep.key.fingerprint);
+    }
     const step = completeMethod(this.lists, method);
     this.lists = step.lists;
     const logged = method === 'keyboard-interactive' ? 'keyboard-interactive/pam' : method;

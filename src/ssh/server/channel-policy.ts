@@ -41,6 +41,45 @@ export function intersectPermits(config: PermitList, key: readonly PermitSpec[])
   return kept.length === 0 ? 'none' : kept;
 }
 
+/**
+ * The options of two publickey steps of one login (AuthenticationMethods
+ * publickey,publickey), as sshd's sshauthopt_merge() combines them: what
+ * either forbids stays forbidden, whichever came first. Permissions are
+ * and-ed (verify-required or-ed), the earliest expiry wins, permitopen and
+ * permitlisten lists are intersected (an empty intersection forbids port
+ * forwarding), and two different forced commands or tunnel devices refuse
+ * the login.
+ */
+export function mergeKeySteps(earlier: KeyOptions, later: KeyOptions): { ok: true; options: KeyOptions } | { ok: false; reason: string } {
+  if (earlier.command !== undefined && later.command !== undefined && earlier.command !== later.command) return { ok: false, reason: 'forced command options do not match' };
+  if (earlier.tunnel !== undefined && later.tunnel !== undefined && earlier.tunnel !== later.tunnel) return { ok: false, reason: 'tunnel device options do not match' };
+  const both = (a: readonly PermitSpec[], b: readonly PermitSpec[]): PermitList => intersectPermits(a.length === 0 ? 'any' : a.slice(), b);
+  const open = both(earlier.permitOpen, later.permitOpen);
+  const listen = both(earlier.permitListen, later.permitListen);
+  const names = new Set(earlier.environment.map((e) => e.name));
+  const merged: KeyOptions = {
+    ...earlier,
+    restrict: earlier.restrict || later.restrict,
+    permitPty: earlier.permitPty && later.permitPty,
+    permitPortForwarding: earlier.permitPortForwarding && later.permitPortForwarding && open !== 'none' && listen !== 'none',
+    permitAgentForwarding: earlier.permitAgentForwarding && later.permitAgentForwarding,
+    permitX11Forwarding: earlier.permitX11Forwarding && later.permitX11Forwarding,
+    permitUserRc: earlier.permitUserRc && later.permitUserRc,
+    noTouchRequired: earlier.noTouchRequired && later.noTouchRequired,
+    verifyRequired: earlier.verifyRequired || later.verifyRequired,
+    environment: [...earlier.environment, ...later.environment.filter((e) => !names.has(e.name))],
+    permitOpen: open === 'any' || open === 'none' ? [] : open,
+    permitListen: listen === 'any' || listen === 'none' ? [] : listen,
+  };
+  const command = earlier.command ?? later.command;
+  if (command !== undefined) merged.command = command;
+  const expiry = Math.min(earlier.expiresAt ?? Infinity, later.expiresAt ?? Infinity);
+  if (expiry !== Infinity) merged.expiresAt = expiry;
+  const tunnel = earlier.tunnel ?? later.tunnel;
+  if (tunnel !== undefined) merged.tunnel = tunnel;
+  return { ok: true, options: merged };
+}
+
 function narrowForwarding(setting: SshConfig['AllowTcpForwarding'], keyAllows: boolean): ChannelPolicy['tcpForwarding'] {
   return keyAllows ? setting : 'no';
 }
