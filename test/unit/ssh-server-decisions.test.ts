@@ -8,7 +8,7 @@ import { ACCEPTED_SIGNATURE_ALGORITHMS, expandKeysFile } from '../../src/ssh/ser
 import { signatureAlgorithm } from '../../src/ssh/server/worker-auth.js';
 import { checkClientIdent } from '../../src/ssh/server/ident.js';
 import { listenTargets } from '../../src/config/listen-targets.js';
-import { channelPolicy, configPermits, intersectPermits } from '../../src/ssh/server/channel-policy.js';
+import { channelPolicy, configPermits, intersectPermits, mergeKeySteps } from '../../src/ssh/server/channel-policy.js';
 
 const ssh = (yaml = '', overrides: string[] = []) => parseConfig(yaml === '' ? null : `ssh:\n${yaml}`, yaml === '' ? null : 'test.yaml', overrides).config.ssh;
 const keyOpts = (text: string): KeyOptions => {
@@ -193,4 +193,26 @@ test('PubkeyAcceptedAlgorithms: sshd default without SHA-1 or DSA, with + - ^ fo
   assert.deepEqual([...acceptedPubkeyAlgorithms(['-rsa-sha2-*', 'ecdsa*', 'sk-*'])], ['ssh-ed25519-cert-v01@openssh.com', 'ssh-ed25519']);
   assert.deepEqual([...acceptedPubkeyAlgorithms(['-*-cert-v01@openssh.com', 'rsa-sha2-*', 'ecdsa*', 'sk-*'])], ['ssh-ed25519']);
   assert.throws(() => ssh('  PubkeyAcceptedAlgorithms: ssh-ed448\n'), /ssh\.PubkeyAcceptedAlgorithms: unknown name: ssh-ed448/);
+});
+
+test('mergeKeySteps: two keys of one login keep every restriction either carries, as sshd merges them', () => {
+  const merge = (a: string, b: string) => mergeKeySteps(keyOpts(a), keyOpts(b));
+  const ok = (a: string, b: string) => {
+    const m = merge(a, b);
+    assert.ok(m.ok, `${a} + ${b}`);
+    return m.options;
+  };
+  assert.deepEqual(ok('', ''), defaultKeyOptions());
+  for (const [a, b] of [['no-pty', ''], ['', 'no-pty']] as const) assert.equal(ok(a, b).permitPty, false);
+  assert.deepEqual([ok('restrict,pty', 'no-agent-forwarding').permitPty, ok('restrict,pty', 'no-agent-forwarding').permitAgentForwarding], [true, false]);
+  assert.equal(ok('command="a"', '').command, 'a');
+  assert.equal(ok('', 'command="a"').command, 'a');
+  assert.deepEqual(merge('command="a"', 'command="b"'), { ok: false, reason: 'forced command options do not match' });
+  assert.equal(ok('expiry-time="20300101"', 'expiry-time="20290101"').expiresAt, keyOpts('expiry-time="20290101"').expiresAt);
+  assert.deepEqual(ok('environment="A=1"', 'environment="A=2",environment="B=3"').environment, [{ name: 'A', value: '1' }, { name: 'B', value: '3' }]);
+  assert.deepEqual(ok('permitopen="h:1",permitopen="h:2"', 'permitopen="h:2"').permitOpen.map((p) => p.raw), ['h:2']);
+  assert.deepEqual(ok('', 'permitopen="h:2"').permitOpen.map((p) => p.raw), ['h:2']);
+  // Lists with nothing in common permit nothing: no port forwarding at all.
+  assert.equal(ok('permitopen="h:1"', 'permitopen="h:2"').permitPortForwarding, false);
+  assert.equal(merge('tunnel="1"', 'tunnel="2"').ok, false);
 });
