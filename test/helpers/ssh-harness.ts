@@ -145,7 +145,7 @@ export async function startSshHarness(opts: HarnessOptions): Promise<SshHarness>
     async ssh2Client() {
       const conn = new ssh2.Client();
       await new Promise<void>((resolve, reject) => {
-        conn.on('ready', () => resolve()).on('error', reject).connect({ host: '127.0.0.1', port, username: account.name, privateKey: fs.readFileSync(path.join(dir, 'id')) });
+        conn.on('ready', () => resolve()).on('error', reject).connect({ host: '127.0.0.1', port, username: account.name, privateKey: fs.readFileSync(path.join(dir, 'id')), strictVendor: false });
       });
       return conn;
     },

@@ -8,6 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { attachChannels } from '../../src/ssh/server/channels.js';
@@ -154,5 +155,22 @@ test('agent forwarding: ssh-add -l on the server lists the client agent key; ref
     agent.kill();
     await h.close();
     await h2.close();
+  }
+});
+
+test('streamlocal-forward requests for one path sent back to back: one listens, the others are refused (even with StreamLocalBindUnlink)', async () => {
+  // With StreamLocalBindUnlink each listen would remove the socket of the one before.
+  const h = await harness({ streamLocalBindUnlink: true });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpssh-sl-'));
+  const conn = await h.ssh2Client();
+  try {
+    const sock = path.join(dir, 'fwd.sock');
+    const ask = () => new Promise<string>((resolve) => conn.openssh_forwardInStreamLocal(sock, (err) => resolve(err ? 'refused' : 'listening')));
+    const results = await Promise.all([ask(), ask(), ask()]);
+    assert.deepEqual(results.sort(), ['listening', 'refused', 'refused']);
+  } finally {
+    conn.end();
+    await h.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -29,6 +29,8 @@ export interface RemoteForwards {
 
 export function serveRemoteForwards(client: Connection, ctx: ConnectionContext, track: (sock: net.Socket) => void, onChannel?: (open: boolean) => void): RemoteForwards {
   const forwards: RemoteForward[] = [];
+  /** tcpip-forward requests whose listen is still under way. */
+  let pending = 0;
   const find = (addr: string, port: number) => forwards.findIndex((f) => f.bindAddr === addr && (f.requested === port || f.port === port));
 
   const onConnection = (fwd: RemoteForward, sock: net.Socket): void => {
@@ -49,14 +51,17 @@ export function serveRemoteForwards(client: Connection, ctx: ConnectionContext, 
     if (name === 'tcpip-forward') {
       const { bindAddr, bindPort } = info as { bindAddr: string; bindPort: number };
       const d = remoteForwardDecision(ctx.policy, ctx.account.uid, bindAddr, bindPort);
-      if (!d.ok || forwards.length >= MAX_REMOTE_FORWARDS) {
+      // Listens still under way count too: requests sent back to back must not all pass the cap.
+      if (!d.ok || forwards.length + pending >= MAX_REMOTE_FORWARDS) {
         ctx.log.info(`refused remote port forward on ${bindAddr || '*'}:${bindPort} for ${ctx.account.name}: ${d.ok ? 'too many forwards' : d.reason}`);
         reject?.();
         return;
       }
       const fwd: RemoteForward = { bindAddr, requested: bindPort, port: bindPort, servers: [] };
+      pending++;
       listenAll(ctx.user, listenAddresses(ctx.policy.gatewayPorts, bindAddr), bindPort, (s) => onConnection(fwd, s)).then(
         ({ servers, port }) => {
+          pending--;
           fwd.servers = servers;
           fwd.port = port;
           forwards.push(fwd);
@@ -64,6 +69,7 @@ export function serveRemoteForwards(client: Connection, ctx: ConnectionContext, 
           accept?.(port);
         },
         (err: Error) => {
+          pending--;
           ctx.log.info(`remote port forward on ${bindAddr || '*'}:${bindPort} failed: ${err.message}`);
           reject?.();
         },

@@ -27,6 +27,8 @@ export function validSocketPath(p: unknown): p is string {
 
 export function serveStreamLocal(client: Connection, ctx: ConnectionContext, track: (sock: net.Socket) => void, onChannel?: (kind: 'direct-streamlocal' | 'forwarded-streamlocal', open: boolean) => void): { close(): void } {
   const listeners = new Map<string, net.Server>();
+  /** Paths of streamlocal-forward requests whose listen is still under way. */
+  const reserved = new Set<string>();
   const where = (p: string): string => (p.startsWith('/') ? p : `${ctx.account.home.replace(/\/+$/, '')}/${p}`);
 
   client.on('openssh.streamlocal', (accept, reject, info: { socketPath: string }) => {
@@ -53,13 +55,17 @@ export function serveStreamLocal(client: Connection, ctx: ConnectionContext, tra
     const name = requestName as string;
     if (name === 'streamlocal-forward@openssh.com') {
       const socketPath = (info as { socketPath?: unknown }).socketPath;
-      if (!streamLocalAllowed(ctx.policy.streamLocalForwarding, 'remote') || !validSocketPath(socketPath) || listeners.size >= MAX_STREAMLOCAL_FORWARDS || listeners.has(socketPath)) {
+      // Paths still being listened on count too: requests sent back to back must not pass the cap or the duplicate check.
+      const taken = (p: string) => listeners.has(p) || reserved.has(p);
+      if (!streamLocalAllowed(ctx.policy.streamLocalForwarding, 'remote') || !validSocketPath(socketPath) || listeners.size + reserved.size >= MAX_STREAMLOCAL_FORWARDS || taken(socketPath)) {
         ctx.log.info(`refused remote Unix-socket forward on ${String(socketPath)} for ${ctx.account.name}`);
         reject?.();
         return;
       }
+      reserved.add(socketPath);
       ctx.user.listenUnix(where(socketPath), { mode: 0o666 & ~ctx.policy.streamLocalBindMask, unlinkFirst: ctx.policy.streamLocalBindUnlink }).then(
         (fd) => {
+          reserved.delete(socketPath);
           const server = net.createServer({ pauseOnConnect: true }, (sock) => {
             track(sock);
             client.openssh_forwardOutStreamLocal(socketPath, (err, ch) => {
@@ -79,6 +85,7 @@ export function serveStreamLocal(client: Connection, ctx: ConnectionContext, tra
           accept?.();
         },
         (err: Error) => {
+          reserved.delete(socketPath);
           ctx.log.info(`remote Unix-socket forward on ${socketPath} failed: ${err.message}`);
           reject?.();
         },
