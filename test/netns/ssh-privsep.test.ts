@@ -34,18 +34,20 @@ function listening(port: number): boolean {
 }
 
 /** The worker serving `name`'s connection, from the daemon's root-only session records. */
-function workerOf(name: string): number | undefined {
+/** The live workers whose session records name `name`. */
+function workersOf(name: string): number[] {
   const dir = path.join(srv.stateDir, 'sessions');
+  const out: number[] = [];
   for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
     if (!f.endsWith('.json')) continue;
     try {
       const rec = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { user?: string; pid?: number };
-      if (rec.user === name && typeof rec.pid === 'number' && fs.existsSync(`/proc/${rec.pid}`)) return rec.pid;
+      if (rec.user === name && typeof rec.pid === 'number' && fs.existsSync(`/proc/${rec.pid}`)) out.push(rec.pid);
     } catch {
       // a record being rewritten
     }
   }
-  return undefined;
+  return out;
 }
 
 /**
@@ -70,9 +72,11 @@ function procStatus(pid: number): Record<string, string> {
 
 /** A logged-in connection held open by `sleep 30`, with its worker and helper. */
 async function heldSession(): Promise<{ worker: number; helper: number; close(): void }> {
+  // A session of an earlier test may still be ending: this one's worker is one not there before.
+  const earlier = new Set(workersOf(user.name));
   const client = spawn('ip', ['netns', 'exec', ns.name, 'ssh', ...srv.clientOptions, `${user.name}@127.0.0.1`, 'sleep 30'], { stdio: 'ignore' });
   const helper = await waitFor('the user\'s program', () => helperOf(user.uid, 'sleep'), 10_000);
-  const worker = await waitFor('the session record', () => workerOf(user.name), 10_000);
+  const worker = await waitFor('the session record', () => workersOf(user.name).find((p) => !earlier.has(p)), 10_000);
   return { worker, helper, close: () => client.kill('SIGKILL') };
 }
 
@@ -246,6 +250,7 @@ test('Node options that would open an inspector are refused at start', { skip },
 
 test('a client with a 1 GiB window that stops reading cannot make the worker buffer without bound', { skip }, async () => {
   const fixture = path.resolve(__dirname, '../../../test/fixtures/stalled-reader.py');
+  const earlier = new Set(workersOf(user.name));
   const client = spawn('ip', ['netns', 'exec', ns.name, '/usr/bin/python3', fixture, '127.0.0.1', '22', user.name, srv.clientKey], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -253,7 +258,7 @@ test('a client with a 1 GiB window that stops reading cannot make the worker buf
       client.on('exit', (code) => reject(new Error(`the client exited with ${code}`)));
     });
     await waitFor('cat to run', () => helperOf(user.uid, 'cat'), 10_000);
-    const worker = await waitFor('the worker running cat', () => workerOf(user.name), 10_000);
+    const worker = await waitFor('the worker running cat', () => workersOf(user.name).find((p) => !earlier.has(p)), 10_000);
     await new Promise((res) => setTimeout(res, 3000));
     const rssKb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${worker}/status`, 'utf8'))?.[1]);
     assert.ok(rssKb < 150 * 1024, `the worker holds ${Math.round(rssKb / 1024)} MiB with a stalled reader`);
