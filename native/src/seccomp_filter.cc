@@ -68,22 +68,20 @@ class Builder {
     p.push_back(Ret(ret));
   }
 
-  // ioctl(fd, `cmd`, ...) -> `ret`.
-  void RefuseIoctl(uint32_t cmd, uint32_t ret) {
+  // nr == `nr` and argument `arg` == `value` -> `ret`.
+  void RefuseWhen(long nr, int arg, uint32_t value, uint32_t ret) {
     p.push_back(Load(kNr));
-    p.push_back(JumpEq(static_cast<uint32_t>(__NR_ioctl), 0, 3));
-    p.push_back(Load(Arg(1)));
-    p.push_back(JumpEq(cmd, 0, 1));
+    p.push_back(JumpEq(static_cast<uint32_t>(nr), 0, 3));
+    p.push_back(Load(Arg(arg)));
+    p.push_back(JumpEq(value, 0, 1));
     p.push_back(Ret(ret));
   }
 
-  // fcntl(fd, F_SETOWN, owner) only for this process or its group;
-  // F_SETOWN_EX not at all (Node.js uses neither).
+  // fcntl(fd, F_SETOWN, owner) only for this process or its group.
   void FcntlOwner(uint32_t me, uint32_t group) {
     p.push_back(Load(kNr));
-    p.push_back(JumpEq(static_cast<uint32_t>(__NR_fcntl), 0, 8));
+    p.push_back(JumpEq(static_cast<uint32_t>(__NR_fcntl), 0, 7));
     p.push_back(Load(Arg(1)));
-    p.push_back(JumpEq(F_SETOWN_EX, 5, 0));
     p.push_back(JumpEq(F_SETOWN, 0, 5));
     p.push_back(Load(Arg(2)));
     p.push_back(JumpEq(0, 3, 0));
@@ -155,8 +153,10 @@ std::vector<sock_filter> WorkerSeccompFilter(pid_t self) {
   // A descriptor's owner gets SIGIO (or what F_SETSIG names, SIGKILL
   // included) when it becomes ready: an owner is a signal target too.
   b.FcntlOwner(me, group);
-  b.RefuseIoctl(FIOSETOWN, Errno(EPERM));
-  b.RefuseIoctl(SIOCSPGRP, Errno(EPERM));
+  // F_SETOWN_EX not at all (Node.js uses neither).
+  b.RefuseWhen(__NR_fcntl, 1, F_SETOWN_EX, Errno(EPERM));
+  b.RefuseWhen(__NR_ioctl, 1, FIOSETOWN, Errno(EPERM));
+  b.RefuseWhen(__NR_ioctl, 1, SIOCSPGRP, Errno(EPERM));
 
   b.p.push_back(Ret(SECCOMP_RET_ALLOW));
   return b.p;

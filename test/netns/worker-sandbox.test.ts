@@ -117,6 +117,7 @@ test('the seccomp filter itself, system call by system call, in a C process agai
       'pidfd-send-signal': 'EPERM',
       'setown-other': 'EPERM',
       'setown-self': 'ok',
+      'setown-ex': 'EPERM',
       fiosetown: 'EPERM',
       getfl: 'ok',
       udp: 'EACCES',
