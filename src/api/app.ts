@@ -48,9 +48,8 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     bodyLimit: 16 * 1024,
     return503OnClosing: true,
   });
-  const processesHidden = opts.processesHidden ?? procHidesProcesses();
   // Who owns a session or a connection: not on listeners any local user reaches when /proc hides it.
-  const owners = opts.control || !processesHidden;
+  const owners = opts.control || !(opts.processesHidden ?? procHidesProcesses());
   const hub = new SseHub(opts.source, { ...DEFAULT_SSE, ...opts.sse }, opts.log.child({ mod: 'api-events' }), owners);
   const metrics = createMetrics(opts.source, () => hub.size, owners);
   installErrorHandlers(app);
@@ -66,7 +65,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
   });
-  const deps = { source: opts.source, control: opts.control, hub, metrics, apiState: opts.apiState ?? (() => ({ listeners: [] })), now: opts.now ?? Date.now, processesHidden };
+  const deps = { source: opts.source, control: opts.control, hub, metrics, apiState: opts.apiState ?? (() => ({ listeners: [] })), now: opts.now ?? Date.now, owners };
   readRoutes(app, deps);
   controlRoutes(app, deps);
   dashboardRoutes(app);

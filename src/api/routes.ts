@@ -22,8 +22,12 @@ export interface RouteDeps {
   metrics: ApiMetrics;
   apiState: () => ApiListenersState;
   now: () => number;
-  /** /proc hides other users' processes (hidepid): connection owners are shown on the control socket only. */
-  processesHidden: boolean;
+  /**
+   * Who owns a session or a connection may be shown: always on the control
+   * socket, elsewhere only where /proc does not hide other users' processes
+   * (hidepid).
+   */
+  owners: boolean;
 }
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
@@ -45,7 +49,7 @@ export function readRoutes(app: FastifyInstance, d: RouteDeps): void {
   app.get('/status', async () => statusView(snap(), d.apiState(), d.now()));
   app.get('/interfaces', async () => interfacesView(snap()));
   app.get('/endpoints', async () => endpointsView(snap()));
-  const owners = d.control || !d.processesHidden;
+  const { owners } = d;
   app.get('/sessions', async () => sessionsView(snap(), owners));
   app.get('/sessions/:id', async (req) => {
     const { id } = parse(S.sessionParams, req.params);

@@ -5,6 +5,7 @@
  */
 import type { SshConfig } from '../../config/ssh-schema.js';
 import { filterUserEnvironment } from '../auth/access.js';
+import { mergeCertOptions } from '../auth/cert-policy.js';
 import { parsePermitSpec, type KeyOptions, type PermitSpec } from '../auth/key-options.js';
 import type { ChannelPolicy } from '../context.js';
 
@@ -51,28 +52,22 @@ export function intersectPermits(config: PermitList, key: readonly PermitSpec[])
  * the login.
  */
 export function mergeKeySteps(earlier: KeyOptions, later: KeyOptions): { ok: true; options: KeyOptions } | { ok: false; reason: string } {
-  if (earlier.command !== undefined && later.command !== undefined && earlier.command !== later.command) return { ok: false, reason: 'forced command options do not match' };
+  // The permissions and the forced command merge as a certificate's with its authorized_keys line.
+  const flags = mergeCertOptions(earlier, later);
+  if (!flags.ok) return flags;
   if (earlier.tunnel !== undefined && later.tunnel !== undefined && earlier.tunnel !== later.tunnel) return { ok: false, reason: 'tunnel device options do not match' };
   const both = (a: readonly PermitSpec[], b: readonly PermitSpec[]): PermitList => intersectPermits(a.length === 0 ? 'any' : a.slice(), b);
   const open = both(earlier.permitOpen, later.permitOpen);
   const listen = both(earlier.permitListen, later.permitListen);
   const names = new Set(earlier.environment.map((e) => e.name));
   const merged: KeyOptions = {
-    ...earlier,
+    ...flags.options,
     restrict: earlier.restrict || later.restrict,
-    permitPty: earlier.permitPty && later.permitPty,
-    permitPortForwarding: earlier.permitPortForwarding && later.permitPortForwarding && open !== 'none' && listen !== 'none',
-    permitAgentForwarding: earlier.permitAgentForwarding && later.permitAgentForwarding,
-    permitX11Forwarding: earlier.permitX11Forwarding && later.permitX11Forwarding,
-    permitUserRc: earlier.permitUserRc && later.permitUserRc,
-    noTouchRequired: earlier.noTouchRequired && later.noTouchRequired,
-    verifyRequired: earlier.verifyRequired || later.verifyRequired,
+    permitPortForwarding: flags.options.permitPortForwarding && open !== 'none' && listen !== 'none',
     environment: [...earlier.environment, ...later.environment.filter((e) => !names.has(e.name))],
     permitOpen: open === 'any' || open === 'none' ? [] : open,
     permitListen: listen === 'any' || listen === 'none' ? [] : listen,
   };
-  const command = earlier.command ?? later.command;
-  if (command !== undefined) merged.command = command;
   const expiry = Math.min(earlier.expiresAt ?? Infinity, later.expiresAt ?? Infinity);
   if (expiry !== Infinity) merged.expiresAt = expiry;
   const tunnel = earlier.tunnel ?? later.tunnel;
